@@ -208,7 +208,8 @@ DEFAULTS: dict = {
             "LASOT": {"ROOT": "training_dataset/lasot/crop511", "ANNO": "training_dataset/lasot/train.json",
                       "FRAME_RANGE": 100, "NUM_USE": 200000},
             "SYNTHETIC": {"ROOT": "", "ANNO": "", "FRAME_RANGE": 30, "NUM_USE": 2000, "SEED": 0,
-                          "FRAMES": 60, "IMAGE_SIZE": [240, 320]},
+                          "FRAMES": 60, "IMAGE_SIZE": [240, 320],
+                          "VIDEOS": 200},  # videos make_video((SEED, k)), k < VIDEOS (= write_otb_dataset(seed=SEED))
         },
     },
     "TRAIN": {
@@ -220,8 +221,8 @@ DEFAULTS: dict = {
         "MOMENTUM": 0.9,
         "WEIGHT_DECAY": 0.0001,
         "GRAD_CLIP": 10.0,
-        "LR": {"TYPE": "log", "START_LR": 0.005, "END_LR": 0.0005},
-        "WARMUP": {"ENABLED": True, "TYPE": "step", "EPOCHS": 5, "START_LR": 0.001, "END_LR": 0.005},
+        "LR": {"TYPE": "log", "START_LR": 0.005, "END_LR": 0.0005, "STEP": 1},  # STEP: epochs per step ("step")
+        "WARMUP": {"ENABLED": True, "TYPE": "step", "EPOCHS": 5, "START_LR": 0.001, "END_LR": 0.005, "STEP": 1},
         "BACKBONE_EPOCH": 30,         # PAPER≠CODE #9: epoch at which TRAIN_LAYERS unfreeze (30 > 20: never)
         "BACKBONE_LR_MULT": 0.1,
         "GRAD_REDUCE": "mean",        # PAPER≠CODE #10: "sum" across ranks (official) or "mean"
@@ -231,6 +232,8 @@ DEFAULTS: dict = {
         "RESUME": "",
         "PRETRAINED": "",
         "SNAPSHOT_DIR": "snapshot",   # relative to OUTPUT_DIR
+        "CHECKPOINT_ITERS": 500,      # mid-epoch "last.pth" every this many iterations (0 = only per epoch)
+        "STOP_AFTER_ITERS": 0,        # stop (as if killed) after this many iterations of this run; 0 = off
         "LOG_DIR": "logs",            # relative to OUTPUT_DIR
     },
     "TEST": {

@@ -63,57 +63,61 @@ def _check(x: torch.Tensor, direction: str, impl: str, tie_rule: str) -> None:
     if not isinstance(x, torch.Tensor) or x.dim() != 4:
         shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
         raise ValueError(f"{direction}_pool expects a (B, C, H, W) tensor, got {shape}")
+    if x.shape[2] == 0 or x.shape[3] == 0:
+        raise ValueError(f"{direction}_pool expects H, W >= 1, got {tuple(x.shape)}")
 
 
-def _prefix_max_logstep(x: torch.Tensor, dim: int) -> torch.Tensor:
-    """Running max from index 0 upward along ``dim`` by doubling shifted maxima."""
+def _scan_logstep(x: torch.Tensor, dim: int, reverse: bool, op=torch.maximum) -> torch.Tensor:
+    """Inclusive running ``op`` (max or min) along ``dim`` by ceil(log2 L) doubling shifted steps.
+
+    reverse=False scans from index 0 upward (prefix), reverse=True from index L-1 downward (suffix)."""
     length = x.shape[dim]
     out = x
     step = 1
     while step < length:
-        head = out.narrow(dim, 0, step)
-        tail = torch.maximum(out.narrow(dim, step, length - step), out.narrow(dim, 0, length - step))
-        out = torch.cat([head, tail], dim)
+        if reverse:
+            body = op(out.narrow(dim, 0, length - step), out.narrow(dim, step, length - step))
+            out = torch.cat([body, out.narrow(dim, length - step, step)], dim)
+        else:
+            body = op(out.narrow(dim, step, length - step), out.narrow(dim, 0, length - step))
+            out = torch.cat([out.narrow(dim, 0, step), body], dim)
         step *= 2
     return out
 
 
-def _prefix_max(x: torch.Tensor, dim: int, impl: str) -> torch.Tensor:
-    if impl == "cummax":
-        return torch.cummax(x, dim).values
-    return _prefix_max_logstep(x, dim)
-
-
 def _pool_values(x: torch.Tensor, direction: str, impl: str) -> torch.Tensor:
-    dim, from_high = DIRECTIONS[direction]
-    if from_high:
-        return _prefix_max(x.flip(dim), dim, impl).flip(dim)
-    return _prefix_max(x, dim, impl)
-
-
-def _prefix_source(x: torch.Tensor, out: torch.Tensor, dim: int, tie_rule: str) -> torch.Tensor:
-    """Index along ``dim`` of the input each prefix-max output takes its value (and gradient) from."""
-    length = x.shape[dim]
-    shape = [1] * x.dim()
-    shape[dim] = length
-    positions = torch.arange(length, device=x.device).view(shape).expand_as(x)  # int64, like x
-    if tie_rule == "official":
-        # strict scan: the source changes only where the running max strictly increases
-        previous = torch.cat([out.narrow(dim, 0, 1), out.narrow(dim, 0, length - 1)], dim)
-        takes_over = out > previous
-    else:
-        # cummax scan (>=): the source changes wherever the input reaches the running max
-        takes_over = x == out
-    candidates = torch.where(takes_over, positions, torch.zeros_like(positions))
-    return torch.cummax(candidates, dim).values
+    dim, reverse = DIRECTIONS[direction]
+    if impl == "logstep":
+        return _scan_logstep(x, dim, reverse)
+    if reverse:
+        return torch.cummax(x.flip(dim), dim).values.flip(dim)
+    return torch.cummax(x, dim).values
 
 
 def _source_index(x: torch.Tensor, out: torch.Tensor, direction: str, tie_rule: str) -> torch.Tensor:
-    dim, from_high = DIRECTIONS[direction]
-    if not from_high:
-        return _prefix_source(x, out, dim, tie_rule)
-    flipped = _prefix_source(x.flip(dim), out.flip(dim), dim, tie_rule).flip(dim)
-    return (x.shape[dim] - 1) - flipped
+    """Index along the pooled axis of the input each output takes its value (and gradient) from.
+
+    Walking in scan order, the source moves to position k where k "takes over" the running max: for the
+    official strict scan where the running max strictly increases at k, for the cummax (>=) scan wherever
+    x[k] reaches the running max. The source of an output is the last take-over at or before it in scan order."""
+    dim, reverse = DIRECTIONS[direction]
+    length = x.shape[dim]
+    shape = [1] * x.dim()
+    shape[dim] = length
+    positions = torch.arange(length, device=x.device).view(shape).expand(x.shape)  # int64
+    if tie_rule == "official":
+        if reverse:  # previous in scan order is k + 1
+            previous = torch.cat([out.narrow(dim, 1, length - 1), out.narrow(dim, length - 1, 1)], dim)
+        else:  # previous in scan order is k - 1
+            previous = torch.cat([out.narrow(dim, 0, 1), out.narrow(dim, 0, length - 1)], dim)
+        takes_over = out > previous
+    else:
+        takes_over = x == out
+    if reverse:
+        candidates = torch.where(takes_over, positions, torch.full_like(positions, length - 1))
+        return _scan_logstep(candidates, dim, reverse=True, op=torch.minimum)
+    candidates = torch.where(takes_over, positions, torch.zeros_like(positions))
+    return _scan_logstep(candidates, dim, reverse=False, op=torch.maximum)
 
 
 class _DirectionalPoolFunction(torch.autograd.Function):

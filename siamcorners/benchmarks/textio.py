@@ -1,0 +1,121 @@
+"""Parsing of annotation / result text files and atomic writes.
+
+Two parsers, matching the two conventions of the toolkits:
+
+* `read_boxes_lenient` for ground truth: comma, tab or space separated (OTB mixes all three);
+* `read_boxes_strict` for tracker results: the pysot-toolkit rule, fields split on ',' only and each
+  parsed as a float (``nan`` allowed, surrounding spaces allowed); a blank line, a trailing comma or
+  a tab/space-separated row is an error naming the file and the line.
+"""
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from typing import Iterable
+
+import numpy as np
+
+from .sequence import BenchmarkError
+
+__all__ = ["read_boxes_lenient", "read_boxes_strict", "read_flags", "read_text", "atomic_write_text",
+           "atomic_write_bytes", "format_boxes"]
+
+_SPLIT = re.compile(r"[,\s]+")
+
+
+def read_text(path: str) -> str:
+    if not os.path.isfile(path):
+        raise BenchmarkError(f"{path}: file not found")
+    with open(path, "r", encoding="utf-8", errors="replace") as f:
+        return f.read()
+
+
+def read_boxes_lenient(path: str, columns: int = 4) -> np.ndarray:
+    """Rows of ``columns`` numbers separated by commas and/or whitespace -> (N, columns) float64.
+
+    Blank lines are skipped; ``NaN`` is allowed. A row with a different count is an error.
+    """
+    rows = []
+    for lineno, line in enumerate(read_text(path).splitlines(), 1):
+        line = line.strip()
+        if not line:
+            continue
+        fields = [f for f in _SPLIT.split(line) if f]
+        if len(fields) != columns:
+            raise BenchmarkError(f"{path}:{lineno}: expected {columns} numbers, got {len(fields)}: {line!r}")
+        try:
+            rows.append([float(f) for f in fields])
+        except ValueError:
+            raise BenchmarkError(f"{path}:{lineno}: not a number in {line!r}") from None
+    return np.asarray(rows, dtype=np.float64).reshape(-1, columns)  # (N, columns)
+
+
+def _strict_line(path: str, lineno: int, line: str, columns: int) -> list[float]:
+    fields = line.split(",")
+    if len(fields) != columns:
+        raise BenchmarkError(f"{path}:{lineno}: expected {columns} comma-separated numbers, "
+                             f"got {len(fields)} field(s): {line!r}")
+    try:
+        return [float(f) for f in fields]
+    except ValueError:
+        raise BenchmarkError(f"{path}:{lineno}: not a number in {line!r}") from None
+
+
+def read_boxes_strict(path: str, columns: int = 4) -> np.ndarray:
+    """A result file with the pysot-toolkit parsing rule -> (N, columns) float64."""
+    lines = read_text(path).splitlines()
+    if not lines:
+        return np.zeros((0, columns), dtype=np.float64)
+    joined = ",".join(lines)
+    fields = joined.split(",")
+    if len(fields) == columns * len(lines):
+        try:
+            values = np.array([float(f) for f in fields], dtype=np.float64)
+            return values.reshape(len(lines), columns)  # (N, columns)
+        except ValueError:
+            pass
+    for lineno, line in enumerate(lines, 1):  # slow path: find the offending line
+        _strict_line(path, lineno, line, columns)
+    raise BenchmarkError(f"{path}: malformed result file")
+
+
+def read_flags(path: str) -> np.ndarray:
+    """0/1 flags separated by commas, whitespace or newlines (LaSOT, UAV123, GOT-10k labels) -> (N,) int64."""
+    text = read_text(path)
+    out = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        for f in _SPLIT.split(line.strip()):
+            if not f:
+                continue
+            try:
+                out.append(int(float(f)))
+            except ValueError:
+                raise BenchmarkError(f"{path}:{lineno}: not a number: {f!r}") from None
+    return np.asarray(out, dtype=np.int64)
+
+
+def format_boxes(boxes: Iterable[Iterable[float]]) -> str:
+    """One ``x,y,w,h`` line per box, shortest round-trip float text (exactly what was computed)."""
+    return "".join(",".join(repr(float(v)) for v in row) + "\n" for row in boxes)
+
+
+def atomic_write_bytes(path: str, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(path: str, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))

@@ -1,0 +1,207 @@
+"""Frame sources for running a tracker: a video file, a folder of images, or a camera.
+
+Usage::
+
+    with open_source("video.mp4") as frames:      # or "path/to/img_folder", or 0 / "0" for a webcam
+        for frame in frames:                      # (H, W, 3) uint8 BGR
+            ...
+
+Every source yields 3-channel BGR uint8 frames (grayscale images are expanded) and reports ``name``,
+``fps`` and ``num_frames`` (None when unknown: cameras, some video containers). Problems are reported
+as :class:`FrameSourceError` naming the path: a missing path, a file OpenCV cannot decode, a folder
+without images, an unreadable image inside a folder, a camera that cannot be opened.
+"""
+from __future__ import annotations
+
+import os
+import re
+from typing import Iterable, Iterator
+
+import cv2
+import numpy as np
+
+__all__ = ["FrameSourceError", "FrameSource", "VideoFileSource", "ImageFolderSource", "CameraSource",
+           "IterableSource", "IMAGE_EXTENSIONS", "list_image_files", "open_source", "groundtruth_init_box"]
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+
+
+class FrameSourceError(ValueError):
+    """A frame source cannot be opened or read; the message names the path or camera."""
+
+
+class FrameSource:
+    """Iterable of (H, W, 3) uint8 BGR frames; use as a context manager to release the device or file."""
+
+    name: str = ""
+    fps: float = 30.0
+    num_frames: int | None = None
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release the underlying file or device (idempotent)."""
+
+    def __enter__(self) -> "FrameSource":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class _CaptureSource(FrameSource):
+    """Shared reading loop of video files and cameras (``cv2.VideoCapture``)."""
+
+    def __init__(self, capture: cv2.VideoCapture, what: str):
+        self._cap = capture
+        self._what = what
+        ok, first = capture.read()
+        if not ok or first is None:
+            capture.release()
+            raise FrameSourceError(f"{what}: opened but no frame could be read (empty, truncated or not a video "
+                                   f"OpenCV can decode)")
+        self._first: np.ndarray | None = first
+        fps = capture.get(cv2.CAP_PROP_FPS)
+        self.fps = float(fps) if np.isfinite(fps) and 1.0 <= fps <= 240.0 else 30.0
+        self.frame_size = (first.shape[0], first.shape[1])  # (H, W)
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        if self._cap is None:
+            raise FrameSourceError(f"{self._what}: source already closed")
+        if self._first is not None:
+            first, self._first = self._first, None
+            yield _as_bgr(first)
+        while self._cap is not None:
+            ok, frame = self._cap.read()
+            if not ok or frame is None:
+                return
+            yield _as_bgr(frame)
+
+    def close(self) -> None:
+        if self._cap is not None:
+            self._cap.release()
+            self._cap = None
+
+
+class VideoFileSource(_CaptureSource):
+    """Frames of a video file, in order; single pass."""
+
+    def __init__(self, path: str):
+        if not os.path.isfile(path):
+            raise FrameSourceError(f"{path}: video file not found")
+        cap = cv2.VideoCapture(path)
+        if not cap.isOpened():
+            cap.release()
+            raise FrameSourceError(f"{path}: cannot open as a video (unknown format or not a video file)")
+        count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        super().__init__(cap, path)
+        self.name = os.path.splitext(os.path.basename(path))[0]
+        self.num_frames = count if count > 0 else None
+
+
+class CameraSource(_CaptureSource):
+    """Live frames of camera ``index`` (endless; stop iterating to end)."""
+
+    def __init__(self, index: int):
+        cap = cv2.VideoCapture(int(index))
+        if not cap.isOpened():
+            cap.release()
+            raise FrameSourceError(f"camera {index}: cannot open (no camera with this index, or no access)")
+        super().__init__(cap, f"camera {index}")
+        self.name = f"camera{index}"
+
+
+def _natural_key(name: str) -> list:
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
+
+
+def list_image_files(folder: str) -> list[str]:
+    """Image files of ``folder`` in natural order (``2.jpg`` before ``10.jpg``); no sub-folders."""
+    names = [n for n in os.listdir(folder)
+             if n.lower().endswith(IMAGE_EXTENSIONS) and os.path.isfile(os.path.join(folder, n))]
+    return [os.path.join(folder, n) for n in sorted(names, key=_natural_key)]
+
+
+class ImageFolderSource(FrameSource):
+    """The images of a folder in natural order; an OTB sequence folder (with ``img/``) is accepted too."""
+
+    def __init__(self, folder: str, fps: float = 30.0):
+        if not os.path.isdir(folder):
+            raise FrameSourceError(f"{folder}: image folder not found")
+        files = list_image_files(folder)
+        if not files and os.path.isdir(os.path.join(folder, "img")):
+            files = list_image_files(os.path.join(folder, "img"))
+        if not files:
+            raise FrameSourceError(f"{folder}: no image files ({', '.join(IMAGE_EXTENSIONS)}) in this folder")
+        self.folder = folder
+        self.files = files
+        self.name = os.path.basename(os.path.normpath(folder))
+        self.num_frames = len(files)
+        self.fps = float(fps)
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        for path in self.files:
+            image = cv2.imread(path, cv2.IMREAD_COLOR)
+            if image is None:
+                raise FrameSourceError(f"{path}: not a readable image")
+            yield image
+
+
+class IterableSource(FrameSource):
+    """Wrap in-memory frames (a list, a generator, a ``SyntheticVideo``) as a source."""
+
+    def __init__(self, frames: Iterable[np.ndarray], name: str = "frames", fps: float = 30.0,
+                 num_frames: int | None = None):
+        self._frames = frames
+        self.name = name
+        self.fps = float(fps)
+        self.num_frames = num_frames if num_frames is not None else (
+            len(frames) if hasattr(frames, "__len__") else None)
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        for frame in self._frames:
+            yield _as_bgr(frame)
+
+
+def _as_bgr(frame: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8 BGR view or copy of a frame ((H, W) and (H, W, 1) grayscale are expanded)."""
+    if frame.ndim == 2 or (frame.ndim == 3 and frame.shape[2] == 1):
+        return cv2.cvtColor(frame.reshape(frame.shape[:2]), cv2.COLOR_GRAY2BGR)
+    if frame.ndim == 3 and frame.shape[2] == 4:
+        return cv2.cvtColor(frame, cv2.COLOR_BGRA2BGR)
+    return frame
+
+
+def open_source(source: str | int) -> FrameSource:
+    """A camera (int or digit string), an image folder, or a video file, chosen by what ``source`` is."""
+    if isinstance(source, (int, np.integer)) or (isinstance(source, str) and source.strip().isdigit()
+                                                  and not os.path.exists(source)):
+        return CameraSource(int(source))
+    source = os.path.expanduser(str(source))
+    if os.path.isdir(source):
+        return ImageFolderSource(source)
+    if os.path.isfile(source):
+        return VideoFileSource(source)
+    raise FrameSourceError(f"{source}: no such video file, image folder or camera index")
+
+
+def groundtruth_init_box(source: str | int) -> list[float] | None:
+    """First ``x, y, w, h`` row of ``groundtruth_rect.txt`` in an OTB sequence folder (or beside an ``img/``
+    folder given directly); None when the source has no such file."""
+    if not isinstance(source, str) or not os.path.isdir(source):
+        return None
+    folder = os.path.normpath(source)
+    for candidate in (folder, os.path.dirname(folder)):
+        path = os.path.join(candidate, "groundtruth_rect.txt")
+        if candidate and os.path.isfile(path) and (candidate == folder or os.path.basename(folder) == "img"):
+            with open(path, "r", encoding="utf-8") as f:
+                first = f.readline().strip()
+            try:
+                box = [float(v) for v in re.split(r"[,\s]+", first) if v]
+            except ValueError:
+                raise FrameSourceError(f"{path}:1: expected 'x,y,w,h', got {first!r}") from None
+            if len(box) != 4:
+                raise FrameSourceError(f"{path}:1: expected 4 numbers 'x,y,w,h', got {first!r}")
+            return box
+    return None

@@ -1,0 +1,233 @@
+"""Test runner: run a tracker over a benchmark and write its result files (resumable, parallel, shardable).
+
+The tracker comes from a *factory*: ``factory(device: str) -> tracker`` where the tracker has
+``init(frame, [x, y, w, h])`` and ``track(frame) -> {"bbox": [x, y, w, h], "score": float}``. With
+``workers > 1`` the factory must be picklable (a module-level function or class instance); each worker
+process builds one tracker on its device.
+
+How videos are tracked is a *runner*: ``runner(tracker, sequences) -> [(boxes (N, 4), times (N,)), ...]``,
+called on chunks of ``videos_per_chunk`` sequences. `track_sequential` handles one video at a time; a
+batched tracker can plug in by passing its own runner and a chunk size > 1.
+
+Frame 0's result is the init box in ``x, y, w, h`` (not the official code's mutated list). Each video's
+files are written atomically as soon as it finishes, so a killed run resumes with the missing videos.
+"""
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence as _Seq
+
+import numpy as np
+
+from ..benchmarks.results import layout_for, make_submission_zip, write_result
+from ..benchmarks.sequence import BenchmarkError, Dataset, Sequence
+
+__all__ = ["VideoOutcome", "track_sequential", "track_video", "run_benchmark", "select_videos", "parse_shard",
+           "SiamCornersFactory", "ImportedFactory"]
+
+TrackerFactory = Callable[[str], Any]
+Runner = Callable[[Any, list], list]
+
+
+@dataclass
+class VideoOutcome:
+    name: str
+    frames: int
+    seconds: float
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else float("inf")
+
+
+def _check_init_box(seq: Sequence) -> list[float]:
+    box = np.asarray(seq.init_box, dtype=np.float64)
+    if box.shape != (4,) or not np.all(np.isfinite(box)) or box[2] <= 0 or box[3] <= 0:
+        raise BenchmarkError(f"{seq.name}: first-frame box {box.tolist()} cannot initialise a tracker")
+    return box.tolist()
+
+
+def track_video(tracker: Any, seq: Sequence) -> tuple[np.ndarray, np.ndarray]:
+    """One OPE pass: boxes (N, 4) with frame 0 = the init box, and seconds per frame (N,)."""
+    init = _check_init_box(seq)
+    n = len(seq.frames)
+    boxes = np.zeros((n, 4), dtype=np.float64)
+    times = np.zeros(n, dtype=np.float64)
+    for i in range(n):
+        frame = seq.frame(i)
+        start = time.perf_counter()
+        if i == 0:
+            tracker.init(frame, list(init))
+            boxes[0] = init
+        else:
+            out = tracker.track(frame)
+            bbox = np.asarray(out["bbox"], dtype=np.float64).reshape(-1)
+            if bbox.shape != (4,):
+                raise BenchmarkError(f"{seq.name} frame {i}: tracker returned bbox {out['bbox']!r}, expected 4 numbers")
+            boxes[i] = bbox
+        times[i] = time.perf_counter() - start
+    return boxes, times
+
+
+def track_sequential(tracker: Any, sequences: list[Sequence]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The default runner: one video after the other."""
+    return [track_video(tracker, s) for s in sequences]
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"i/N"`` (0 <= i < N) -> (i, N)."""
+    try:
+        i, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise BenchmarkError(f"--shard must look like i/N (e.g. 0/4), got {text!r}") from None
+    if n < 1 or not 0 <= i < n:
+        raise BenchmarkError(f"--shard {text}: need 0 <= i < N")
+    return i, n
+
+
+def select_videos(dataset: Dataset, videos: _Seq[str] | None = None, shard: tuple[int, int] = (0, 1)) -> list[Sequence]:
+    """The videos of this run: the ``videos`` filter (names), then every N-th video from i for shard (i, N)."""
+    seqs = dataset.sequences
+    if videos:
+        unknown = [v for v in videos if v not in dataset]
+        if unknown:
+            raise BenchmarkError(f"{dataset.name}: unknown video(s): {', '.join(unknown[:5])}")
+        wanted = set(videos)
+        seqs = [s for s in seqs if s.name in wanted]
+    i, n = shard
+    return seqs[i::n]
+
+
+class SiamCornersFactory:
+    """Builds the SiamCorners tracker from a config file and a snapshot (picklable for worker processes)."""
+
+    def __init__(self, cfg_path: str | None, snapshot: str, opts: _Seq[str] = ()):
+        self.cfg_path, self.snapshot, self.opts = cfg_path, snapshot, list(opts)
+
+    def __call__(self, device: str) -> Any:
+        from ..config import load_config
+        from ..models import build_model
+        from ..models.checkpoint import load_checkpoint
+        from ..tracker import SiamCornersTracker
+
+        cfg = load_config(self.cfg_path, self.opts)
+        model = build_model(cfg)
+        load_checkpoint(self.snapshot, model=model)
+        model = model.to(device).eval()
+        return SiamCornersTracker(model, cfg, device=device)
+
+
+class ImportedFactory:
+    """``"package.module:callable"``: any ``callable(device) -> tracker`` (imported in each worker)."""
+
+    def __init__(self, spec: str):
+        if ":" not in spec:
+            raise BenchmarkError(f"--tracker-factory must look like package.module:callable, got {spec!r}")
+        self.spec = spec
+
+    def __call__(self, device: str) -> Any:
+        import importlib
+
+        module, _, attr = self.spec.partition(":")
+        try:
+            fn = getattr(importlib.import_module(module), attr)
+        except (ImportError, AttributeError) as e:
+            raise BenchmarkError(f"--tracker-factory {self.spec}: {e}") from None
+        return fn(device)
+
+
+# ------------------------------------------------------------------------------------ workers
+_WORKER: dict = {}
+
+
+def _init_worker(factory: TrackerFactory, devices: Any, runner: Runner, layout_kind: str, tracker_dir: str,
+                 threads: int) -> None:
+    device = devices.get()
+    _WORKER.update(tracker=factory(device), runner=runner, layout=layout_for(layout_kind), dir=tracker_dir)
+    if "torch" in sys.modules and threads > 0:
+        sys.modules["torch"].set_num_threads(threads)
+
+
+def _process(tracker: Any, runner: Runner, layout, tracker_dir: str, chunk: list[Sequence]) -> list[VideoOutcome]:
+    out = []
+    for seq, (boxes, times) in zip(chunk, runner(tracker, chunk)):
+        write_result(layout, tracker_dir, seq.name, boxes, times)
+        out.append(VideoOutcome(seq.name, len(boxes), float(np.sum(times))))
+    return out
+
+
+def _worker_chunk(chunk: list[Sequence]) -> list[VideoOutcome]:
+    w = _WORKER
+    return _process(w["tracker"], w["runner"], w["layout"], w["dir"], chunk)
+
+
+def run_benchmark(dataset: Dataset, factory: TrackerFactory, tracker_dir: str, videos: _Seq[str] | None = None,
+                  workers: int = 1, devices: _Seq[str] = ("cpu",), shard: tuple[int, int] = (0, 1),
+                  runner: Runner = track_sequential, videos_per_chunk: int = 1, progress: bool = True,
+                  make_zip: bool = True, log: Callable[[str], None] = print) -> dict:
+    """Track every selected, unfinished video and write its results under ``tracker_dir``.
+
+    Returns a summary: videos run / skipped, frames, seconds, overall and mean per-video FPS, zip path.
+    """
+    layout = layout_for(dataset.kind)
+    selected = select_videos(dataset, videos, shard)
+    pending = [s for s in selected if not layout.is_done(tracker_dir, s.name)]
+    skipped = len(selected) - len(pending)
+    if skipped:
+        log(f"{skipped} of {len(selected)} videos already done in {tracker_dir}; running {len(pending)}")
+    chunks = [pending[i:i + videos_per_chunk] for i in range(0, len(pending), max(1, videos_per_chunk))]
+    outcomes: list[VideoOutcome] = []
+
+    bar = None
+    if progress and pending:
+        from tqdm import tqdm
+        bar = tqdm(total=len(pending), desc=os.path.basename(os.path.normpath(tracker_dir)), unit="video",
+                   file=sys.stderr)
+
+    def record(done: list[VideoOutcome]) -> None:
+        outcomes.extend(done)
+        if bar is not None:
+            bar.update(len(done))
+            bar.set_postfix_str(", ".join(f"{o.name} {o.fps:.1f} fps" for o in done))
+
+    if workers <= 1 or len(chunks) <= 1:
+        if chunks:
+            tracker = factory(devices[0])
+            for chunk in chunks:
+                record(_process(tracker, runner, layout, tracker_dir, chunk))
+    else:
+        for s in pending:
+            s.frames  # list the frames here so the sequences pickle without their lazy listers
+        ctx = mp.get_context("spawn")
+        queue = ctx.Queue()
+        n_proc = min(workers, len(chunks))
+        for k in range(n_proc):
+            queue.put(devices[k % len(devices)])
+        threads = max(1, (os.cpu_count() or 1) // n_proc)
+        with ctx.Pool(n_proc, initializer=_init_worker,
+                      initargs=(factory, queue, runner, layout.kind, tracker_dir, threads)) as pool:
+            for done in pool.imap_unordered(_worker_chunk, chunks):
+                record(done)
+    if bar is not None:
+        bar.close()
+
+    frames = sum(o.frames for o in outcomes)
+    seconds = sum(o.seconds for o in outcomes)
+    summary = {
+        "tracker_dir": tracker_dir, "videos_run": len(outcomes), "videos_skipped": skipped,
+        "frames": frames, "seconds": seconds,
+        "fps": frames / seconds if seconds > 0 else float("nan"),
+        "mean_video_fps": float(np.mean([o.fps for o in outcomes])) if outcomes else float("nan"),
+        "per_video_fps": {o.name: o.fps for o in outcomes}, "zip": None,
+    }
+    if outcomes:
+        log(f"{len(outcomes)} videos, {frames} frames in {seconds:.1f} s: {summary['fps']:.1f} fps overall, "
+            f"{summary['mean_video_fps']:.1f} fps mean per video")
+    if make_zip and not dataset.scored_locally and all(layout.is_done(tracker_dir, s.name) for s in dataset):
+        summary["zip"] = make_submission_zip(tracker_dir, layout.kind, dataset.names)
+        log(f"submission zip: {summary['zip']}")
+    return summary

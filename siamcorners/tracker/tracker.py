@@ -1,0 +1,168 @@
+"""The online SiamCorners tracker: boundary templates once, then search crop -> corners -> one box per frame.
+
+Usage::
+
+    tracker = SiamCornersTracker(model, cfg)          # device from cfg.DEVICE ("auto": cuda if available)
+    tracker.init(frame0, [x, y, w, h])                # OTB convention, centre (x + (w-1)/2, y + (h-1)/2)
+    out = tracker.track(frame1)                       # {"bbox": [x, y, w, h], "score": float}
+
+Per frame: one host->device copy of the uint8 search crop, the network, corner decoding of every level on
+the device, and one device->host copy of the (N, 5) candidates; the rest (reference §7.3) runs in NumPy.
+The caller's frames and box are only read.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, Mapping, Optional, Sequence, Union
+
+import numpy as np
+import torch
+
+from ..data.crops import (boundary_templates, channel_average, check_box, check_frame, context_size,
+                          exemplar_crop, search_crop)
+from ..models.decode import decode_corners
+from . import postprocess as pp
+
+__all__ = ["SiamCornersTracker", "resolve_device"]
+
+
+def resolve_device(device: Union[str, torch.device, None]) -> torch.device:
+    """``"auto"``/None -> cuda if available else cpu; otherwise ``torch.device(device)`` (ValueError if invalid)."""
+    if device is None or device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"invalid device {device!r} (use 'auto', 'cpu', 'cuda' or 'cuda:N')") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} requested but CUDA is not available")
+    return dev
+
+
+class SiamCornersTracker:
+    """Single-object tracker around a SiamCorners model (``model.template(z)``, ``model.track(x)``).
+
+    All settings are read from ``cfg`` once here (``TRACK``, ``DECODE``, ``HEATMAP``,
+    ``MODEL.HEAD.TEMPLATES``, ``DEVICE``); with ``TEMPLATES: unified`` one whole-box template is used.
+    The model is moved to the device and put in eval mode. After each ``track`` call,
+    ``self.debug`` holds the intermediate arrays of that frame (candidates, penalty, pscore, ...).
+    """
+
+    def __init__(self, model: Any, cfg: Mapping, device: Union[str, torch.device, None] = None):
+        t, dec, heat = cfg["TRACK"], cfg["DECODE"], cfg["HEATMAP"]
+        self.exemplar_size = int(t["EXEMPLAR_SIZE"])
+        self.instance_size = int(t["INSTANCE_SIZE"])
+        self.context_amount = float(t["CONTEXT_AMOUNT"])
+        self.penalty_k = float(t["PENALTY_K"])
+        self.window_influence = float(t["WINDOW_INFLUENCE"])
+        self.lr = float(t["LR"])
+        self.hanning_size = int(t["HANNING_SIZE"])
+        self.penalty_form = str(t["PENALTY_FORM"])
+        self.penalty_scale_bug = bool(t["PENALTY_SCALE_BUG"])
+        self.variation = str(t["VARIATION"])
+        self.smooth_center = bool(t["SMOOTH_CENTER"])
+        self.box_mapping = str(t["BOX_MAPPING"])
+        self.template_fill = None if t["TEMPLATE_FILL"] == "mean" else tuple(float(v) for v in t["TEMPLATE_FILL_VALUE"])
+        self.template_outline = bool(t["TEMPLATE_OUTLINE"])
+        self.template_fraction = float(t["TEMPLATE_FRACTION"])
+        self.min_size = float(t["MIN_SIZE"])
+        self.topk = int(dec["TOPK"])
+        self.nms_kernel = int(dec["NMS_KERNEL"])
+        self.num_pairs = int(dec["NUM_PAIRS"])
+        self.stride = float(heat["STRIDE"])
+        self.origin = float(heat["ORIGIN"])
+        self.unified_template = cfg["MODEL"]["HEAD"]["TEMPLATES"] == "unified"
+        for key, value, choices in (("TRACK.PENALTY_FORM", self.penalty_form, ("siamrpn", "paper")),
+                                    ("TRACK.VARIATION", self.variation, ("half", "sum")),
+                                    ("TRACK.BOX_MAPPING", self.box_mapping, ("official", "exact")),
+                                    ("TRACK.TEMPLATE_FILL", t["TEMPLATE_FILL"], ("mean", "constant"))):
+            if value not in choices:
+                raise ValueError(f"config key {key!r} must be one of {list(choices)}, got {value!r}")
+        self.device = resolve_device(device if device is not None else cfg.get("DEVICE", "auto"))
+        if isinstance(model, torch.nn.Module):
+            model.to(self.device)
+            model.eval()
+        self.model = model
+        self._windows: Dict[int, np.ndarray] = {}
+        self.center: Optional[np.ndarray] = None   # (2,) cx, cy in image pixels
+        self.size: Optional[np.ndarray] = None     # (2,) w, h in image pixels
+        self.avg: Optional[np.ndarray] = None      # (3,) init-frame mean colour (search padding)
+        self.debug: Dict[str, Any] = {}
+
+    # ---------------------------------------------------------------------------------- init
+    @torch.inference_mode()
+    def init(self, frame: np.ndarray, box_xywh: Sequence[float]) -> None:
+        """Start tracking the box ``[x, y, w, h]`` (0-based pixels) in ``frame`` (H x W x 3 uint8 BGR or H x W)."""
+        frame = check_frame(frame)
+        x, y, w, h = check_box(box_xywh, frame.shape[:2], name="init box").tolist()
+        self.avg = channel_average(frame)
+        if self.unified_template:
+            templates = exemplar_crop(frame, (x, y, w, h), self.avg, context_amount=self.context_amount,
+                                      exemplar_size=self.exemplar_size)[None]  # (1, 127, 127, 3) uint8
+        else:
+            templates = boundary_templates(                   # (4, 127, 127, 3) uint8
+                frame, (x, y, w, h), self.avg, context_amount=self.context_amount,
+                exemplar_size=self.exemplar_size, fill=self.template_fill, outline=self.template_outline,
+                fraction=self.template_fraction)
+        z = torch.from_numpy(templates).to(self.device)
+        z = z.permute(0, 3, 1, 2).float().unsqueeze(0)       # (1, K, 3, 127, 127), K = 4 or 1
+        self.model.template(z)
+        self.center = np.array([x + (w - 1) / 2, y + (h - 1) / 2])
+        self.size = np.array([w, h])
+
+    # --------------------------------------------------------------------------------- track
+    @torch.inference_mode()
+    def track(self, frame: np.ndarray) -> Dict[str, Any]:
+        """Locate the target in ``frame``; returns ``{"bbox": [x, y, w, h], "score": float}``."""
+        if self.center is None:
+            raise RuntimeError("SiamCornersTracker.track called before init")
+        frame = check_frame(frame)
+        center, size = self.center, self.size
+        s_z = context_size(size[0], size[1], self.context_amount)
+        scale_z = self.exemplar_size / s_z
+        s_x = s_z * (self.instance_size / self.exemplar_size)
+        crop_side = max(int(round(s_x)), 1)
+        crop = search_crop(frame, center, crop_side, self.avg, self.instance_size)  # (255, 255, 3) uint8
+        x = torch.from_numpy(crop).to(self.device).permute(2, 0, 1).float().unsqueeze(0)  # (1, 3, 255, 255)
+        det = self._detect(x)                                                          # (N, 5) heat units
+        return self._update(det, center, size, scale_z, s_x, crop_side, frame.shape[:2])
+
+    def _detect(self, x: torch.Tensor) -> np.ndarray:
+        """Network + decoding of every level; the only device->host copy of the frame."""
+        outputs = self.model.track(x)
+        dets = [decode_corners(o["tl_heat"], o["br_heat"], o.get("tl_off"), o.get("br_off"),
+                               self.topk, self.nms_kernel, self.num_pairs) for o in outputs]  # (1, P, 5) each
+        return torch.cat(dets, dim=1)[0].double().cpu().numpy()                            # (N, 5)
+
+    def _window(self, n: int) -> np.ndarray:
+        if n not in self._windows:
+            self._windows[n] = pp.rank_window(n, self.hanning_size)
+        return self._windows[n]
+
+    def _update(self, det: np.ndarray, center: np.ndarray, size: np.ndarray, scale_z: float, s_x: float,
+                crop_side: int, image_hw: Sequence[int]) -> Dict[str, Any]:
+        """Candidates (N, 5) [x1, y1, x2, y2, score] in heat units -> new state and output (reference §7.3)."""
+        boxes = pp.heat_to_crop(det[:, :4], self.stride, self.origin)                    # (N, 4) crop px
+        if self.box_mapping == "official":
+            cand = pp.crop_to_image_official(boxes, scale_z, s_x, center)                # (N, 4) cx cy w h
+        else:
+            cand = pp.crop_to_image_exact(boxes, crop_side, self.instance_size, center)
+        score = det[:, 4]
+        penalty = pp.scale_ratio_penalty(cand[:, 2:], size, scale_z, self.penalty_k, self.penalty_form,
+                                         self.penalty_scale_bug)
+        variation = pp.variation_degree(cand, center, size, self.variation)
+        pscore, order = pp.ranked_hanning(penalty * score, variation, self._window(len(score)),
+                                          self.window_influence)
+        pscore = np.where(np.isfinite(pscore) & np.all(np.isfinite(cand), axis=1), pscore, -np.inf)
+        best = int(np.argmax(pscore))
+        new_center, new_size, rate = pp.smooth_size(center, size, cand[best, :2], cand[best, 2:],
+                                                    penalty[best], score[best], self.lr, self.smooth_center)
+        if not (np.all(np.isfinite(new_center)) and np.all(np.isfinite(new_size))):
+            new_center, new_size = center, size
+        new_center, new_size = pp.clip_box(new_center, new_size, image_hw, self.min_size)
+        self.center, self.size = new_center, new_size
+        self.debug = {"cand_cxcywh": cand, "score": score, "penalty": penalty, "pscore": pscore,
+                      "rank_order": order, "best_idx": best, "lr": rate, "scale_z": scale_z,
+                      "crop_size": crop_side, "s_half": int(np.floor((s_x + 1) / 2))}
+        cx, cy = new_center.tolist()
+        w, h = new_size.tolist()
+        return {"bbox": [cx - w / 2, cy - h / 2, w, h], "score": float(score[best])}

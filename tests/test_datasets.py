@@ -1,0 +1,170 @@
+import json
+import logging
+import os
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+from siamcorners.config import get_default_config
+from siamcorners.data.augmentation import Augmentation
+from siamcorners.data.datasets import build_train_dataset
+from siamcorners.data.pair_dataset import TrainPairDataset
+from siamcorners.data.sources import CropSource, crop_box
+from siamcorners.data.targets import corner_targets
+from siamcorners.data.throughput import write_fake_crop_dataset
+
+SHAPES = {"template": (4, 3, 127, 127), "search": (3, 255, 255), "tl_heat": (1, 25, 25), "br_heat": (1, 25, 25),
+          "tl_off": (2,), "br_off": (2,), "tl_ind": (), "br_ind": (), "valid": (), "skipped": ()}
+
+
+@pytest.fixture(scope="module")
+def fake(tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("crop"))
+    return write_fake_crop_dataset(out, videos=3, frames=4, tracks=2, seed=1)
+
+
+def _cfg(paths, **changes):
+    cfg = get_default_config()
+    cfg.DATASET.NAMES = ["VID"]
+    cfg.DATASET.SOURCES.VID.ROOT = paths["root"]
+    cfg.DATASET.SOURCES.VID.ANNO = paths["anno"]
+    cfg.DATASET.VIDEOS_PER_EPOCH = 24
+    for key, value in changes.items():
+        node = cfg
+        parts = key.split(".")
+        for p in parts[:-1]:
+            node = node[p]
+        node[parts[-1]] = value
+    return cfg
+
+
+def _equal(a, b):
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_items_follow_the_training_contract(fake):
+    ds = build_train_dataset(_cfg(fake), epoch=0)
+    assert len(ds) == 24
+    item = ds[5]
+    assert {k: tuple(v.shape) for k, v in item.items()} == SHAPES
+    for k in ("template", "search", "tl_heat", "br_heat", "tl_off", "br_off", "valid"):
+        assert item[k].dtype == torch.float32, k
+    assert item["tl_ind"].dtype == torch.int64 and item["br_ind"].dtype == torch.int64
+    assert item["tl_heat"].max() == 1.0 and item["valid"] == 1.0
+    batch = next(iter(DataLoader(ds, batch_size=4)))
+    assert batch["template"].shape == (4, 4, 3, 127, 127) and batch["tl_ind"].shape == (4,)
+
+
+def test_deterministic_per_seed_epoch_index_whatever_the_worker(fake):
+    cfg = _cfg(fake)
+    ds = build_train_dataset(cfg, epoch=0)
+    direct = [ds[i] for i in range(6)]
+    again = build_train_dataset(cfg, epoch=0)
+    assert all(_equal(direct[i], again[i]) for i in range(6))
+    loader = DataLoader(torch.utils.data.Subset(ds, range(6)), batch_size=1, num_workers=2)
+    for i, batch in enumerate(loader):
+        assert _equal({k: v[0] for k, v in batch.items()}, direct[i])
+    other_epoch = build_train_dataset(cfg, epoch=1)
+    assert not all(_equal(direct[i], other_epoch[i]) for i in range(6))
+    cfg.SEED = cfg.SEED + 1
+    other_seed = build_train_dataset(cfg, epoch=0)
+    assert not all(_equal(direct[i], other_seed[i]) for i in range(6))
+
+
+def test_labels_match_the_search_box_without_augmentation(fake):
+    off = {"SHIFT": 0, "SCALE": 0.0, "BLUR": 0.0, "FLIP": 0.0, "COLOR": 0.0}
+    cfg = _cfg(fake, **{"DATASET.NEG": 0.0, "DATASET.SEARCH": dict(off), "DATASET.TEMPLATE": dict(off)})
+    ds = build_train_dataset(cfg, epoch=0)
+    source = ds.sources[0]
+    item = ds[0]
+    # every crop of the fake dataset has the target centred: the box is the crop_box rule, shifted by 128
+    # with GRAY = NEG = 0 the item's generator goes straight to the pair choice
+    video = int(ds._pick_video[0])
+    _, search = source.positive_pair(video, np.random.default_rng([cfg.SEED, 0, 0]))
+    box = crop_box((511, 511), source.boxes[(search.video, search.track, search.frame)]) - 128
+    expected = corner_targets(box[None])
+    for k in ("tl_heat", "br_heat", "tl_off", "br_off", "tl_ind", "br_ind"):
+        np.testing.assert_array_equal(item[k].numpy(), expected[k][0], err_msg=k)
+    # the templates hold half the target each on the constant canvas (87, 135, 123)
+    top = item["template"][0].numpy()
+    assert np.array_equal(top[:, 5, 5], [87.0, 135.0, 123.0])
+    assert not np.array_equal(top[:, 55, 63], [87.0, 135.0, 123.0])
+    assert np.array_equal(top[:, 120, 63], [87.0, 135.0, 123.0])  # below the box: canvas
+
+
+def test_negative_pairs(fake):
+    cfg = _cfg(fake, **{"DATASET.NEG": 1.0, "DATASET.NEG_LABELS": "none"})
+    item = build_train_dataset(cfg, epoch=0)[0]
+    assert item["tl_heat"].sum() == 0 and item["br_heat"].sum() == 0 and item["valid"] == 0
+    cfg = _cfg(fake, **{"DATASET.NEG": 1.0, "DATASET.NEG_LABELS": "search"})
+    item = build_train_dataset(cfg, epoch=0)[0]
+    assert item["tl_heat"].max() == 1.0 and item["valid"] == 1.0
+
+
+def test_bad_entries_are_reported_skipped_and_counted(fake, tmp_path, caplog):
+    paths = write_fake_crop_dataset(str(tmp_path), videos=2, frames=3, tracks=1, seed=2)
+    with open(paths["anno"], encoding="utf-8") as f:
+        anno = json.load(f)
+    anno["video_000"]["00"]["000001"] = [10.0, 10.0, 10.0, 40.0]  # empty box
+    with open(paths["anno"], "w", encoding="utf-8") as f:
+        json.dump(anno, f)
+    missing = os.path.join(paths["root"], "video_001", "000002.00.x.jpg")
+    os.remove(missing)
+    cfg = _cfg(paths, **{"DATASET.VIDEOS_PER_EPOCH": 40})
+    with caplog.at_level(logging.WARNING):
+        ds = build_train_dataset(cfg, epoch=0)
+        assert ds.num_filtered == 1
+        assert any("train.json" in r.getMessage() and "000001" in r.getMessage() for r in caplog.records)
+        items = [ds[i] for i in range(len(ds))]
+    skipped = sum(int(it["skipped"]) for it in items)
+    assert skipped > 0 and ds.num_skipped == skipped
+    assert any(missing in r.getMessage() for r in caplog.records)
+    assert all(it["search"].shape == (3, 255, 255) for it in items)
+
+
+def test_synthetic_source():
+    cfg = get_default_config()
+    cfg.DATASET.VIDEOS_PER_EPOCH = 4
+    cfg.DATASET.SOURCES.SYNTHETIC.VIDEOS = 3
+    cfg.DATASET.SOURCES.SYNTHETIC.FRAMES = 12
+    ds = build_train_dataset(cfg, epoch=0)
+    item = ds[0]
+    assert {k: tuple(v.shape) for k, v in item.items()} == SHAPES
+    assert _equal(item, build_train_dataset(cfg, epoch=0)[0])
+    assert item["tl_heat"].max() == 1.0
+
+
+def test_relative_paths_and_clear_errors(fake, tmp_path):
+    root = os.path.dirname(fake["root"])
+    cfg = _cfg({"root": "crop511", "anno": "train.json"})
+    assert len(build_train_dataset(cfg, 0, data_root=root).sources[0].videos) == 3
+    with pytest.raises(FileNotFoundError, match="nowhere.json"):
+        CropSource("VID", fake["root"], str(tmp_path / "nowhere.json"), 100, -1)
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"v": {"00": {"000000": [1, 2, 3, 4]}')
+    with pytest.raises(ValueError, match="bad.json: line 1"):
+        CropSource("VID", fake["root"], str(bad), 100, -1)
+    bad.write_text('{"v": [1, 2]}')
+    with pytest.raises(ValueError, match="bad.json: video 'v'"):
+        CropSource("VID", fake["root"], str(bad), 100, -1)
+
+
+def test_num_use_and_frame_range(fake):
+    source = CropSource("VID", fake["root"], fake["anno"], frame_range=1, num_use=7)
+    assert len(source.pick(np.random.default_rng(0))) == 7
+    assert sorted(CropSource("VID", fake["root"], fake["anno"], 1, -1).pick(np.random.default_rng(0))) == [0, 1, 2]
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        t, s = source.positive_pair(1, rng)
+        assert t.video == s.video and t.track == s.track and abs(t.frame - s.frame) <= 1
+
+
+def test_dataset_rejects_bad_settings(fake):
+    source = CropSource("VID", fake["root"], fake["anno"], 100, -1)
+    with pytest.raises(ValueError, match="neg_labels"):
+        TrainPairDataset([source], 4, seed=0, neg_labels="zero")
+    with pytest.raises(ValueError, match="at least one source"):
+        TrainPairDataset([], 4, seed=0)
+    assert "shift=4" in repr(Augmentation(shift=4))

@@ -1,0 +1,144 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from siamcorners.models.losses import corner_loss, focal_loss, gather_offsets, normalise_focal
+
+LEVELS = 3
+
+
+def fixture_case(d, s):
+    """Predictions (with grad) and targets of loss.npz batch `s`, in our contract's layout."""
+    outputs = []
+    for level in range(LEVELS):
+        outputs.append({name: torch.tensor(d[f"{s}_pred_{name}_{level}"], requires_grad=True)
+                        for name in ("tl_heat", "br_heat", "tl_off", "br_off")})
+    targets = {
+        "tl_heat": torch.tensor(d[f"{s}_label_tl_heats"]),
+        "br_heat": torch.tensor(d[f"{s}_label_br_heats"]),
+        "tl_off": torch.tensor(d[f"{s}_label_tl_regrs"][:, 0]),  # (B, 1, 2) -> (B, 2)
+        "br_off": torch.tensor(d[f"{s}_label_br_regrs"][:, 0]),
+        "tl_ind": torch.tensor(d[f"{s}_label_tl_tags"][:, 0]),  # (B, 1) -> (B,)
+        "br_ind": torch.tensor(d[f"{s}_label_br_tags"][:, 0]),
+        "valid": torch.tensor(d[f"{s}_label_tag_masks"][:, 0].astype(np.float32)),
+    }
+    return outputs, targets
+
+
+@pytest.mark.parametrize("s", ["a", "b"])
+def test_matches_official_loss_values_parts_and_gradients(parity, s):
+    d = parity("loss.npz")
+    outputs, targets = fixture_case(d, s)
+    losses = corner_loss(outputs, targets)
+    for ours, theirs in (("total", "total"), ("focal", "focal"), ("offset", "offs")):
+        np.testing.assert_allclose(losses[ours].item(), d[f"{s}_loss_{theirs}"], rtol=2e-5)
+    for ci, c in enumerate(("tl", "br")):
+        for level in range(LEVELS):
+            np.testing.assert_allclose(losses[f"focal_{c}_{level}"].item(), d[f"{s}_parts_focal"][ci, level],
+                                       rtol=2e-5)
+            np.testing.assert_allclose(losses[f"offset_{c}_{level}"].item(), d[f"{s}_parts_off"][ci, level],
+                                       rtol=2e-5)
+    losses["total"].backward()
+    for level, out in enumerate(outputs):
+        for name, tensor in out.items():
+            np.testing.assert_allclose(tensor.grad.numpy(), d[f"{s}_grad_{name}_{level}"], rtol=0, atol=1e-6)
+
+
+def test_batch_without_positives_is_not_normalised(parity):
+    d = parity("loss.npz")
+    outputs, targets = fixture_case(d, "b")
+    assert (targets["tl_heat"] == 1).sum() == 0  # the fixture's designed case
+    loss_sum, num_pos = focal_loss(outputs[0]["tl_heat"], targets["tl_heat"])
+    assert num_pos.item() == 0
+    assert torch.equal(normalise_focal(loss_sum, num_pos), loss_sum)
+
+
+def test_focal_loss_hand_computed():
+    logits = torch.tensor([0.0, 2.0, -1.0, 30.0]).view(1, 1, 2, 2)
+    target = torch.tensor([1.0, 0.5, 0.0, 0.0]).view(1, 1, 2, 2)
+    loss_sum, num_pos = focal_loss(logits, target, alpha=2.0, beta=4.0)
+    p = [0.5, 1 / (1 + math.exp(-2.0)), 1 / (1 + math.exp(1.0)), 1 - 1e-4]  # the last one is clamped
+    expected = -((1 - p[0]) ** 2 * math.log(p[0])
+                 + 0.5 ** 4 * p[1] ** 2 * math.log(1 - p[1])
+                 + p[2] ** 2 * math.log(1 - p[2])
+                 + p[3] ** 2 * math.log(1 - p[3]))
+    assert num_pos.item() == 1
+    assert loss_sum.item() == pytest.approx(expected, rel=1e-4)  # float32 log(1 - p) near the clamp
+    # masking the sample removes its contribution
+    masked, _ = focal_loss(logits, target, mask=torch.zeros(1, 1, 1, 1))
+    assert masked.item() == 0
+
+
+def test_gather_offsets_reads_flat_index_x_first():
+    off = torch.zeros(2, 2, 5, 5)
+    off[0, :, 3, 1] = torch.tensor([0.25, 0.75])  # y=3, x=1 -> 16
+    off[1, :, 0, 4] = torch.tensor([-0.5, 0.5])   # y=0, x=4 -> 4
+    got = gather_offsets(off, torch.tensor([16, 4]))
+    assert torch.equal(got, torch.tensor([[0.25, 0.75], [-0.5, 0.5]]))
+
+
+def synthetic_batch(num_levels=2, with_offsets=True):
+    g = torch.Generator().manual_seed(1)
+    b = 3
+    outputs = []
+    for _ in range(num_levels):
+        out = {"tl_heat": torch.randn(b, 1, 25, 25, generator=g), "br_heat": torch.randn(b, 1, 25, 25, generator=g)}
+        if with_offsets:
+            out["tl_off"] = torch.rand(b, 2, 25, 25, generator=g)
+            out["br_off"] = torch.rand(b, 2, 25, 25, generator=g)
+        outputs.append(out)
+    tl_heat = torch.zeros(b, 1, 25, 25)
+    br_heat = torch.zeros(b, 1, 25, 25)
+    tl_heat.view(b, -1)[torch.arange(b), torch.tensor([30, 40, 50])] = 1
+    br_heat.view(b, -1)[torch.arange(2), torch.tensor([400, 500])] = 1  # sample 2's br corner is off the map
+    targets = {"tl_heat": tl_heat, "br_heat": br_heat, "tl_off": torch.rand(b, 2, generator=g),
+               "br_off": torch.rand(b, 2, generator=g), "tl_ind": torch.tensor([30, 40, 50]),
+               "br_ind": torch.tensor([400, 500, 624]), "valid": torch.ones(b)}
+    return outputs, targets
+
+
+def test_level_reduction_and_missing_offsets():
+    outputs, targets = synthetic_batch()
+    mean = corner_loss(outputs, targets)
+    total = corner_loss(outputs, targets, level_reduction="sum")
+    assert total["total"].item() == pytest.approx(2 * mean["total"].item(), rel=1e-6)
+    assert mean["total"].item() == pytest.approx(mean["focal"].item() + mean["offset"].item(), rel=1e-6)
+    no_off = corner_loss([{k: v for k, v in o.items() if "heat" in k} for o in outputs], targets)
+    assert no_off["offset"].item() == 0
+    assert no_off["focal"].item() == pytest.approx(mean["focal"].item(), rel=1e-6)
+    weighted = corner_loss(outputs, targets, offset_weight=0.5)
+    assert weighted["offset"].item() == pytest.approx(0.5 * mean["offset"].item(), rel=1e-6)
+
+
+def test_paper_normalisers():
+    outputs, targets = synthetic_batch(num_levels=1)
+    code = corner_loss(outputs, targets)
+    paper = corner_loss(outputs, targets, focal_norm="num_pos_per_level", offset_norm="num_pos")
+    # all-ones valid mask: the focal normaliser is the same peak count
+    assert paper["focal"].item() == pytest.approx(code["focal"].item(), rel=1e-6)
+    # tl: all 3 corners on the map -> sum / 3 (code: sum / (3 + 1e-4))
+    assert paper["offset_tl_0"].item() == pytest.approx(code["offset_tl_0"].item() * (3 + 1e-4) / 3, rel=1e-6)
+    # br: the off-map corner of sample 2 is left out and the sum is divided by the 2 on-map corners
+    pred = gather_offsets(outputs[0]["br_off"], targets["br_ind"])
+    per_obj = torch.nn.functional.smooth_l1_loss(pred, targets["br_off"], reduction="none").sum(1)
+    assert paper["offset_br_0"].item() == pytest.approx(per_obj[:2].sum().item() / 2, rel=1e-6)
+    # a masked-out sample's peak no longer counts towards the focal normaliser
+    targets["valid"] = torch.tensor([1.0, 1.0, 0.0])
+    masked = corner_loss(outputs, targets, focal_norm="num_pos_per_level")
+    loss_sum, _ = focal_loss(outputs[0]["tl_heat"], targets["tl_heat"], mask=targets["valid"].view(-1, 1, 1, 1))
+    assert masked["focal_tl_0"].item() == pytest.approx(loss_sum.item() / 2, rel=1e-6)
+
+
+def test_bad_arguments_name_the_key():
+    outputs, targets = synthetic_batch()
+    with pytest.raises(ValueError, match="focal_norm"):
+        corner_loss(outputs, targets, focal_norm="k")
+    del targets["valid"]
+    with pytest.raises(KeyError, match="valid"):
+        corner_loss(outputs, targets)
+    outputs, targets = synthetic_batch()
+    targets["tl_ind"] = targets["tl_ind"].view(3, 1)
+    with pytest.raises(ValueError, match="tl_ind"):
+        corner_loss(outputs, targets)

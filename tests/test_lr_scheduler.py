@@ -1,0 +1,78 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from siamcorners.config import get_default_config, merge_opts
+from siamcorners.engine.lr_scheduler import EpochLRScheduler, build_lr_scheduler, schedule_values
+
+# reference section 8.3: the official per-epoch values, epochs 0-19
+OFFICIAL_LRS = [0.001, 0.00137973, 0.00190365, 0.00262653, 0.0036239, 0.005, 0.00424171, 0.00359843,
+                0.0030527, 0.00258974, 0.00219699, 0.0018638, 0.00158114, 0.00134135, 0.00113792,
+                0.000965349, 0.000818947, 0.000694748, 0.000589384, 0.0005]
+
+
+def test_official_schedule_matches_reference_values():
+    sched = build_lr_scheduler(get_default_config().TRAIN)
+    assert len(sched) == 20
+    np.testing.assert_allclose(sched.lrs, OFFICIAL_LRS, rtol=1e-5)
+
+
+def test_apply_sets_group_lrs_with_multiplier():
+    sched = build_lr_scheduler(get_default_config().TRAIN)
+    w = [torch.nn.Parameter(torch.zeros(1)) for _ in range(2)]
+    opt = torch.optim.SGD([{"params": [w[0]], "lr_mult": 0.1}, {"params": [w[1]], "lr_mult": 1.0}], lr=1.0)
+    base = sched.apply(opt, 7)
+    assert base == pytest.approx(0.00359843, rel=1e-5)
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.000359843, rel=1e-5)
+    assert opt.param_groups[1]["lr"] == pytest.approx(0.00359843, rel=1e-5)
+    assert sched.lr_at(25) == sched.lrs[-1]
+
+
+def test_state_dict_round_trip():
+    a = build_lr_scheduler(get_default_config().TRAIN)
+    a.apply(torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0), 4)
+    b = build_lr_scheduler(get_default_config().TRAIN)
+    b.load_state_dict(a.state_dict())
+    assert b.last_epoch == 4 and b.lrs == a.lrs
+
+
+@pytest.mark.parametrize("kind", ["log", "step", "cos", "linear"])
+def test_main_schedules_start_at_start_lr_and_decrease(kind):
+    lrs = schedule_values(10, kind, 0.01, 0.001)
+    assert lrs[0] == pytest.approx(0.01)
+    assert all(b <= a for a, b in zip(lrs, lrs[1:]))
+    if kind in ("log", "linear"):
+        assert lrs[-1] == pytest.approx(0.001)
+
+
+def test_cos_and_linear_values():
+    assert schedule_values(4, "cos", 1.0, 0.0) == pytest.approx(
+        [0.5 * (1 + math.cos(math.pi * e / 4)) for e in range(4)])
+    assert schedule_values(3, "linear", 0.3, 0.1) == pytest.approx([0.3, 0.2, 0.1])
+
+
+def test_step_schedule_with_step_two_holds_each_value_two_epochs():
+    lrs = schedule_values(4, "step", 0.01, 0.0025, main_step=2)
+    assert lrs == pytest.approx([0.01, 0.01, 0.005, 0.005])
+
+
+def test_linear_warmup_then_main():
+    lrs = schedule_values(5, "log", 0.01, 0.001, warmup=True, warmup_type="linear", warmup_epochs=2,
+                          warmup_start=0.001, warmup_end=0.005)
+    assert lrs[:2] == pytest.approx([0.001, 0.005])
+    assert lrs[2:] == pytest.approx(np.logspace(-2, -3, 3))
+
+
+def test_warmup_longer_than_training_is_truncated():
+    cfg = get_default_config()
+    merge_opts(cfg, ["TRAIN.EPOCHS", "3"])
+    assert build_lr_scheduler(cfg.TRAIN).lrs == pytest.approx(OFFICIAL_LRS[:3], rel=1e-5)
+
+
+def test_bad_values_raise_clear_errors():
+    with pytest.raises(ValueError, match="TRAIN.LR"):
+        schedule_values(3, "log", 0.0, 0.001)
+    with pytest.raises(ValueError, match="empty"):
+        EpochLRScheduler([])

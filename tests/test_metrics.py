@@ -1,0 +1,245 @@
+"""OPE metrics: hand-built cases with known answers (pysot-toolkit conventions, eval-reference.md section 1),
+a literal re-statement of pysot's per-video loops, and agreement with the got10k package where the two
+conventions agree."""
+import numpy as np
+import pytest
+
+from siamcorners.benchmarks import metrics as M
+
+
+def _scores(gts, preds, scored=None, **kw):
+    return M.pysot_scores(M.pysot_curves(gts, preds, scored, **kw))
+
+
+def _boxes(n, box=(10.0, 20.0, 30.0, 40.0)):
+    return np.tile(np.asarray(box, dtype=np.float64), (n, 1))
+
+
+def test_perfect_tracker_scores_20_over_21():
+    gt = _boxes(50)
+    s = _scores([gt], [gt.copy()])
+    assert s["success_auc"] == 20 / 21  # IoU = 1 is never > 1.0
+    assert s["precision"] == 1.0 and s["norm_precision"] == 1.0
+
+
+def test_thresholds_are_pysots():
+    assert np.array_equal(M.SUCCESS_THRESHOLDS, np.arange(0, 1.05, 0.05))
+    assert len(M.SUCCESS_THRESHOLDS) == 21 and M.SUCCESS_THRESHOLDS[-1] == 1.0
+    assert np.array_equal(M.NORM_PRECISION_THRESHOLDS, np.arange(0, 51) / 100)
+
+
+def test_iou_is_continuous_without_plus_one():
+    gt = np.array([[0.0, 0.0, 10.0, 10.0]])
+    pred = np.array([[5.0, 0.0, 10.0, 10.0]])
+    assert M.overlap_ratio(gt, pred)[0] == 50 / 150
+
+
+def test_iou_zero_fails_even_at_threshold_zero_and_empty_union_is_nan():
+    gt = np.array([[10.0, 10.0, 10.0, 10.0], [10.0, 10.0, 0.0, 0.0]])
+    pred = np.array([[30.0, 30.0, 10.0, 10.0], [10.0, 10.0, 0.0, 0.0]])
+    iou = M.overlap_ratio(gt, pred)
+    assert iou[0] == 0.0 and np.isnan(iou[1])
+    curve = M.pysot_curves([gt[:1]], [pred[:1]])["success"][0]
+    assert curve[0] == 0.0
+
+
+def test_nan_ground_truth_rows_fail_success_but_hit_precision():
+    gt = _boxes(4)
+    gt[1] = np.nan
+    pred = _boxes(4) + [3.0, 0.0, 0.0, 0.0]  # 3 px off: IoU 27/33, inside 20 px
+    s = _scores([gt], [pred])
+    iou = 27 / 33
+    expected_curve = np.where(M.SUCCESS_THRESHOLDS < iou, 3 / 4, 0.0)
+    assert s["success_auc"] == pytest.approx(expected_curve.mean(), abs=1e-15)
+    assert s["precision"] == 1.0  # the NaN row counts as a hit, in the denominator
+
+
+def test_zero_rows_and_border_rows():
+    gt = _boxes(4)
+    gt[0] = 0.0                       # "0,0,0,0": absent in OTB/UAV style
+    gt[1] = [0.0, 20.0, 30.0, 40.0]   # target touching the left border
+    pred = _boxes(4)
+    pred[1] = gt[1]
+    curves = M.pysot_curves([gt], [pred])
+    # success: both rows are failures (x = 0 fails the all-four-positive rule), 2 of 4 frames pass t < 1
+    assert curves["success"][0, 0] == 0.5
+    # precision: row 0 is invalid -> hit; row 1 is scored normally (perfect) -> hit
+    assert curves["precision"][0, 0] == 1.0
+    # STVIR/pysot toolkit variant: only w, h > 0 are required, the border row is scored
+    relaxed = M.pysot_curves([gt], [pred], strict_border=False)
+    assert relaxed["success"][0, 0] == 0.75
+
+
+def test_nan_prediction_fails_everywhere():
+    gt = _boxes(4)
+    pred = gt.copy()
+    pred[2] = np.nan
+    curves = M.pysot_curves([gt], [pred])
+    assert curves["success"][0, 0] == 0.75
+    assert curves["precision"][0, -1] == 0.75 and curves["norm_precision"][0, -1] == 0.75
+
+
+def test_precision_threshold_is_inclusive_at_20_px():
+    gt = _boxes(2)
+    pred = gt + [[20.0, 0, 0, 0], [20.5, 0, 0, 0]]
+    curve = M.pysot_curves([gt], [pred])["precision"][0]
+    assert curve[20] == 0.5 and curve[19] == 0.0 and curve[21] == 1.0
+
+
+def test_normalized_precision_divides_by_gt_size():
+    gt = _boxes(1, (10.0, 10.0, 100.0, 50.0))
+    pred = gt + [[15.0, 0.0, 0.0, 0.0]]   # 0.15 of the width
+    s = _scores([gt], [pred])
+    assert s["norm_precision"] == 1.0
+    pred = gt + [[0.0, 15.0, 0.0, 0.0]]   # 0.30 of the height
+    assert _scores([gt], [pred])["norm_precision"] == 0.0
+
+
+def test_first_frame_is_scored_as_written():
+    gt = _boxes(2)
+    pred = gt.copy()
+    pred[0] = [200.0, 200.0, 30.0, 40.0]
+    curves = M.pysot_curves([gt], [pred])
+    assert curves["success"][0, 0] == 0.5 and curves["precision"][0, 20] == 0.5
+
+
+def test_absent_frames_stay_in_the_denominator_and_fail():
+    gt = _boxes(4)
+    pred = gt.copy()
+    scored = np.array([True, True, False, False])
+    curves = M.pysot_curves([gt], [pred], [scored])
+    assert curves["success"][0, 0] == 0.5
+    assert curves["precision"][0, 50] == 0.5 and curves["norm_precision"][0, 50] == 0.5
+
+
+def test_videos_weigh_the_same_regardless_of_length():
+    short, long_ = _boxes(2), _boxes(100)
+    miss = short + [100.0, 100.0, 0, 0]
+    s = _scores([short, long_], [miss, long_.copy()])
+    assert s["success_auc"] == pytest.approx(0.5 * 20 / 21, abs=1e-15)
+    assert s["precision"] == 0.5
+
+
+def _pysot_loops(gt, pred, n_frame):
+    """pysot-toolkit's success_overlap / success_error, restated with its per-threshold loops."""
+    iou = np.ones(len(gt)) * -1
+    mask = np.sum(gt > 0, axis=1) == 4
+    iou[mask] = M.overlap_ratio(gt[mask], pred[mask])
+    succ = np.array([np.sum(iou > t) / float(n_frame) for t in np.arange(0, 1.05, 0.05)])
+
+    def err(gc, pc, thr):
+        d = np.ones(len(gc)) * -1
+        m = np.sum(gc > 0, axis=1) == 2
+        d[m] = np.sqrt(np.sum(np.power(gc[m] - pc[m], 2), axis=1))
+        return np.array([np.sum(d <= t) / float(n_frame) for t in thr])
+
+    gc, pc = M.box_centers(gt), M.box_centers(pred)
+    wh = gt[:, 2:4] + 1e-16
+    return succ, err(gc, pc, np.arange(0, 51, 1)), err(gc / wh, pc / wh, np.arange(0, 51, 1) / 100)
+
+
+def test_vectorised_curves_equal_pysot_loops_bit_for_bit():
+    rng = np.random.default_rng(1)
+    gts, preds = [], []
+    for _ in range(25):
+        n = int(rng.integers(3, 150))
+        gt = np.abs(rng.normal(60, 30, (n, 4)))
+        gt[rng.random(n) < 0.1] = np.nan
+        gt[rng.random(n) < 0.1, 0] = 0.0
+        gt[rng.random(n) < 0.05] = 0.0
+        pred = gt + rng.normal(0, 8, (n, 4))
+        pred[rng.random(n) < 0.05] = np.nan
+        pred[rng.random(n) < 0.05, 2] = -5.0
+        gts.append(gt)
+        preds.append(pred)
+    curves = M.pysot_curves(gts, preds)
+    for i, (gt, pred) in enumerate(zip(gts, preds)):
+        succ, prec, norm = _pysot_loops(gt, pred, len(gt))
+        assert np.array_equal(curves["success"][i], succ)
+        assert np.array_equal(curves["precision"][i], prec)
+        assert np.array_equal(curves["norm_precision"][i], norm)
+    s = M.pysot_scores(curves)
+    assert s["success_auc"] == np.mean([_pysot_loops(g, p, len(g))[0] for g, p in zip(gts, preds)])
+
+
+def _clean_case(seed=2):
+    rng = np.random.default_rng(seed)
+    gts, preds = [], []
+    for _ in range(6):
+        n = int(rng.integers(20, 80))
+        gt = np.abs(rng.normal(80, 20, (n, 4))) + 5
+        pred = gt + rng.normal(0, 6, (n, 4))
+        pred[0] = gt[0]
+        gts.append(gt)
+        preds.append(pred)
+    return gts, preds
+
+
+def test_agrees_with_got10k_metric_functions_on_clean_data():
+    from got10k.experiments import ExperimentOTB
+    from got10k.utils.metrics import center_error, rect_iou
+
+    gts, preds = _clean_case()
+    exp = object.__new__(ExperimentOTB)
+    exp.nbins_iou, exp.nbins_ce = 21, 51
+    ours = M.pysot_curves(gts, preds)
+    for i, (gt, pred) in enumerate(zip(gts, preds)):
+        succ, prec = exp._calc_curves(rect_iou(pred, gt), center_error(pred, gt))
+        assert np.array_equal(ours["success"][i], succ)
+        assert np.array_equal(ours["precision"][i], prec)
+    theirs = M.got10k_scores(M.got10k_curves(gts, preds, drop_nan_gt=False))
+    mine = M.pysot_scores(ours)
+    assert mine["success_auc"] == pytest.approx(theirs["success_auc"], abs=1e-15)
+    assert mine["precision"] == theirs["precision"]
+
+
+def test_got10k_mode_reproduces_uav123_nan_row_removal():
+    from got10k.experiments import ExperimentUAV123
+
+    gts, preds = _clean_case(3)
+    gts[1][5:9] = np.nan
+    exp = object.__new__(ExperimentUAV123)
+    exp.nbins_iou, exp.nbins_ce = 21, 51
+    ours = M.got10k_curves(gts, preds, drop_nan_gt=True)
+    for i, (gt, pred) in enumerate(zip(gts, preds)):
+        b = pred.copy()
+        b[0] = gt[0]
+        succ, prec = exp._calc_curves(*exp._calc_metrics(b, gt))
+        assert np.array_equal(ours["success"][i], succ) and np.array_equal(ours["precision"][i], prec)
+    # where the conventions differ: pysot keeps NaN rows in the denominator as precision hits
+    gt = _boxes(4)
+    gt[2:] = np.nan
+    pred = _boxes(4) + [30.0, 0, 0, 0]
+    pred[0] = gt[0]
+    assert M.pysot_scores(M.pysot_curves([gt], [pred]))["precision"] == 0.75
+    assert M.got10k_scores(M.got10k_curves([gt], [pred], drop_nan_gt=True))["precision"] == 0.5
+
+
+def test_normalized_center_error_divides_by_at_least_one():
+    gt = np.array([[10.0, 10.0, 0.5, 4.0]])
+    pred = np.array([[12.0, 10.0, 0.5, 4.0]])
+    assert M.normalized_center_error(pred, gt)[0] == 2.0
+
+
+def test_got10k_ao_skips_frame_zero_and_invisible_frames():
+    gt = _boxes(4)
+    pred = gt.copy()
+    pred[0] = [500.0, 500.0, 5.0, 5.0]     # frame 0 ignored
+    pred[3] = [100.0, 100.0, 5.0, 5.0]     # invisible -> ignored
+    r = M.got10k_ao([gt], [pred], [np.array([1, 1, 1, 0]) > 0], [(640, 480)])
+    assert r["ao"] == pytest.approx(1.0) and r["sr50"] == 1.0 and r["sr75"] == 1.0
+
+
+def test_curve_counts_matches_broadcast_comparison():
+    rng = np.random.default_rng(4)
+    values = rng.random(300) * 1.2 - 0.1
+    values[::17] = np.nan
+    values[::23] = -1.0
+    lengths = [100, 50, 150]
+    split = np.split(values, np.cumsum(lengths)[:-1])
+    thr = M.SUCCESS_THRESHOLDS
+    strict = M.curve_counts(values, lengths, thr, strict=True)
+    loose = M.curve_counts(values, lengths, thr, strict=False)
+    for i, v in enumerate(split):
+        assert np.array_equal(strict[i], (v[:, None] > thr).sum(0))
+        assert np.array_equal(loose[i], (v[:, None] <= thr).sum(0))

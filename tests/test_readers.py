@@ -1,0 +1,290 @@
+"""Benchmark readers on tiny fake trees in each dataset's official layout (and pysot JSON files),
+plus the real OTB sequence shared/data/otb_mini/Dudek."""
+import json
+import os
+import zipfile
+
+import cv2
+import numpy as np
+import pytest
+
+from siamcorners.benchmarks import BenchmarkError, load_dataset
+from siamcorners.benchmarks.results import layout_for, make_submission_zip, read_result, write_result
+
+
+def _touch_images(folder, numbers, fmt="{:04d}.jpg"):
+    os.makedirs(folder, exist_ok=True)
+    for i in numbers:
+        open(os.path.join(folder, fmt.format(i)), "wb").close()
+
+
+def _write(path, text):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def _rows(n, sep=",", start=1.0):
+    return "".join(sep.join(str(v) for v in (start + i, 2.0, 30.0, 40.0)) + "\n" for i in range(n))
+
+
+# ----------------------------------------------------------------------------------------- OTB
+@pytest.fixture
+def otb_root(tmp_path):
+    root = tmp_path / "OTB100"
+    _touch_images(root / "Jogging" / "img", range(1, 6))
+    _write(str(root / "Jogging" / "groundtruth_rect.1.txt"), _rows(5))
+    _write(str(root / "Jogging" / "groundtruth_rect.2.txt"), _rows(5, start=50.0))
+    _touch_images(root / "Human4" / "img", range(1, 4))
+    _write(str(root / "Human4" / "groundtruth_rect.1.txt"), "")
+    _write(str(root / "Human4" / "groundtruth_rect.2.txt"), _rows(3))
+    _touch_images(root / "David" / "img", range(1, 771))
+    _write(str(root / "David" / "groundtruth_rect.txt"), _rows(471, sep="\t"))
+    _touch_images(root / "Board" / "img", range(1, 4), "{:05d}.jpg")
+    _write(str(root / "Board" / "groundtruth_rect.txt"), _rows(3, sep=" "))
+    gray = np.full((24, 32), 90, np.uint8)
+    os.makedirs(root / "Gray" / "img")
+    for i in (1, 2):
+        cv2.imwrite(str(root / "Gray" / "img" / f"{i:04d}.jpg"), gray)
+    _write(str(root / "Gray" / "groundtruth_rect.txt"), _rows(2))
+    return str(root)
+
+
+def test_otb_raw_layout_quirks(otb_root):
+    ds = load_dataset("OTB100", otb_root)
+    assert ds.names == ["Board", "David", "Gray", "Human4-2", "Jogging-1", "Jogging-2"]
+    assert ds["Jogging-2"].gt[0, 0] == 50.0 and ds["Jogging-1"].gt[0, 0] == 1.0
+    david = ds["David"]
+    assert len(david) == 471 and david.frames[0].endswith("0300.jpg") and david.frames[-1].endswith("0770.jpg")
+    assert ds["Board"].frames[0].endswith("00001.jpg") and ds["Board"].gt.shape == (3, 4)
+    frame = ds["Gray"].frame(1)  # grayscale file -> 3-channel BGR
+    assert frame.shape == (24, 32, 3) and frame.dtype == np.uint8
+    assert np.array_equal(frame[..., 0], frame[..., 2])
+
+
+def test_otb_trimmed_copy_and_mismatch(tmp_path):
+    root = tmp_path / "otb"
+    _touch_images(root / "Dudek" / "img", range(1, 4))
+    _write(str(root / "Dudek" / "groundtruth_rect.txt"), _rows(10))
+    with pytest.warns(UserWarning, match="trimmed copy"):
+        ds = load_dataset("OTB100", str(root))
+    assert ds["Dudek"].gt.shape == (3, 4) and len(ds["Dudek"]) == 3
+    _touch_images(root / "Dudek" / "img", range(1, 12))  # now more images than rows: an error
+    with pytest.raises(BenchmarkError, match="groundtruth_rect.txt: 10 ground-truth rows but 11 images"):
+        load_dataset("OTB100", str(root))
+
+
+def test_malformed_ground_truth_names_file_and_line(tmp_path):
+    root = tmp_path / "otb"
+    _touch_images(root / "Car" / "img", range(1, 3))
+    _write(str(root / "Car" / "groundtruth_rect.txt"), "1,2,3,4\n1,2,x,4\n")
+    with pytest.raises(BenchmarkError, match=r"groundtruth_rect.txt:2: not a number"):
+        load_dataset("OTB100", str(root))
+    _write(str(root / "Car" / "groundtruth_rect.txt"), "1,2,3,4\n1,2,3\n")
+    with pytest.raises(BenchmarkError, match=r"groundtruth_rect.txt:2: expected 4 numbers"):
+        load_dataset("OTB100", str(root))
+
+
+def test_real_dudek_sequence(shared_data_dir):
+    root = os.path.join(shared_data_dir, "otb_mini")
+    ds = load_dataset("OTB100", root, fmt="raw")
+    seq = ds["Dudek"]
+    with open(os.path.join(root, "Dudek", "groundtruth_rect.txt")) as f:
+        first = [float(v) for v in f.readline().replace("\t", ",").split(",")]
+    assert seq.gt[0].tolist() == first
+    assert len(seq) == len(seq.gt) == len(os.listdir(os.path.join(root, "Dudek", "img")))
+    frame = seq.frame(0)  # Dudek is stored as grayscale JPEG
+    assert frame.ndim == 3 and frame.shape[2] == 3
+    assert np.array_equal(frame[..., 0], frame[..., 1])
+
+
+# ----------------------------------------------------------------------------------------- UAV
+def test_uav123_subsequences_nan_rows_and_attributes(tmp_path):
+    root = tmp_path / "UAV123"
+    os.makedirs(root / "data_seq" / "UAV123" / "bird1")
+    os.makedirs(root / "data_seq" / "UAV123" / "boat1")
+    gt = _rows(703).splitlines()
+    gt[3] = "NaN,NaN,NaN,NaN"
+    _write(str(root / "anno" / "UAV123" / "bird1_2.txt"), "\n".join(gt) + "\n")
+    _write(str(root / "anno" / "UAV123" / "boat1.txt"), _rows(4))
+    _write(str(root / "anno" / "UAV123" / "att" / "bird1_2.txt"), "1,0,0,1,0,0,1,0,0,0,0,1\n")
+    _write(str(root / "anno" / "UAV123" / "att" / "boat1.txt"), "0,0,0,0,0,0,0,0,0,0,1,0\n")
+    ds = load_dataset("UAV123", str(root))
+    bird = ds["bird1_2"]
+    assert len(bird) == 703 and bird.frames[0].endswith(os.path.join("bird1", "000775.jpg"))
+    assert bird.frames[-1].endswith("001477.jpg")
+    assert np.isnan(bird.gt[3]).all()
+    assert bird.attributes == ("Scale Variation", "Fast Motion", "Out-of-View", "Similar Object")
+    assert ds.attribute_videos("Camera Motion") == ["boat1"]
+    assert len(ds.attribute_names) == 12
+    _write(str(root / "anno" / "UAV123" / "bird1_2.txt"), _rows(700))
+    with pytest.raises(BenchmarkError, match="bird1_2.txt: 700 rows, but bird1_2 covers frames 775-1477"):
+        load_dataset("UAV123", str(root))
+
+
+def test_uav20l_uses_whole_folders(tmp_path):
+    root = tmp_path / "UAV"
+    os.makedirs(root / "data_seq" / "UAV123" / "bird1")
+    _write(str(root / "anno" / "UAV20L" / "bird1.txt"), _rows(3000))
+    ds = load_dataset("UAV20L", str(root))
+    assert len(ds["bird1"]) == 3000 and ds["bird1"].frames[0].endswith("000001.jpg")
+
+
+# --------------------------------------------------------------------------------------- LaSOT
+def _lasot_video(root, name, n, absent_at=()):
+    folder = root / name.rsplit("-", 1)[0] / name
+    _write(str(folder / "groundtruth.txt"), _rows(n))
+    occ = ["0"] * n
+    oov = ["0"] * n
+    for i in absent_at:
+        (occ if i % 2 else oov)[i] = "1"
+    _write(str(folder / "full_occlusion.txt"), ",".join(occ) + "\n")
+    _write(str(folder / "out_of_view.txt"), ",".join(oov) + "\n")
+    _write(str(folder / "nlp.txt"), "a thing\n")
+
+
+def test_lasot_test_split_absent_frames_and_truncation(tmp_path):
+    from siamcorners.benchmarks.lasot import lasot_test_names
+
+    names = lasot_test_names()
+    assert len(names) == 280 and len(set(n.rsplit("-", 1)[0] for n in names)) == 70
+    root = tmp_path / "LaSOT"
+    _lasot_video(root, "airplane-1", 6, absent_at=(2, 3))
+    _lasot_video(root, "monkey-17", 2300)
+    _write(str(root / "testing_set.txt"), "airplane-1\nmonkey-17\n")
+    _write(str(root / "att" / "airplane-1.txt"), "1,0,0,0,0,0,0,0,0,0,0,0,0,1\n")
+    ds = load_dataset("LaSOT", str(root))
+    assert ds.names == ["airplane-1", "monkey-17"]
+    air = ds["airplane-1"]
+    assert air.absent.tolist() == [False, False, True, True, False, False]
+    assert air.frames[0].endswith(os.path.join("airplane-1", "img", "00000001.jpg"))
+    assert air.attributes == ("IV", "ARC")
+    assert len(ds["monkey-17"].gt) == 2260
+
+
+def test_lasot_flag_length_mismatch_is_an_error(tmp_path):
+    root = tmp_path / "LaSOT"
+    _lasot_video(root, "cat-1", 5)
+    _write(str(root / "cat" / "cat-1" / "out_of_view.txt"), "0,0,0\n")
+    _write(str(root / "testing_set.txt"), "cat-1\n")
+    with pytest.raises(BenchmarkError, match="out_of_view.txt: 3 flags but 5"):
+        load_dataset("LaSOT", str(root))
+
+
+# ----------------------------------------------------------------------------------------- NfS
+def _nfs_line(i):
+    left, top = 10 + i, 20
+    return f"{i} {left} {top} {left + 30} {top + 40} {i} 0 0 0 \"person\"\n"
+
+
+def test_nfs30_reads_240fps_rows_and_trims_by_one(tmp_path):
+    root = tmp_path / "NFS"
+    _touch_images(root / "Gymnastics" / "30" / "Gymnastics", range(1, 11), "{:05d}.jpg")
+    _write(str(root / "Gymnastics" / "30" / "Gymnastics.txt"), "".join(_nfs_line(i) for i in range(80)))
+    _touch_images(root / "bee" / "30" / "bee", range(1, 6), "{:05d}.jpg")
+    _write(str(root / "bee" / "30" / "bee.txt"), "".join(_nfs_line(i) for i in range(6)))
+    ds = load_dataset("NFS30", str(root))
+    g = ds["Gymnastics"]
+    assert g.gt.shape == (10, 4)
+    assert g.gt[1].tolist() == [18.0, 20.0, 30.0, 40.0]  # every 8th row; w = right - left
+    assert ds["bee"].gt.shape == (5, 4) and len(ds["bee"]) == 5
+
+
+# ---------------------------------------------------------------------------------- TrackingNet
+def test_trackingnet_test_first_frame_only_and_numeric_frame_order(tmp_path):
+    root = tmp_path / "TrackingNet"
+    _touch_images(root / "TEST" / "frames" / "seqA", range(0, 12), "{}.jpg")
+    _write(str(root / "TEST" / "anno" / "seqA.txt"), "1,2,30,40\n")
+    ds = load_dataset("TrackingNet", str(root))
+    seq = ds["seqA"]
+    assert seq.gt.shape == (1, 4) and not seq.has_full_gt and not ds.scored_locally
+    assert [os.path.basename(f) for f in seq.frames[8:12]] == ["8.jpg", "9.jpg", "10.jpg", "11.jpg"]
+
+
+# ------------------------------------------------------------------------------------- GOT-10k
+def _got_seq(base, name, n, cover):
+    _touch_images(base / name, range(1, n + 1), "{:08d}.jpg")
+    _write(str(base / name / "groundtruth.txt"), _rows(n))
+    _write(str(base / name / "cover.label"), "".join(f"{c}\n" for c in cover))
+    _write(str(base / name / "absence.label"), "".join(f"{int(c == 0)}\n" for c in cover))
+    _write(str(base / name / "meta_info.ini"), "[METAINFO]\nobject_class: cat\nresolution: (640, 360)\n")
+
+
+def test_got10k_val_and_test(tmp_path):
+    root = tmp_path / "GOT-10k"
+    _got_seq(root / "val", "GOT-10k_Val_000001", 4, [8, 0, 3, 8])
+    _write(str(root / "val" / "list.txt"), "GOT-10k_Val_000001\n")
+    val = load_dataset("GOT-10k-val", str(root))
+    seq = val["GOT-10k_Val_000001"]
+    assert seq.visible.tolist() == [True, False, True, True] and seq.resolution == (640, 360)
+    assert len(seq) == 4 and val.scored_locally
+    os.makedirs(root / "test" / "GOT-10k_Test_000001")
+    _touch_images(root / "test" / "GOT-10k_Test_000001", range(1, 4), "{:08d}.jpg")
+    _write(str(root / "test" / "GOT-10k_Test_000001" / "groundtruth.txt"), "1,2,3,4\n")
+    _write(str(root / "test" / "list.txt"), "GOT-10k_Test_000001\n")
+    test = load_dataset("GOT-10k-test", str(root / "test"))
+    assert test["GOT-10k_Test_000001"].gt.shape == (1, 4) and len(test["GOT-10k_Test_000001"]) == 3
+    assert not test.scored_locally
+
+
+# ------------------------------------------------------------------------------------ pysot JSON
+def test_pysot_json_with_attributes_and_lasot_absent(tmp_path):
+    meta = {
+        "Basketball": {"video_dir": "Basketball", "init_rect": [1, 2, 3, 4],
+                       "img_names": ["Basketball/img/0001.jpg", "Basketball/img/0002.jpg"],
+                       "gt_rect": [[1, 2, 3, 4], [2, 2, 3, 4]], "attr": ["IV", "OCC"]},
+        "Biker": {"video_dir": "Biker", "init_rect": [1, 2, 3, 4], "img_names": ["Biker/img/0001.jpg"],
+                  "gt_rect": [[1, 2, 3, 4]], "attr": ["OCC"]},
+    }
+    _write(str(tmp_path / "OTB100.json"), json.dumps(meta))
+    ds = load_dataset("OTB100", str(tmp_path))  # JSON found -> used, in the file's key order
+    assert ds.names == ["Basketball", "Biker"]
+    assert ds.attribute_videos("OCC") == ["Basketball", "Biker"] and ds.attribute_names == ["IV", "OCC"]
+    assert ds["Basketball"].frames[1] == os.path.join(str(tmp_path), "Basketball/img/0002.jpg")
+    lasot = {"cat-1": {"video_dir": "cat/cat-1", "init_rect": [1, 2, 3, 4],
+                       "img_names": [f"cat/cat-1/img/{i:08d}.jpg" for i in range(1, 4)],
+                       "gt_rect": [[1, 2, 3, 4]] * 3, "absent": [1, 0, 1]}}
+    _write(str(tmp_path / "LaSOT.json"), json.dumps(lasot))
+    ds = load_dataset("LaSOT", str(tmp_path))
+    assert ds["cat-1"].absent.tolist() == [False, True, False]
+    meta["Biker"]["gt_rect"] = [[1, 2, 3]]
+    _write(str(tmp_path / "OTB100.json"), json.dumps(meta))
+    with pytest.raises(BenchmarkError, match=r"OTB100.json: video 'Biker': gt_rect\[0\]"):
+        load_dataset("OTB100", str(tmp_path))
+
+
+def test_unknown_dataset_and_missing_root(tmp_path):
+    with pytest.raises(BenchmarkError, match="unknown dataset 'VOT2042'"):
+        load_dataset("VOT2042", str(tmp_path))
+    with pytest.raises(BenchmarkError, match="dataset root not found"):
+        load_dataset("OTB100", str(tmp_path / "nope"))
+
+
+# ------------------------------------------------------------------------------------ result I/O
+def test_result_files_round_trip_and_strict_parsing(tmp_path):
+    boxes = np.array([[1.5, 2.25, 30.0, 40.125], [np.nan, np.nan, np.nan, np.nan]])
+    path = write_result(layout_for("otb"), str(tmp_path / "trk"), "Car", boxes, [0.1, 0.2])
+    back = read_result(path)
+    assert np.array_equal(back, boxes, equal_nan=True)
+    assert os.path.isfile(tmp_path / "trk" / "times" / "Car_time.txt")
+    assert not [f for f in os.listdir(tmp_path / "trk") if f.endswith(".tmp")]
+    bad = tmp_path / "bad.txt"
+    bad.write_text("1,2,3,4\n\n1,2,3,4\n")
+    with pytest.raises(BenchmarkError, match=r"bad.txt:2: expected 4 comma-separated"):
+        read_result(str(bad))
+    bad.write_text("1,2,3,4\n1\t2\t3\t4\n")
+    with pytest.raises(BenchmarkError, match=r"bad.txt:2:"):
+        read_result(str(bad))
+
+
+def test_submission_zips(tmp_path):
+    got = str(tmp_path / "GOT-10k-test" / "trk")
+    write_result(layout_for("got10k"), got, "GOT-10k_Test_000001", np.ones((3, 4)), [0.1] * 3)
+    z = make_submission_zip(got, "got10k", ["GOT-10k_Test_000001"])
+    assert sorted(zipfile.ZipFile(z).namelist()) == ["GOT-10k_Test_000001/GOT-10k_Test_000001_001.txt",
+                                                     "GOT-10k_Test_000001/GOT-10k_Test_000001_time.txt"]
+    tn = str(tmp_path / "TrackingNet" / "trk")
+    write_result(layout_for("trackingnet"), tn, "seqA", np.ones((3, 4)), [0.1] * 3)
+    assert zipfile.ZipFile(make_submission_zip(tn, "trackingnet", ["seqA"])).namelist() == ["seqA.txt"]
+    with pytest.raises(BenchmarkError, match="seqB.txt: result missing"):
+        make_submission_zip(tn, "trackingnet", ["seqA", "seqB"])

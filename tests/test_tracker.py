@@ -1,0 +1,237 @@
+"""The online tracker: official parity with the network replaced (tracker_steps.npz), real frames, bad input."""
+import glob
+import os
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from siamcorners.config import load_config
+from siamcorners.models.decode import decode_corners_full
+from siamcorners.models.siamcorners import build_model
+from siamcorners.tracker import SiamCornersTracker
+
+MAP_KEYS = ("tl_heat", "br_heat", "tl_off", "br_off")
+SMALL_MODEL = ["MODEL.BACKBONE.TYPE", "resnet18_small", "MODEL.BACKBONE.WIDTH", "16",
+               "MODEL.NECK.OUT_CHANNELS", "32", "MODEL.HEAD.CHANNELS", "32", "MODEL.HEAD.POOL_CHANNELS", "16",
+               "DEVICE", "cpu"]
+
+
+class StoredMapsModel:
+    """Stands in for the network: ``track`` returns the stored official maps of the next frame."""
+
+    def __init__(self, steps):
+        self.steps = steps
+        self.frame = 0
+        self.templates = None
+
+    def template(self, z):
+        self.templates = z
+
+    def track(self, x):
+        assert x.shape == (1, 3, 255, 255) and x.dtype == torch.float32
+        f = self.frame
+        self.frame += 1
+        return [{k: torch.from_numpy(self.steps[f"net_{k}"][f, level])[None] for k in MAP_KEYS}
+                for level in range(self.steps["net_tl_heat"].shape[1])]
+
+
+@pytest.fixture(scope="module")
+def steps(reference_dir):
+    with np.load(os.path.join(reference_dir, "parity", "tracker_steps.npz")) as d:
+        return {k: d[k] for k in d.files}
+
+
+def _run_stored(steps, opts=()):
+    cfg = load_config(opts=["DEVICE", "cpu", *opts])
+    model = StoredMapsModel(steps)
+    tracker = SiamCornersTracker(model, cfg)
+    h, w = steps["image_hw"].tolist()
+    frame = np.full((h, w, 3), 128, np.uint8)
+    tracker.init(frame, steps["init_box_xywh"].tolist())
+    assert model.templates.shape == (1, 4, 3, 127, 127)
+    outs, debugs = [], []
+    for f in range(steps["out_bbox_xywh"].shape[0]):
+        outs.append(tracker.track(frame))
+        debugs.append(tracker.debug)
+    return tracker, outs, debugs
+
+
+# ------------------------------------------------------------------------------ official parity
+def test_decode_matches_official_rows(steps):
+    for f in range(steps["decode"].shape[0]):
+        for level in range(steps["decode"].shape[1]):
+            maps = [torch.from_numpy(steps[f"net_{k}"][f, level])[None] for k in MAP_KEYS]
+            rows = decode_corners_full(*maps, topk=12, nms_kernel=1, num_pairs=15)
+            np.testing.assert_allclose(rows[0].numpy(), steps["decode"][f, level], rtol=0, atol=1e-5)
+
+
+def test_tracker_steps_match_official(steps):
+    tracker, outs, debugs = _run_stored(steps)
+    for f, (out, dbg) in enumerate(zip(outs, debugs)):
+        msg = f"frame {f}"
+        np.testing.assert_allclose(out["bbox"], steps["out_bbox_xywh"][f], rtol=0, atol=1e-3, err_msg=msg)
+        assert out["score"] == pytest.approx(steps["out_best_score"][f], abs=1e-6), msg
+        assert dbg["best_idx"] == steps["dbg_best_idx"][f], msg
+        np.testing.assert_allclose(dbg["cand_cxcywh"], steps["dbg_cand_cxcywh"][f], rtol=0, atol=1e-3, err_msg=msg)
+        np.testing.assert_allclose(dbg["score"], steps["dbg_cand_score"][f], rtol=0, atol=1e-6, err_msg=msg)
+        np.testing.assert_allclose(dbg["penalty"], steps["dbg_penalty"][f], rtol=0, atol=1e-5, err_msg=msg)
+        # exactly tied variations are ordered differently by the official unstable argsort (README: atol 5e-4)
+        np.testing.assert_allclose(dbg["pscore"], steps["dbg_pscore"][f], rtol=0, atol=5e-4, err_msg=msg)
+        assert dbg["lr"] == pytest.approx(steps["dbg_lr"][f], abs=1e-6), msg
+        assert dbg["scale_z"] == pytest.approx(steps["dbg_scale_z"][f], abs=1e-6), msg
+        assert dbg["crop_size"] == steps["dbg_crop_size"][f], msg
+        assert dbg["s_half"] == steps["dbg_s_half"][f], msg
+    # frame 5 of the fixture: the chosen centre x = 339.2 is clipped to the image width
+    x, _, w, _ = outs[-1]["bbox"]
+    assert x + w / 2 == pytest.approx(float(steps["image_hw"][1]))
+
+
+def test_variation_sum_ranks_like_half(steps):
+    _, half, _ = _run_stored(steps)
+    _, summed, _ = _run_stored(steps, ["TRACK.VARIATION", "sum"])
+    np.testing.assert_allclose([o["bbox"] for o in summed], [o["bbox"] for o in half], rtol=0, atol=1e-9)
+
+
+def test_paper_profile_switches_change_the_result_and_stay_valid(steps):
+    _, official, _ = _run_stored(steps)
+    _, paper, _ = _run_stored(steps, ["TRACK.PENALTY_FORM", "paper", "TRACK.PENALTY_SCALE_BUG", "false",
+                                      "TRACK.SMOOTH_CENTER", "true", "TRACK.BOX_MAPPING", "exact"])
+    boxes = np.array([o["bbox"] for o in paper])
+    assert np.all(np.isfinite(boxes))
+    assert not np.allclose(boxes, [o["bbox"] for o in official], atol=1e-3)
+
+
+def test_template_switches_reach_the_model(steps):
+    frame = np.full((240, 320, 3), 128, np.uint8)
+    box = [100, 80, 60, 50]
+    seen = {}
+    for name, opts in {"official": [],
+                       "paper": ["TRACK.TEMPLATE_FILL", "constant", "TRACK.TEMPLATE_FILL_VALUE", "[1, 2, 3]",
+                                 "TRACK.TEMPLATE_OUTLINE", "false"]}.items():
+        model = StoredMapsModel(steps)
+        SiamCornersTracker(model, load_config(opts=["DEVICE", "cpu", *opts])).init(frame, box)
+        seen[name] = model.templates[0].permute(0, 2, 3, 1).numpy()  # (4, 127, 127, 3) BGR
+    # official: mean-colour canvas (128) with the red outline blended in by the resize
+    assert np.all(seen["official"][:, 0, 0] == 128)
+    assert np.any(seen["official"][..., 2] > 128) and np.any(seen["official"][..., 0] < 128)
+    # paper: constant canvas, no outline: only the kept grey region and the constant remain
+    assert np.all(seen["paper"][:, 0, 0] == [1, 2, 3])
+    # a pixel in the box's top-left quarter: kept by the top and left templates, canvas in the other two
+    np.testing.assert_array_equal(seen["paper"][:, 45, 40], [[128] * 3, [128] * 3, [1, 2, 3], [1, 2, 3]])
+    # only blends of (1, 2, 3) and grey 128: no red (R > 128) and no blue channel below the constant's 1
+    assert np.all(seen["paper"][..., 2] <= 128) and np.all(seen["paper"][..., 0] >= 1)
+
+
+# -------------------------------------------------------------------------------- real frames
+@pytest.fixture(scope="module")
+def small_model():
+    torch.manual_seed(0)
+    cfg = load_config(opts=SMALL_MODEL)
+    return build_model(cfg), cfg
+
+
+def _assert_box_in_image(out, image_hw):
+    h_img, w_img = image_hw
+    x, y, w, h = out["bbox"]
+    assert np.all(np.isfinite(out["bbox"])) and np.isfinite(out["score"])
+    assert 0 < w <= w_img and 0 < h <= h_img
+    assert 0 <= x + w / 2 <= w_img and 0 <= y + h / 2 <= h_img  # centre inside the frame
+
+
+def _track_sequence(tracker, frames, box):
+    frames_before = [f.copy() for f in frames]
+    box_before = list(box)
+    tracker.init(frames[0], box)
+    outs = [tracker.track(f) for f in frames[1:]]
+    for out in outs:
+        _assert_box_in_image(out, frames[0].shape[:2])
+    for f, before in zip(frames, frames_before):
+        np.testing.assert_array_equal(f, before)
+    assert box == box_before
+    return outs
+
+
+def test_dudek_grayscale_frames(shared_data_dir, small_model):
+    model, cfg = small_model
+    seq = os.path.join(shared_data_dir, "otb_mini", "Dudek")
+    paths = sorted(glob.glob(os.path.join(seq, "img", "*.jpg")))[:6]
+    frames = [cv2.imread(p, cv2.IMREAD_UNCHANGED) for p in paths]
+    assert frames[0].ndim == 2  # the OTB Dudek frames are grayscale
+    with open(os.path.join(seq, "groundtruth_rect.txt")) as f:
+        x, y, w, h = (float(v) for v in f.readline().replace("\t", ",").split(","))
+    box = [x - 1, y - 1, w, h]  # OTB is 1-based
+    _track_sequence(SiamCornersTracker(model, cfg), frames, box)
+    colour = [cv2.cvtColor(f, cv2.COLOR_GRAY2BGR) for f in frames[:3]]
+    gray_out = _track_sequence(SiamCornersTracker(model, cfg), frames[:3], box)
+    colour_out = _track_sequence(SiamCornersTracker(model, cfg), colour, box)
+    np.testing.assert_allclose([o["bbox"] for o in gray_out], [o["bbox"] for o in colour_out], atol=1e-4)
+
+
+def test_bag_video_colour_frames(shared_data_dir, small_model):
+    model, cfg = small_model
+    cap = cv2.VideoCapture(os.path.join(shared_data_dir, "bag.avi"))
+    frames = []
+    while len(frames) < 8:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        frames.append(frame)
+    cap.release()
+    assert len(frames) == 8 and frames[0].shape[2] == 3
+    _track_sequence(SiamCornersTracker(model, cfg), frames, [200, 120, 80, 100])
+    # a box touching the frame corner and a box larger than the frame
+    _track_sequence(SiamCornersTracker(model, cfg), frames[:3], [0, 0, 30, 40])
+    h, w = frames[0].shape[:2]
+    _track_sequence(SiamCornersTracker(model, cfg), frames[:3], [-20, -10, w + 40, h + 20])
+
+
+def test_unified_template_model(shared_data_dir):
+    torch.manual_seed(0)
+    cfg = load_config(opts=SMALL_MODEL + ["MODEL.HEAD.TEMPLATES", "unified", "MODEL.LEVELS", "[4]"])
+    frame = np.random.default_rng(0).integers(0, 256, size=(120, 160, 3), dtype=np.uint8)
+    tracker = SiamCornersTracker(build_model(cfg), cfg)
+    outs = _track_sequence(tracker, [frame, frame], [40, 30, 50, 40])
+    assert tracker.debug["cand_cxcywh"].shape == (15, 4)  # one level x 15 pairs
+    _assert_box_in_image(outs[0], frame.shape[:2])
+
+
+# ------------------------------------------------------------------------------------ bad input
+@pytest.fixture()
+def stored_tracker(steps):
+    return SiamCornersTracker(StoredMapsModel(steps), load_config(opts=["DEVICE", "cpu"]))
+
+
+@pytest.mark.parametrize("box, match", [
+    ([10, 10, 0, 20], "w or h <= 0"),
+    ([10, 10, 20, -3], "w or h <= 0"),
+    ([400, 10, 20, 20], "outside"),
+    ([10, -50, 20, 20], "outside"),
+    ([10, 10, 20], "4 numbers"),
+])
+def test_bad_init_box(stored_tracker, box, match):
+    with pytest.raises(ValueError, match=match):
+        stored_tracker.init(np.zeros((240, 320, 3), np.uint8), box)
+
+
+@pytest.mark.parametrize("frame, match", [
+    (np.zeros((240, 320, 3), np.float32), "uint8"),
+    (np.zeros((240, 320, 2), np.uint8), "shape"),
+    (np.zeros((240,), np.uint8), "shape"),
+    ("frame.jpg", "numpy array"),
+])
+def test_bad_frames(stored_tracker, frame, match):
+    with pytest.raises(ValueError, match=match):
+        stored_tracker.init(frame, [10, 10, 20, 20])
+    stored_tracker.init(np.zeros((240, 320, 3), np.uint8), [10, 10, 20, 20])
+    with pytest.raises(ValueError, match=match):
+        stored_tracker.track(frame)
+
+
+def test_track_before_init_and_bad_device(steps):
+    cfg = load_config(opts=["DEVICE", "cpu"])
+    with pytest.raises(RuntimeError, match="before init"):
+        SiamCornersTracker(StoredMapsModel(steps), cfg).track(np.zeros((20, 20, 3), np.uint8))
+    with pytest.raises(ValueError, match="device"):
+        SiamCornersTracker(StoredMapsModel(steps), cfg, device="tpu:7")

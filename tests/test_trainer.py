@@ -1,0 +1,202 @@
+import os
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+
+from siamcorners.config import get_default_config, load_config, merge_opts
+from siamcorners.engine.optim import build_optimizer, rebuild_optimizer
+from siamcorners.engine.trainer import NonFiniteLossError, Trainer, find_resume_checkpoint, measure_train_step
+from siamcorners.models.backbone import build_backbone
+from siamcorners.models.checkpoint import load_checkpoint
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = os.path.join(ROOT, "experiments", "siamcorners_tiny_synthetic", "config.yaml")
+
+
+class FakeModel(nn.Module):
+    """backbone / neck / head like SiamCorners; regresses two statistics of the image."""
+
+    def __init__(self, nan_at_call: int = -1):
+        super().__init__()
+        self.backbone = build_backbone("resnet18_small", [3], width=4)  # (B, 8, h, w)
+        self.neck = nn.Conv2d(8, 8, 1)
+        self.head = nn.Linear(8, 2)
+        self.nan_at_call, self.calls = nan_at_call, 0
+
+    def forward(self, batch):
+        self.calls += 1
+        feat = self.neck(self.backbone(batch["search"])[0]).mean((2, 3))  # (B, 8)
+        mse = ((self.head(feat) - batch["target"]) ** 2).mean()
+        if self.calls == self.nan_at_call:
+            mse = mse * float("nan")
+        return {"total": mse, "mse": mse}
+
+
+class FakeDataset(Dataset):
+    """Items drawn from the *global* RNGs, so only per-item seeding makes them reproducible."""
+
+    def __init__(self, length: int):
+        self.length = length
+
+    def __len__(self):
+        return self.length
+
+    def __getitem__(self, i):
+        img = torch.rand(3, 24, 24) * float(np.random.uniform(0.5, 1.5))
+        return {"search": img, "target": torch.stack([img.mean(), img[0].std()]),
+                "skipped": torch.tensor(0)}
+
+
+def fake_cfg(tmp_path, *opts):
+    cfg = get_default_config()
+    merge_opts(cfg, ["OUTPUT_DIR", str(tmp_path), "DEVICE", "cpu", "TRAIN.EPOCHS", "2", "TRAIN.BATCH_SIZE", "4",
+                     "TRAIN.NUM_WORKERS", "0", "TRAIN.BASE_LR", "0.05", "TRAIN.BACKBONE_EPOCH", "1",
+                     "TRAIN.WARMUP.ENABLED", "false", "TRAIN.LR.START_LR", "0.05", "TRAIN.LR.END_LR", "0.01",
+                     "TRAIN.CHECKPOINT_ITERS", "2", "TRAIN.PRINT_FREQ", "3", "DATASET.VIDEOS_PER_EPOCH", "24",
+                     "MODEL.BACKBONE.TRAIN_LAYERS", "[layer1, layer2]", *opts])
+    return cfg.freeze()
+
+
+def run(cfg, model=None, resume="", callback=None):
+    torch.manual_seed(0)  # the same initial weights in every run
+    trainer = Trainer(cfg, model=model or FakeModel(), dataset_builder=lambda c, e: FakeDataset(
+        c.DATASET.VIDEOS_PER_EPOCH), resume=resume, progress=False, step_callback=callback)
+    try:
+        return trainer, trainer.train()
+    finally:
+        trainer.close()
+
+
+def weights(path):
+    return load_checkpoint(path)["model"]
+
+
+def test_interrupted_run_resumes_to_the_same_weights(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    _, summary = run(fake_cfg(a))
+    assert not summary["stopped"] and summary["iterations"] == 12
+    # killed 3 iterations into epoch 2: the last mid-epoch checkpoint is at iteration 2, one step is redone
+    _, summary = run(fake_cfg(b, "TRAIN.STOP_AFTER_ITERS", "9"))
+    assert summary["stopped"]
+    assert not (b / "snapshot" / "checkpoint_e2.pth").exists()
+    last = find_resume_checkpoint(str(b / "snapshot"))
+    assert os.path.basename(last) == "last.pth"
+    ckpt = load_checkpoint(last)
+    assert (ckpt["epoch"], ckpt["scheduler"]["iteration"]) == (1, 2)
+    # resumed with a DataLoader worker: items do not depend on the process that makes them
+    _, summary = run(fake_cfg(b, "TRAIN.NUM_WORKERS", "1"), resume="auto")
+    assert summary["iterations"] == 4
+    wa, wb = weights(a / "snapshot" / "checkpoint_e2.pth"), weights(b / "snapshot" / "checkpoint_e2.pth")
+    assert wa.keys() == wb.keys()
+    for k in wa:
+        assert torch.equal(wa[k], wb[k]), k
+    ca = load_checkpoint(str(a / "snapshot" / "checkpoint_e2.pth"))
+    cb = load_checkpoint(str(b / "snapshot" / "checkpoint_e2.pth"))
+    assert ca["scheduler"]["global_step"] == cb["scheduler"]["global_step"] == 12
+    assert ca["optimizer"]["param_groups"] == cb["optimizer"]["param_groups"]
+
+
+def test_outputs_of_a_run(tmp_path):
+    seen = []
+    _, summary = run(fake_cfg(tmp_path), callback=lambda t, e, i, v: seen.append(
+        (e, i, v["total"], t.optimizer.param_groups[-1]["lr"])))
+    assert [(e, i) for e, i, _, _ in seen] == [(e, i) for e in range(2) for i in range(6)]
+    assert all(np.isfinite(v) for _, _, v, _ in seen)
+    assert [lr for e, _, _, lr in seen if e == 0] == pytest.approx([0.05] * 6)
+    assert [lr for e, _, _, lr in seen if e == 1] == pytest.approx([0.01] * 6)
+    snap = tmp_path / "snapshot"
+    assert (snap / "checkpoint_e1.pth").exists() and (snap / "checkpoint_e2.pth").exists()
+    assert load_checkpoint(str(snap / "checkpoint_e1.pth"))["epoch"] == 1
+    assert (tmp_path / "config.resolved.yaml").exists()
+    log = (tmp_path / "logs" / "train.log").read_text()
+    assert "epoch 2 iter 6/6" in log and "lr" in log
+    assert any(f.startswith("events.out.tfevents") for f in os.listdir(tmp_path / "logs"))
+    assert not [f for f in os.listdir(snap) if ".tmp." in f]
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
+    cfg = fake_cfg(tmp_path)
+    with pytest.raises(NonFiniteLossError, match=r"epoch 0 iteration 4 .*last\.pth"):
+        run(cfg, model=FakeModel(nan_at_call=5))
+    ckpt = load_checkpoint(str(tmp_path / "snapshot" / "last.pth"))
+    assert (ckpt["epoch"], ckpt["scheduler"]["iteration"]) == (0, 4)
+    assert all(torch.isfinite(v).all() for v in ckpt["model"].values() if v.is_floating_point())
+    assert not (tmp_path / "snapshot" / "checkpoint_e1.pth").exists()
+
+
+def test_backbone_unfreezes_at_backbone_epoch():
+    cfg = get_default_config()
+    merge_opts(cfg, ["TRAIN.BACKBONE_EPOCH", "1", "MODEL.BACKBONE.TRAIN_LAYERS", "[layer2]",
+                     "TRAIN.BACKBONE_LR_MULT", "0.1"])
+    model = FakeModel().train()
+    opt = build_optimizer(model, cfg, 0)
+    assert [g["name"] for g in opt.param_groups] == ["neck", "head"]
+    assert not any(p.requires_grad for p in model.backbone.parameters())
+    model.train()
+    assert not any(m.training for m in model.backbone.modules() if isinstance(m, nn.BatchNorm2d))
+
+    loss = model({"search": torch.rand(2, 3, 24, 24), "target": torch.zeros(2, 2)})["total"]
+    loss.backward()
+    opt.step()
+    opt = rebuild_optimizer(opt, model, cfg, 1)
+    assert [g["name"] for g in opt.param_groups] == ["backbone", "neck", "head"]
+    assert opt.param_groups[0]["lr_mult"] == pytest.approx(0.1)
+    assert {id(p) for p in opt.param_groups[0]["params"]} == {id(p) for p in model.backbone.layer2.parameters()}
+    assert all(opt.state[p]["momentum_buffer"] is not None for p in model.neck.parameters())
+    model.train()
+    bn_modes = {name.split(".")[0]: m.training for name, m in model.backbone.named_modules()
+                if isinstance(m, nn.BatchNorm2d)}
+    assert bn_modes == {"bn1": False, "layer1": False, "layer2": True}
+
+
+def test_bad_train_layer_and_small_dataset_give_clear_errors(tmp_path):
+    cfg = get_default_config()
+    merge_opts(cfg, ["TRAIN.BACKBONE_EPOCH", "0", "MODEL.BACKBONE.TRAIN_LAYERS", "[layer9]"])
+    with pytest.raises(ValueError, match="TRAIN_LAYERS.*layer9"):
+        build_optimizer(FakeModel(), cfg, 0)
+    with pytest.raises(ValueError, match="fewer than one batch"):
+        run(fake_cfg(tmp_path, "DATASET.VIDEOS_PER_EPOCH", "3"))
+
+
+def test_resume_rejects_a_model_only_checkpoint(tmp_path):
+    trainer, _ = run(fake_cfg(tmp_path / "a", "TRAIN.EPOCHS", "1"))
+    trainer.export_model(str(tmp_path / "model.pth"))
+    with pytest.raises(ValueError, match="not a training checkpoint"):
+        run(fake_cfg(tmp_path / "b"), resume=str(tmp_path / "model.pth"))
+
+
+def test_measure_train_step_reports_time(tmp_path):
+    out = measure_train_step(fake_cfg(tmp_path), iters=2, warmup=1, device="cpu", model=FakeModel(),
+                             dataset_builder=lambda c, e: FakeDataset(8))
+    assert out["ms_per_step"] > 0 and out["batch_size"] == 4 and out["iters"] == 2
+
+
+@pytest.mark.slow
+def test_tiny_config_losses_decrease_on_a_fixed_batch(tmp_path):
+    cfg = load_config(TINY, ["OUTPUT_DIR", str(tmp_path), "TRAIN.BATCH_SIZE", "4", "TRAIN.NUM_WORKERS", "0",
+                             "TRAIN.EPOCHS", "1", "DATASET.VIDEOS_PER_EPOCH", "32", "TRAIN.WARMUP.ENABLED", "false",
+                             "TRAIN.CHECKPOINT_ITERS", "0"])
+    from siamcorners.data.datasets import build_train_dataset
+    fixed = [build_train_dataset(cfg, 0)[i] for i in range(4)]
+
+    class Fixed(Dataset):
+        def __len__(self):
+            return 32
+
+        def __getitem__(self, i):
+            return fixed[i % 4]
+
+    seen = []
+    trainer = Trainer(cfg, dataset_builder=lambda c, e: Fixed(), progress=False,
+                      step_callback=lambda t, e, i, v: seen.append(v))
+    try:
+        trainer.train()
+    finally:
+        trainer.close()
+    totals = [v["total"] for v in seen]
+    assert len(totals) == 8 and all(np.isfinite(totals))
+    assert {"total", "focal", "offset"} <= set(seen[0])
+    assert np.mean(totals[-2:]) < 0.8 * totals[0]
