@@ -168,3 +168,13 @@ def test_dataset_rejects_bad_settings(fake):
     with pytest.raises(ValueError, match="at least one source"):
         TrainPairDataset([], 4, seed=0)
     assert "shift=4" in repr(Augmentation(shift=4))
+
+
+def test_throughput_counts_the_measured_samples(fake):
+    from siamcorners.data.throughput import measure_throughput
+
+    ds = build_train_dataset(_cfg(fake, **{"DATASET.VIDEOS_PER_EPOCH": 16}), epoch=0)
+    r = measure_throughput(ds, num_samples=8, num_workers=0, batch_size=4)
+    assert r["samples"] == 8 and r["samples_per_s"] > 0 and r["samples_per_s_per_worker"] == r["samples_per_s"]
+    with pytest.raises(ValueError, match="too small"):
+        measure_throughput(ds, num_samples=8, num_workers=0, batch_size=4, warmup=16)

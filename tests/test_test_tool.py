@@ -187,3 +187,36 @@ def test_killed_run_resumes_with_only_the_missing_videos(tmp_path, fake_module):
     assert sorted(f for f in os.listdir(tdir) if f.endswith(".txt")) == ["Alpha.txt", "Beta.txt", "Delta.txt",
                                                                          "Gamma.txt"]
     assert all(os.stat(os.path.join(tdir, f)).st_mtime_ns == t for f, t in stamps.items())
+
+
+def test_real_siamcorners_tracker_on_a_trimmed_dudek_copy(shared_data_dir, tmp_path):
+    """The real tracker (tiny config, random weights) through tools/test.py, on the first 3 Dudek frames
+    copied next to the official 20-row groundtruth_rect.txt (the trimmed-copy quirk: gt cut to 3 rows)."""
+    pytest.importorskip("siamcorners.tracker")
+    import shutil
+
+    import torch
+
+    from siamcorners.config import load_config
+    from siamcorners.models import build_model
+    from siamcorners.models.checkpoint import save_checkpoint
+
+    src = os.path.join(shared_data_dir, "otb_mini", "Dudek")
+    dst = tmp_path / "otb" / "Dudek"
+    os.makedirs(dst / "img")
+    for i in range(1, 4):
+        shutil.copy(os.path.join(src, "img", f"{i:04d}.jpg"), dst / "img")
+    shutil.copy(os.path.join(src, "groundtruth_rect.txt"), dst)
+    cfg_path = os.path.join(ROOT, "experiments", "siamcorners_tiny_synthetic", "config.yaml")
+    torch.manual_seed(0)
+    snapshot = str(tmp_path / "tiny_random.pth")
+    save_checkpoint(snapshot, build_model(load_config(cfg_path)))
+    out = str(tmp_path / "results")
+    with pytest.warns(UserWarning, match="trimmed copy"):
+        rc = _load_tool("test").main(["--cfg", cfg_path, "--snapshot", snapshot, "--dataset", "OTB100",
+                                      "--dataset-root", str(tmp_path / "otb"), "--out", out, "--no-progress"])
+    assert rc == 0
+    boxes = read_result(os.path.join(out, "OTB100", "tiny_random", "Dudek.txt"))
+    with open(os.path.join(src, "groundtruth_rect.txt")) as f:
+        gt0 = [float(v) for v in f.readline().split(",")]
+    assert boxes.shape == (3, 4) and boxes[0].tolist() == gt0 and np.isfinite(boxes).all()

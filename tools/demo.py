@@ -40,7 +40,7 @@ DEMO_SEED = 20210  # synthetic demo videos are make_video((DEMO_SEED, --seed)): 
 def _no_weights(snapshot: str, cfg_path: str) -> int:
     rel = os.path.relpath(cfg_path, ROOT) if cfg_path.startswith(ROOT) else cfg_path
     print(f"error: no trained weights available: {snapshot} does not exist.\n"
-          f"  Train them (about 15 minutes on 2 CPU cores for the tiny model) with:\n"
+          f"  Train them with:\n"
           f"      python tools/train.py --cfg {rel}\n"
           f"  or pass an existing checkpoint with --snapshot PATH.", file=sys.stderr)
     return 2

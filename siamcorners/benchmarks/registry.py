@@ -10,6 +10,7 @@ from .nfs import read_nfs
 from .otb import read_otb
 from .pysot_json import read_pysot_json
 from .sequence import BenchmarkError, Dataset
+from .synthetic import read_synthetic
 from .trackingnet import read_trackingnet
 from .uav import read_uav
 
@@ -58,4 +59,4 @@ def load_dataset(name: str, root: str, fmt: str = "auto") -> Dataset:
         return read_trackingnet(root, name)
     if name.startswith("GOT-10k"):
         return read_got10k(root, name.rsplit("-", 1)[1], name)
-    return read_otb(root, "synthetic", kind="synthetic")
+    return read_synthetic(root)

@@ -50,6 +50,7 @@ __all__ = [
 MIN_VISIBLE = 1.0          # px: a target with less visible width or height than this is absent
 _EVENT_BLOCK = 60          # frames per block; each block may hold one occlusion / out-of-view event
 _FORMAT_VERSION = 1        # bump when rendering changes, so old datasets are re-rendered
+_NOISE_MARGIN = 32         # px: frames take shifted windows of one noise field per video
 
 SeedLike = int | Sequence[int]
 
@@ -195,12 +196,14 @@ def _value_noise(rng: np.random.Generator, h: int, w: int, cells: Sequence[int])
 
 
 def _palette_map(values: np.ndarray, palette: np.ndarray) -> np.ndarray:
-    """Map (h, w) values in [0, 1] through a (K, 3) colour ramp -> (h, w, 3) float32."""
-    pos = values * (len(palette) - 1)
+    """Map (h, w) values in [0, 1] through a (K, 3) colour ramp -> (h, w, 3) uint8 (a 256-entry lookup table)."""
+    pos = np.linspace(0.0, 1.0, 256) * (len(palette) - 1)
     i0 = np.clip(np.floor(pos).astype(np.int64), 0, len(palette) - 2)
-    frac = (pos - i0)[..., None]
-    pal = palette.astype(np.float32)
-    return pal[i0] * (1 - frac) + pal[i0 + 1] * frac
+    frac = (pos - i0)[:, None]
+    pal = palette.astype(np.float64)
+    lut = np.clip(pal[i0] * (1 - frac) + pal[i0 + 1] * frac + 0.5, 0, 255).astype(np.uint8)   # (256, 3)
+    index = (np.clip(values, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
+    return cv2.LUT(cv2.merge([index, index, index]), lut[None])
 
 
 def _make_texture(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
@@ -218,7 +221,7 @@ def _make_texture(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
         v = v + 0.1 * _value_noise(rng, h, w, (8,))
     else:
         v = _value_noise(rng, h, w, (4, 8))
-    tex = _palette_map(np.clip(v, 0, 1), colors)
+    tex = _palette_map(v, colors).astype(np.float32)
     edge = max(1, min(h, w) // 12)                    # a darker rim makes the object's extent visible
     tex[:edge], tex[-edge:], tex[:, :edge], tex[:, -edge:] = (tex[:edge] * 0.55, tex[-edge:] * 0.55,
                                                               tex[:, :edge] * 0.55, tex[:, -edge:] * 0.55)
@@ -228,8 +231,7 @@ def _make_texture(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
 def _make_background(rng: np.random.Generator, h: int, w: int, gray: bool) -> np.ndarray:
     """(h, w, 3) uint8 cluttered background: coloured value noise plus random rectangles, discs and lines."""
     palette = _vivid_colors(rng, 4).astype(np.float32) * rng.uniform(0.4, 0.8) + rng.uniform(20, 60)
-    canvas = _palette_map(_value_noise(rng, h, w, (3, 9, 27, 81)), palette)
-    canvas = np.clip(canvas, 0, 255).astype(np.uint8)
+    canvas = _palette_map(_value_noise(rng, h, w, (3, 9, 27, 81)), np.clip(palette, 0, 255))
     n_shapes = int(rng.integers(15, 30) * h * w / (360 * 480)) + 5
     kinds = rng.integers(0, 3, n_shapes)
     cols = _vivid_colors(rng, n_shapes).astype(np.float32) * 0.7 + 30
@@ -318,6 +320,7 @@ class SyntheticVideo:
         self._gain = gain               # (N,) global brightness gain
         self._gain_slope = gain_slope   # (N,) horizontal gain gradient across the frame
         self._noise_entropy = noise_entropy
+        self._noise_field: np.ndarray | None = None   # made on first use
 
     def __len__(self) -> int:
         return len(self.gt)
@@ -355,9 +358,20 @@ class SyntheticVideo:
             ramp = np.linspace(-1.0, 1.0, w, dtype=np.float32)
             img *= (self._gain[i] * (1.0 + self._gain_slope[i] * ramp))[None, :, None]
         if p.noise > 0:
-            rng = np.random.default_rng(np.random.SeedSequence(self._noise_entropy, spawn_key=(i,)))
-            img += rng.standard_normal(img.shape, dtype=np.float32) * np.float32(p.noise)
+            img += self._noise(i)
         return np.clip(img + 0.5, 0, 255).astype(np.uint8)
+
+    def _noise(self, i: int) -> np.ndarray:
+        """(H, W, 3) float32 sensor noise of frame i: a random window of one per-video noise field."""
+        h, w = self.image_size
+        if self._noise_field is None:
+            rng = np.random.default_rng(np.random.SeedSequence(self._noise_entropy))
+            self._noise_field = rng.standard_normal((h + _NOISE_MARGIN, w + _NOISE_MARGIN, 3), dtype=np.float32)
+            self._noise_field *= np.float32(self.params.noise)
+        oy, ox, sign = np.random.default_rng(np.random.SeedSequence(self._noise_entropy, spawn_key=(i,))).integers(
+            0, (_NOISE_MARGIN + 1, _NOISE_MARGIN + 1, 2))
+        window = self._noise_field[oy:oy + h, ox:ox + w]
+        return window if sign else -window
 
     def sample_pair(self, rng: np.random.Generator, frame_range: int) -> tuple[int, int]:
         """Indices (template, search) of two frames with the target present, at most ``frame_range`` apart."""
@@ -427,7 +441,7 @@ def make_video(seed: SeedLike, num_frames: int = 60, image_size: tuple[int, int]
     out_events = []
     for b0, b1 in blocks:
         u, edge = rng_ov.random(), int(rng_ov.integers(0, 4))
-        ramp, hold = int(rng_ov.integers(5, 10)), int(rng_ov.integers(3, 9))
+        ramp, hold = int(rng_ov.integers(8, 16)), int(rng_ov.integers(3, 9))
         length = 2 * ramp + hold
         start_lo = max(b0, 5)
         if u >= p.out_of_view or start_lo + length > b1:

@@ -13,6 +13,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 
+from siamcorners.data.pair_dataset import worker_init_fn
+
 __all__ = ["write_fake_crop_dataset", "measure_throughput", "data_benchmark"]
 
 
@@ -55,17 +57,17 @@ def measure_throughput(dataset: Dataset, num_samples: int = 64, num_workers: int
     worker) and report ``samples_per_s`` and ``samples_per_s_per_worker`` (main process counts as one)."""
     workers = max(1, num_workers)
     warmup = batch_size * workers if warmup is None else warmup
-    n = min(len(dataset), warmup + num_samples)
+    n = warmup + num_samples
+    if len(dataset) < n:
+        raise ValueError(f"dataset too small: {len(dataset)} items for {warmup} warm-up + {num_samples} samples")
     loader = DataLoader(Subset(dataset, range(n)), batch_size=batch_size, num_workers=num_workers,
-                        shuffle=False, persistent_workers=False)
-    seen, start = 0, None
+                        shuffle=False, worker_init_fn=worker_init_fn if num_workers > 0 else None)
+    seen, counted, started, start = 0, 0, warmup == 0, time.perf_counter()
     with torch.no_grad():
         for batch in loader:
             seen += int(batch["search"].shape[0])
-            if start is None and seen >= warmup:
-                start, counted = time.perf_counter(), seen
-    if start is None:
-        raise ValueError(f"dataset too small: {len(dataset)} items for {warmup} warm-up + {num_samples} samples")
+            if not started and seen >= warmup:
+                started, start, counted = True, time.perf_counter(), seen
     elapsed = time.perf_counter() - start
     measured = seen - counted
     rate = measured / elapsed if elapsed > 0 else float("inf")

@@ -25,6 +25,8 @@ __all__ = [
     "set_backbone_mode",
 ]
 
+_RESNET_LAYERS = ("layer1", "layer2", "layer3", "layer4")
+
 
 def _unwrap(model: nn.Module) -> nn.Module:
     return model.module if isinstance(getattr(model, "module", None), nn.Module) else model
@@ -52,8 +54,11 @@ def set_backbone_mode(model: nn.Module, train_layers: Sequence[str], trainable: 
     ``frozen_bn``. The backbone keeps this rule across later ``model.train()`` calls.
     """
     backbone = _backbone(model)
+    built = dict(backbone.named_children())
+    # layers beyond the deepest level in MODEL.LEVELS are not built: nothing to train there
+    layers = [n for n in train_layers if n in built or n not in _RESNET_LAYERS]
     try:
-        set_trainable(backbone, list(train_layers) if trainable else [])
+        set_trainable(backbone, layers if trainable else [])
     except ValueError as e:
         raise ValueError(f"MODEL.BACKBONE.TRAIN_LAYERS: {e}") from None
     if frozen_bn:

@@ -37,6 +37,7 @@ __all__ = [
     "CHECKPOINT_VERSION",
     "save_checkpoint",
     "load_checkpoint",
+    "load_state_dict_checked",
     "convert_official_state_dict",
     "capture_rng_state",
     "restore_rng_state",

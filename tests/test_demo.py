@@ -1,0 +1,158 @@
+import importlib.util
+import os
+
+import cv2
+import numpy as np
+import pytest
+import yaml
+
+from siamcorners.tracker.video_io import AnnotatedWriter, draw_track, parse_box
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+TINY = {"DEVICE": "cpu",
+        "MODEL": {"BACKBONE": {"TYPE": "resnet18_small", "WIDTH": 8}, "NECK": {"OUT_CHANNELS": 16},
+                  "HEAD": {"CHANNELS": 16, "POOL_CHANNELS": 8}}}
+
+
+@pytest.fixture(scope="module")
+def demo():
+    spec = importlib.util.spec_from_file_location("demo_tool", os.path.join(ROOT, "tools", "demo.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    """A randomly initialised small model: config file + checkpoint."""
+    from siamcorners.config import load_config
+    from siamcorners.models import build_model
+    from siamcorners.models.checkpoint import save_checkpoint
+
+    folder = tmp_path_factory.mktemp("tiny")
+    cfg_path = folder / "config.yaml"
+    cfg_path.write_text(yaml.safe_dump(TINY))
+    save_checkpoint(str(folder / "model.pth"), build_model(load_config(str(cfg_path))))
+    return str(cfg_path), str(folder / "model.pth")
+
+
+def read_video(path):
+    cap = cv2.VideoCapture(path)
+    frames = []
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        frames.append(frame)
+    cap.release()
+    return frames
+
+
+def test_demo_on_video_file(demo, tiny_model, shared_data_dir, tmp_path, capsys):
+    cfg, snap = tiny_model
+    out, gif = str(tmp_path / "out.mp4"), str(tmp_path / "out.gif")
+    rc = demo.main(["--cfg", cfg, "--snapshot", snap, "--source", os.path.join(shared_data_dir, "bag.avi"),
+                    "--init", "300,120,100,160", "--max-frames", "3", "--out", out, "--gif", gif])
+    assert rc == 0
+    assert "FPS" in capsys.readouterr().out
+    frames = read_video(out)
+    assert len(frames) == 3 and frames[0].shape == (360, 480, 3)
+    from PIL import Image
+    assert Image.open(gif).n_frames == 3
+    assert sorted(os.listdir(tmp_path)) == ["out.gif", "out.mp4"]           # no temporary files left
+
+
+def test_demo_on_gray_otb_folder_uses_its_ground_truth(demo, tiny_model, shared_data_dir, tmp_path, capsys):
+    cfg, snap = tiny_model
+    out = str(tmp_path / "dudek.mp4")
+    rc = demo.main(["--cfg", cfg, "--snapshot", snap, "--source", os.path.join(shared_data_dir, "otb_mini", "Dudek"),
+                    "--max-frames", "2", "--out", out])
+    assert rc == 0
+    assert "initial box from" in capsys.readouterr().out
+    assert len(read_video(out)) == 2
+
+
+def test_demo_without_source_tracks_a_synthetic_video(demo, tiny_model, tmp_path, monkeypatch, capsys):
+    cfg, snap = tiny_model
+    monkeypatch.setattr(demo, "DEFAULT_CFG", cfg)
+    monkeypatch.setattr(demo, "DEFAULT_SNAPSHOT", snap)
+    monkeypatch.chdir(tmp_path)
+    assert demo.main(["--frames", "3"]) == 0
+    printed = capsys.readouterr().out
+    assert "mean IoU" in printed and "wrote demo.mp4" in printed
+    assert len(read_video(str(tmp_path / "demo.mp4"))) == 3
+
+
+def test_demo_without_weights_says_how_to_train(demo, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(demo, "DEFAULT_SNAPSHOT", str(tmp_path / "missing" / "model.pth"))
+    monkeypatch.chdir(tmp_path)
+    assert demo.main([]) != 0
+    err = capsys.readouterr().err
+    assert "no trained weights" in err
+    assert "python tools/train.py --cfg experiments/siamcorners_tiny_synthetic/config.yaml" in err
+    assert not os.listdir(tmp_path)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--source", "nope/missing.mp4", "--init", "1,1,5,5"], "no such video file"),
+    (["--init", "1,2,3"], "'x,y,w,h', got '1,2,3'"),
+    (["--init", "10,10,0,20"], "w or h <= 0"),
+    (["--init", "5000,5000,10,10"], "outside"),
+])
+def test_demo_bad_input_is_a_clear_error(demo, tiny_model, shared_data_dir, tmp_path, args, message, capsys):
+    cfg, snap = tiny_model
+    if "--source" not in args:
+        args = args + ["--source", os.path.join(shared_data_dir, "bag.avi")]
+    rc = demo.main(["--cfg", cfg, "--snapshot", snap, "--out", str(tmp_path / "o.mp4"), "--max-frames", "2"] + args)
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not os.listdir(tmp_path)                                       # nothing half-written
+
+
+def test_demo_without_init_and_display_asks_for_init(demo, tiny_model, shared_data_dir, tmp_path, monkeypatch,
+                                                     capsys):
+    cfg, snap = tiny_model
+    monkeypatch.setattr(demo, "display_available", lambda: False)
+    rc = demo.main(["--cfg", cfg, "--snapshot", snap, "--source", os.path.join(shared_data_dir, "bag.avi"),
+                    "--out", str(tmp_path / "o.mp4")])
+    assert rc == 2
+    assert "pass --init x,y,w,h" in capsys.readouterr().err
+
+
+def test_parse_box():
+    assert parse_box("1, 2.5,3,4") == [1.0, 2.5, 3.0, 4.0]
+    assert parse_box("1 2 3 4") == [1.0, 2.0, 3.0, 4.0]
+    for bad in ("1,2,3", "a,b,c,d", "1,2,3,nan"):
+        with pytest.raises(ValueError, match="x,y,w,h"):
+            parse_box(bad)
+
+
+def test_draw_track_leaves_input_untouched():
+    frame = np.full((40, 60, 3), 100, np.uint8)
+    before = frame.copy()
+    out = draw_track(frame, [10, 10, 20, 15], score=0.5, gt=[12, 12, 20, 15], text="#2")
+    np.testing.assert_array_equal(frame, before)
+    assert out.shape == frame.shape and (out != frame).any()
+    assert draw_track(frame[..., 0], [1, 1, 5, 5]).shape == (40, 60, 3)
+
+
+def test_writer_is_atomic_and_discards_on_error(tmp_path):
+    path = str(tmp_path / "clip.mp4")
+    with pytest.raises(RuntimeError):
+        with AnnotatedWriter(path, fps=10) as writer:
+            writer.write(np.zeros((32, 48, 3), np.uint8))
+            raise RuntimeError("stop")
+    assert not os.listdir(tmp_path)
+    with AnnotatedWriter(path, fps=10) as writer:
+        for i in range(4):
+            writer.write(np.full((32, 48, 3), 60 * i, np.uint8))
+            assert not os.path.exists(path)                              # appears only when complete
+    assert len(read_video(path)) == 4
+    with pytest.raises(ValueError, match="size"):
+        with AnnotatedWriter(str(tmp_path / "b.mp4")) as writer:
+            writer.write(np.zeros((32, 48, 3), np.uint8))
+            writer.write(np.zeros((30, 48, 3), np.uint8))
+    with pytest.raises(ValueError, match="does not exist"):
+        AnnotatedWriter(str(tmp_path / "no_dir" / "c.mp4"))
