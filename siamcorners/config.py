@@ -240,6 +240,16 @@ DEFAULTS: dict = {
         "SNAPSHOT": "",
         "RESULTS_DIR": "results",     # relative to OUTPUT_DIR
     },
+    "INFERENCE": {                    # tracking-time speed switches (models/inference.py); all give the same boxes
+        "PRECOMPUTE_TEMPLATE": True,  # template kernels (backbone, neck, 1x1 convs) once at init, not per frame
+        "FOLD_BN": False,             # fold eval-mode BatchNorm into the preceding convolutions
+        "BATCH_BRANCHES": False,      # TL/BR branches and all levels as grouped convolutions (one call per layer)
+        "SPARSE_OFFSETS": False,      # offset heads evaluated only at the decoded top-k corners
+        "CHANNELS_LAST": False,       # channels-last memory format for weights and activations
+        "AMP": "off",                 # "off", "fp16" or "bf16" autocast of the search branch (CUDA; bf16 also CPU)
+        "COMPILE": False,             # torch.compile the search network
+        "DEVICE_CROP": False,         # search crop + resize on the model's device (torch) instead of OpenCV
+    },
 }
 
 # keys whose value may be of any type (None allowed, etc.)

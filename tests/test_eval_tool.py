@@ -33,7 +33,8 @@ def otb_json(tmp_path):
     gts = {"Basketball": _gt(8), "Biker": _gt(5, 50.0), "Car": _gt(6, 5.0)}
     gts["Car"][2] = np.nan
     attrs = {"Basketball": ["IV", "OCC"], "Biker": ["OCC"], "Car": ["FM"]}
-    meta = {v: {"video_dir": v, "init_rect": g[0].tolist(), "img_names": [f"{v}/img/{i:04d}.jpg" for i in range(len(g))],
+    meta = {v: {"video_dir": v, "init_rect": g[0].tolist(),
+                "img_names": [f"{v}/img/{i:04d}.jpg" for i in range(len(g))],
                 "gt_rect": [r.tolist() for r in g], "attr": attrs[v]} for v, g in gts.items()}
     data = tmp_path / "data"
     data.mkdir()
@@ -144,6 +145,12 @@ def test_lasot_absent_frames_count_as_failures(tmp_path):
     e = Benchmark("LaSOT", str(tmp_path), str(tmp_path / "res")).evaluate()[0]
     assert e.scores["success_auc"] == pytest.approx(20 / 21 * 3 / 4, abs=1e-15)
     assert e.scores["precision"] == 0.75 and e.scores["norm_precision"] == 0.75
+    # monkey-17: a longer result is cut to the ground truth (pysot-toolkit / LaSOT toolkit rule)
+    meta["monkey-17"] = dict(meta["cat-1"], absent=[1, 1, 1, 1])
+    (tmp_path / "LaSOT.json").write_text(json.dumps(meta))
+    write_result(layout_for("lasot"), str(tmp_path / "res" / "perfect"), "monkey-17", _gt(6))
+    e = Benchmark("LaSOT", str(tmp_path), str(tmp_path / "res")).evaluate()[0]
+    assert e.per_video["monkey-17"]["success_auc"] == pytest.approx(20 / 21, abs=1e-15)
 
 
 class _FakeGot10kDataset(list):
@@ -222,7 +229,8 @@ def test_dudek_end_to_end_with_tools(shared_data_dir, tmp_path, monkeypatch, cap
         "        self.box, self.k = np.asarray(box, float), 0\n"
         "    def track(self, frame):\n"
         "        self.k += 1\n"
-        "        return {'bbox': (self.box + [3.0 * (self.k % 3), -2.0 * (self.k % 2), 4.0, 0.0]).tolist(), 'score': 1.0}\n"
+        "        off = [3.0 * (self.k % 3), -2.0 * (self.k % 2), 4.0, 0.0]\n"
+        "        return {'bbox': (self.box + off).tolist(), 'score': 1.0}\n"
         "def make(device):\n"
         "    return Jitter()\n")
     monkeypatch.syspath_prepend(str(mod_dir))

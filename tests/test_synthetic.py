@@ -136,6 +136,7 @@ def test_distractors_look_like_the_target():
 
 def test_sample_pair_within_range_and_present():
     v = make_video(4, num_frames=120, image_size=(96, 128), out_of_view=1.0)
+    assert v.absent.any()
     rng = np.random.default_rng(0)
     for _ in range(50):
         t, s = v.sample_pair(rng, frame_range=10)

@@ -22,7 +22,8 @@ from siamcorners.benchmarks.textio import atomic_write_text  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[1], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[1],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dataset", required=True, help=f"one of {', '.join(DATASET_NAMES)}")
     p.add_argument("--dataset-root", required=True, help="dataset folder (raw layout or with <NAME>.json)")
     p.add_argument("--format", default="auto", choices=["auto", "json", "raw"], help="annotation source")
@@ -47,8 +48,8 @@ def main(argv=None) -> int:
         print(bench.table(evals))
         report_dir = args.report_dir or os.path.join("reports", bench.dataset.name)
         paths = bench.save_report(evals, report_dir, plots=not args.no_plots)
-        print(f"report: {paths['md']}, {paths['csv']}, {paths['json']}"
-              + (f"; {len(paths['plots'])} plot files in {os.path.join(report_dir, 'plots')}" if "plots" in paths else ""))
+        plots = f"; {len(paths['plots'])} plot files in {report_dir}/plots" if "plots" in paths else ""
+        print(f"report: {paths['md']}, {paths['csv']}, {paths['json']}{plots}")
         if args.json:
             atomic_write_text(args.json, json.dumps(bench.to_json(evals), indent=1))
             print(f"json: {args.json}")

@@ -18,13 +18,14 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from siamcorners.benchmarks import BenchmarkError, DATASET_NAMES, load_dataset  # noqa: E402
+from siamcorners.benchmarks import Benchmark, BenchmarkError, DATASET_NAMES, load_dataset  # noqa: E402
 from siamcorners.config import ConfigError  # noqa: E402
-from siamcorners.engine.tester import ImportedFactory, SiamCornersFactory, parse_shard, run_benchmark  # noqa: E402
+from siamcorners.engine.tester import ImportedFactory, SiamCornersFactory, parse_shard  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[1], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[1],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--cfg", help="experiment config (YAML)")
     p.add_argument("--snapshot", help="checkpoint to test (default: cfg.TEST.SNAPSHOT)")
     p.add_argument("--opts", nargs="*", default=[], help="config overrides KEY VALUE ...")
@@ -80,9 +81,9 @@ def main(argv=None) -> int:
             raise BenchmarkError("--out is required without --cfg")
         dataset = load_dataset(args.dataset, args.dataset_root, args.format)
         videos = [v.strip() for v in args.videos.split(",") if v.strip()] if args.videos else None
-        tracker_dir = os.path.join(out, dataset.name, args.tracker_name or default_name)
-        run_benchmark(dataset, factory, tracker_dir, videos=videos, workers=args.workers,
-                      devices=_devices(args, cfg), shard=parse_shard(args.shard), progress=not args.no_progress)
+        bench = Benchmark(dataset, results_dir=os.path.join(out, dataset.name))
+        bench.run(factory, args.tracker_name or default_name, videos=videos, workers=args.workers,
+                  devices=_devices(args, cfg), shard=parse_shard(args.shard), progress=not args.no_progress)
     except (BenchmarkError, ConfigError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -9,7 +9,6 @@ from __future__ import annotations
 import ast
 import os
 
-import numpy as np
 
 from .sequence import BenchmarkError, Dataset, Sequence
 from .textio import read_boxes_lenient, read_flags, read_text

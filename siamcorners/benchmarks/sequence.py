@@ -5,7 +5,6 @@ only when asked for (`seq.frame(i)`, iteration), so building a whole dataset cos
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Sequence as _Seq
 

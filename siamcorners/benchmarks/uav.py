@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
 
 from .sequence import BenchmarkError, Dataset, Sequence
 from .textio import read_boxes_lenient, read_flags

@@ -15,7 +15,12 @@ Ground-truth conventions (``SyntheticVideo.gt``, (N, 4) float ``[x, y, w, h]``):
   (the rotated rectangle clipped to the image, see :func:`clip_polygon_box`);
 * where less than ``MIN_VISIBLE`` pixel of it is visible in either direction, the frame is *absent*:
   ``absent[i]`` is True and the box is ``[0, 0, 0, 0]`` (the row ``0,0,0,0`` in the OTB file, as
-  LaSOT/OTB mark invalid frames). Frame 0 always shows the whole target.
+  LaSOT/OTB mark invalid frames). Frame 0 shows the whole target (when it fits in the image).
+
+Everything else in a frame is drawn from the same seed: the background canvas pans under the view
+(camera motion), distractors (hue-jittered copies of the target texture) pass behind the target,
+occluders (textured bars, at most 60 % of the target's width or height) sweep in front of it, and a
+smooth, horizontally graded brightness gain plus Gaussian noise are applied last.
 
 Note for evaluation: the pysot/OTB-MATLAB success rule treats a gt row with ``x == 0`` or ``y == 0``
 (target touching the left/top border) as invalid, like ``0,0,0,0``.
@@ -561,6 +566,8 @@ def _video_complete(vdir: str, meta: dict) -> bool:
     except (OSError, ValueError):
         return False
     n = meta["num_frames"]
+    if not all(os.path.isfile(os.path.join(vdir, f)) for f in ("groundtruth_rect.txt", "absent.txt")):
+        return False
     return all(os.path.isfile(os.path.join(vdir, "img", f"{i + 1:04d}.jpg")) for i in range(n))
 
 
