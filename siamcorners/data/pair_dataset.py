@@ -21,7 +21,7 @@ from siamcorners.data.crops import training_boundary_templates
 from siamcorners.data.sources import BadEntry, Target
 from siamcorners.data.targets import corner_targets
 
-__all__ = ["TrainPairDataset", "worker_init_fn"]
+__all__ = ["TrainPairDataset"]
 
 log = logging.getLogger(__name__)
 
@@ -141,13 +141,6 @@ class TrainPairDataset(Dataset):
             np.asarray(templates, dtype=np.float32).transpose(0, 3, 1, 2)))
         item["search"] = torch.from_numpy(np.ascontiguousarray(search.transpose(2, 0, 1), dtype=np.float32))
         return item
-
-
-def worker_init_fn(worker_id: int) -> None:
-    """DataLoader worker set-up: one OpenCV and one torch thread per worker (no oversubscription).
-    No seeding is needed: every item seeds its own generator from (seed, epoch, index)."""
-    cv2.setNumThreads(1)
-    torch.set_num_threads(1)
 
 
 def _load(source, target: Target):

@@ -19,7 +19,10 @@ import torch
 
 from ..data.crops import (boundary_templates, channel_average, check_box, check_frame, context_size,
                           exemplar_crop, search_crop)
+from ..data.device_crops import search_crop_device
 from ..models.decode import decode_corners
+from ..models.inference import InferenceSettings, InferenceSiamCorners
+from ..models.siamcorners import SiamCorners
 from . import postprocess as pp
 
 __all__ = ["SiamCornersTracker", "resolve_device"]
@@ -81,7 +84,11 @@ class SiamCornersTracker:
         if isinstance(model, torch.nn.Module):
             model.to(self.device)
             model.eval()
+        self.settings = InferenceSettings.from_cfg(cfg)    # INFERENCE switches (models/inference.py)
+        if isinstance(model, SiamCorners) and self.settings.changes_model:
+            model = InferenceSiamCorners(model, self.settings)
         self.model = model
+        self.stage_hook: Optional[Any] = None  # callable(stage name) at each stage end (engine/speed.py timing)
         self._windows: Dict[int, np.ndarray] = {}
         self.center: Optional[np.ndarray] = None   # (2,) cx, cy in image pixels
         self.size: Optional[np.ndarray] = None     # (2,) w, h in image pixels
@@ -92,6 +99,11 @@ class SiamCornersTracker:
     @torch.inference_mode()
     def init(self, frame: np.ndarray, box_xywh: Sequence[float]) -> None:
         """Start tracking the box ``[x, y, w, h]`` (0-based pixels) in ``frame`` (H x W x 3 uint8 BGR or H x W)."""
+        self.model.template(self.template_input(frame, box_xywh))
+
+    def template_input(self, frame: np.ndarray, box_xywh: Sequence[float]) -> torch.Tensor:
+        """Set the initial state from the box and return the templates z (1, K, 3, 127, 127) on the device
+        (``init`` without the network; tracker/batched.py batches the network over videos)."""
         frame = check_frame(frame)
         x, y, w, h = check_box(box_xywh, frame.shape[:2], name="init box").tolist()
         self.avg = channel_average(frame)
@@ -105,14 +117,24 @@ class SiamCornersTracker:
                 fraction=self.template_fraction)
         z = torch.from_numpy(templates).to(self.device)
         z = z.permute(0, 3, 1, 2).float().unsqueeze(0)       # (1, K, 3, 127, 127), K = 4 or 1
-        self.model.template(z)
         self.center = np.array([x + (w - 1) / 2, y + (h - 1) / 2])
         self.size = np.array([w, h])
+        return z
 
     # --------------------------------------------------------------------------------- track
     @torch.inference_mode()
     def track(self, frame: np.ndarray) -> Dict[str, Any]:
         """Locate the target in ``frame``; returns ``{"bbox": [x, y, w, h], "score": float}``."""
+        x, geometry = self.search_input(frame)
+        det = self._detect(x)                                                          # (N, 5) heat units
+        self._tick("decode")
+        out = self._update(det, *geometry)
+        self._tick("post")
+        return out
+
+    def search_input(self, frame: np.ndarray) -> tuple[torch.Tensor, tuple]:
+        """The search crop x (1, 3, 255, 255) float on the device and the geometry ``_update`` needs
+        (``track`` without the network; tracker/batched.py batches the network over videos)."""
         if self.center is None:
             raise RuntimeError("SiamCornersTracker.track called before init")
         frame = check_frame(frame)
@@ -121,13 +143,23 @@ class SiamCornersTracker:
         scale_z = self.exemplar_size / s_z
         s_x = s_z * (self.instance_size / self.exemplar_size)
         crop_side = max(int(round(s_x)), 1)
-        crop = search_crop(frame, center, crop_side, self.avg, self.instance_size)  # (255, 255, 3) uint8
-        x = torch.from_numpy(crop).to(self.device).permute(2, 0, 1).float().unsqueeze(0)  # (1, 3, 255, 255)
-        det = self._detect(x)                                                          # (N, 5) heat units
-        return self._update(det, center, size, scale_z, s_x, crop_side, frame.shape[:2])
+        if self.settings.device_crop:
+            x = search_crop_device(frame, center, crop_side, self.avg, self.instance_size, self.device)
+        else:
+            crop = search_crop(frame, center, crop_side, self.avg, self.instance_size)  # (255, 255, 3) uint8
+            x = torch.from_numpy(crop).to(self.device).permute(2, 0, 1).float().unsqueeze(0)  # (1, 3, 255, 255)
+        self._tick("crop")
+        return x, (center, size, scale_z, s_x, crop_side, frame.shape[:2])
+
+    def _tick(self, stage: str) -> None:
+        if self.stage_hook is not None:
+            self.stage_hook(stage)
 
     def _detect(self, x: torch.Tensor) -> np.ndarray:
         """Network + decoding of every level; the only device->host copy of the frame."""
+        if hasattr(self.model, "detect"):  # InferenceSiamCorners: network + decoding of all levels at once
+            det = self.model.detect(x, self.topk, self.nms_kernel, self.num_pairs)  # (1, N, 5)
+            return det[0].double().cpu().numpy()
         outputs = self.model.track(x)
         dets = [decode_corners(o["tl_heat"], o["br_heat"], o.get("tl_off"), o.get("br_off"),
                                self.topk, self.nms_kernel, self.num_pairs) for o in outputs]  # (1, P, 5) each
