@@ -2,6 +2,8 @@
 """Performance measurements. Subcommands:
 
     python tools/benchmark.py eval [--videos 280 --frames 2500 --trackers 10]   # evaluation time
+    python tools/benchmark.py data [--samples 128 --workers 0,1,2]               # training data loading
+    python tools/benchmark.py train --cfg CONFIG [--iters 10]                     # training step time
 """
 from __future__ import annotations
 
@@ -25,6 +27,35 @@ def _eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _data(args: argparse.Namespace) -> int:
+    from siamcorners.config import load_config
+    from siamcorners.data.throughput import data_benchmark
+
+    cfg = load_config(args.cfg, freeze=False) if args.cfg else None
+    workers = [int(w) for w in args.workers.split(",")]
+    rows = data_benchmark(args.samples, workers, args.batch_size, cfg)
+    print(f"{'source':10s} {'workers':>7s} {'samples/s':>10s} {'per worker':>10s}   [{os.cpu_count()} CPUs]")
+    for r in rows:
+        print(f"{r['source']:10s} {int(r['num_workers']):7d} {r['samples_per_s']:10.1f} {r['samples_per_s_per_worker']:10.1f}")
+    if args.json:
+        print(json.dumps(rows))
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from siamcorners.config import load_config
+    from siamcorners.engine.trainer import measure_train_step
+
+    cfg = load_config(args.cfg, args.opts)
+    r = measure_train_step(cfg, iters=args.iters, warmup=args.warmup, device=args.device)
+    print(f"training step ({args.cfg}, batch {r['batch_size']}, {r['device']}): mean {r['ms_per_step']:.1f} ms, "
+          f"median {r['ms_per_step_median']:.1f} ms, {r['samples_per_s']:.1f} samples/s "
+          f"(data loading excluded) [{os.cpu_count()} CPUs]")
+    if args.json:
+        print(json.dumps(r))
+    return 0
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description="SiamCorners performance measurements")
     sub = p.add_subparsers(dest="command", required=True)
@@ -36,6 +67,21 @@ def main(argv=None) -> int:
     e.add_argument("--tmp", help="folder for the generated files (default: system temp)")
     e.add_argument("--json", action="store_true", help="also print the raw numbers as JSON")
     e.set_defaults(func=_eval)
+    d = sub.add_parser("data", help="training-data throughput (synthetic and crop511 sources)")
+    d.add_argument("--cfg", help="config whose augmentation/targets are used (default: the defaults tree)")
+    d.add_argument("--samples", type=int, default=128)
+    d.add_argument("--workers", default="0,1,2", help="comma-separated DataLoader worker counts")
+    d.add_argument("--batch-size", type=int, default=8)
+    d.add_argument("--json", action="store_true")
+    d.set_defaults(func=_data)
+    t = sub.add_parser("train", help="training step time (forward, backward, clip, SGD)")
+    t.add_argument("--cfg", required=True)
+    t.add_argument("--opts", nargs="+", default=[], metavar="KEY VALUE")
+    t.add_argument("--iters", type=int, default=10)
+    t.add_argument("--warmup", type=int, default=3)
+    t.add_argument("--device", default="auto")
+    t.add_argument("--json", action="store_true")
+    t.set_defaults(func=_train)
     args = p.parse_args(argv)
     return args.func(args)
 
