@@ -217,6 +217,7 @@ DEFAULTS: dict = {
         "START_EPOCH": 0,
         "BATCH_SIZE": 58,             # per process
         "NUM_WORKERS": 4,
+        "NUM_THREADS": 0,             # torch intra-op CPU threads per process (0 = torch's default)
         "BASE_LR": 0.005,
         "MOMENTUM": 0.9,
         "WEIGHT_DECAY": 0.0001,

@@ -4,6 +4,7 @@
     python tools/benchmark.py eval [--videos 280 --frames 2500 --trackers 10]   # evaluation time
     python tools/benchmark.py data [--samples 128 --workers 0,1,2]               # training data loading
     python tools/benchmark.py train --cfg CONFIG [--iters 10]                     # training step time
+    python tools/benchmark.py speed [--cfg CONFIG] [--device cpu] [--threads 2]   # tracking speed -> docs/benchmarks.md
 """
 from __future__ import annotations
 
@@ -56,6 +57,28 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _speed(args: argparse.Namespace) -> int:
+    import torch
+
+    from siamcorners.engine.speed import run_speed_benchmark, speed_markdown, write_markdown_section
+
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    video = args.video if args.video is not None else os.path.join(os.path.dirname(root), "shared", "data", "bag.avi")
+    device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+    r = run_speed_benchmark(args.cfg, args.opts, device, video, args.frames, args.warmup, args.batch_videos,
+                            args.compile)
+    text = speed_markdown(r, " ".join(["python", "tools/benchmark.py"] + args.argv))
+    print(text)
+    if args.out:
+        write_markdown_section(args.out, text)
+        print(f"written to {args.out}")
+    if args.json:
+        print(json.dumps(r, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
+    return 0
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description="SiamCorners performance measurements")
     sub = p.add_subparsers(dest="command", required=True)
@@ -82,6 +105,19 @@ def main(argv=None) -> int:
     t.add_argument("--device", default="auto")
     t.add_argument("--json", action="store_true")
     t.set_defaults(func=_train)
+    s = sub.add_parser("speed", help="tracking speed: Table IV breakdown, FPS per switch, batched FPS, memory")
+    s.add_argument("--cfg", default=None, help="model profile (default: the defaults tree = official ResNet-50)")
+    s.add_argument("--opts", nargs="+", default=[], metavar="KEY VALUE")
+    s.add_argument("--device", default="auto")
+    s.add_argument("--threads", type=int, default=2, help="torch CPU threads (0 = leave as is)")
+    s.add_argument("--video", help="real video (default: ../shared/data/bag.avi beside the repository, if present)")
+    s.add_argument("--frames", type=int, default=10, help="frames per video (incl. init and warm-up)")
+    s.add_argument("--warmup", type=int, default=2)
+    s.add_argument("--batch-videos", type=int, default=4)
+    s.add_argument("--compile", action="store_true", help="also measure INFERENCE.COMPILE (slow to compile)")
+    s.add_argument("--out", default=None, help="markdown file whose speed section is replaced (docs/benchmarks.md)")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=_speed, argv=list(argv) if argv is not None else sys.argv[1:])
     args = p.parse_args(argv)
     return args.func(args)
 

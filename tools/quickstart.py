@@ -46,18 +46,11 @@ def _run(cmd: list[str]) -> None:
 
 
 def _auc_table(path: str) -> dict[str, float]:
-    """{tracker: success AUC} from ``tools/eval.py --json``."""
+    """{tracker: success AUC} from ``tools/eval.py --json`` (``{tracker: {"success_auc": ...}}``)."""
     with open(path, encoding="utf-8") as f:
         report = json.load(f)
-    trackers = report.get("trackers", report)
-    out = {}
-    for name, scores in trackers.items():
-        if isinstance(scores, dict):
-            for key in ("success_auc", "auc", "AUC", "success"):
-                if isinstance(scores.get(key), (int, float)):
-                    out[name] = float(scores[key])
-                    break
-    return out
+    return {name: float(scores["success_auc"]) for name, scores in report.items()
+            if isinstance(scores, dict) and "success_auc" in scores}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -3,7 +3,7 @@
 
     python tools/test.py --cfg experiments/siamcorners_r50/config.yaml --snapshot snapshot/checkpoint_e19.pth \\
         --dataset OTB100 --dataset-root /data/OTB100 [--videos Basketball,Dudek] [--workers 4 | --gpus 0,1] \\
-        [--shard 0/8]
+        [--shard 0/8] [--batch-videos 8]
 
 Results: ``<out>/<dataset>/<tracker>/<video>.txt`` (+ ``times/``); GOT-10k ``<video>/<video>_001.txt`` and
 ``<video>_time.txt``; for GOT-10k test and TrackingNet a ready-to-upload ``<tracker>.zip`` once every video
@@ -20,7 +20,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from siamcorners.benchmarks import Benchmark, BenchmarkError, DATASET_NAMES, load_dataset  # noqa: E402
 from siamcorners.config import ConfigError  # noqa: E402
-from siamcorners.engine.tester import ImportedFactory, SiamCornersFactory, parse_shard  # noqa: E402
+from siamcorners.engine.tester import (ImportedFactory, SiamCornersFactory, parse_shard,  # noqa: E402
+                                       track_batched_runner, track_sequential)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -40,6 +41,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--tracker-factory", help="package.module:callable(device) -> tracker, instead of SiamCorners")
     p.add_argument("--out", help="results root (default: cfg.OUTPUT_DIR/cfg.TEST.RESULTS_DIR)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--batch-videos", type=int, default=1, metavar="K",
+                   help="track K videos in lock-step with one batched forward per step (SiamCorners tracker)")
     return p.parse_args(argv)
 
 
@@ -81,9 +84,13 @@ def main(argv=None) -> int:
             raise BenchmarkError("--out is required without --cfg")
         dataset = load_dataset(args.dataset, args.dataset_root, args.format)
         videos = [v.strip() for v in args.videos.split(",") if v.strip()] if args.videos else None
+        if args.batch_videos < 1:
+            raise BenchmarkError(f"--batch-videos must be >= 1, got {args.batch_videos}")
+        batched = dict(runner=track_batched_runner, videos_per_chunk=args.batch_videos) if args.batch_videos > 1 \
+            else dict(runner=track_sequential)
         bench = Benchmark(dataset, results_dir=os.path.join(out, dataset.name))
         bench.run(factory, args.tracker_name or default_name, videos=videos, workers=args.workers,
-                  devices=_devices(args, cfg), shard=parse_shard(args.shard), progress=not args.no_progress)
+                  devices=_devices(args, cfg), shard=parse_shard(args.shard), progress=not args.no_progress, **batched)
     except (BenchmarkError, ConfigError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

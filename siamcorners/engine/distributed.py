@@ -113,6 +113,8 @@ def wrap_model(model: nn.Module, info: DistInfo, sync_bn: bool = False) -> nn.Mo
     if not info.distributed:
         return model
     if sync_bn:
+        if info.device.type != "cuda":
+            raise ValueError("TRAIN.SYNC_BN needs CUDA devices (SyncBatchNorm does not run on CPU/gloo)")
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
     ids = [info.device.index] if info.device.type == "cuda" else None
     return nn.parallel.DistributedDataParallel(model, device_ids=ids, output_device=ids[0] if ids else None)

@@ -15,12 +15,11 @@ outputs are in a trained model's range (tracking then behaves like a tracker, no
 """
 from __future__ import annotations
 
-import copy
 import os
 import platform
 import statistics
 import time
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -28,7 +27,8 @@ import torch.nn as nn
 
 __all__ = ["STAGES", "HEAD_STAGES", "BACKBONE_STAGES", "StageClock", "conditioned_random_model",
            "profile_components", "tracking_run", "batched_tracking_run", "peak_memory", "reset_peak_memory",
-           "machine_info", "box_agreement", "load_video_frames"]
+           "machine_info", "box_agreement", "load_video_frames", "run_speed_benchmark", "speed_markdown",
+           "write_markdown_section"]
 
 STAGES = ("crop", "template", "conv3", "conv4", "conv5", "neck", "xcorr", "corner_pool", "heat", "offsets",
           "decode", "post")
@@ -259,3 +259,255 @@ def machine_info(device: torch.device | str) -> dict[str, str]:
     return {"cpu": f"{cpu}, {os.cpu_count()} cores", "torch_threads": str(torch.get_num_threads()),
             "gpu": gpu, "python": platform.python_version(), "torch": torch.__version__,
             "numpy": np.__version__, "opencv": cv2.__version__, "platform": platform.platform()}
+
+
+# ------------------------------------------------------------------------------------ the speed benchmark
+SWITCH_ROWS: dict[str, list[str]] = {
+    "template recomputed per frame": ["INFERENCE.PRECOMPUTE_TEMPLATE", "false"],
+    "FOLD_BN": ["INFERENCE.FOLD_BN", "true"],
+    "BATCH_BRANCHES": ["INFERENCE.BATCH_BRANCHES", "true"],
+    "SPARSE_OFFSETS": ["INFERENCE.SPARSE_OFFSETS", "true"],
+    "POOL_IMPL logstep": ["MODEL.HEAD.POOL_IMPL", "logstep"],
+    "CHANNELS_LAST": ["INFERENCE.CHANNELS_LAST", "true"],
+    "DEVICE_CROP": ["INFERENCE.DEVICE_CROP", "true"],
+}
+EXACT_SWITCHES = ("FOLD_BN", "BATCH_BRANCHES", "SPARSE_OFFSETS", "POOL_IMPL logstep", "CHANNELS_LAST", "DEVICE_CROP")
+TABLE_IV = (("crop", "crop + upload"), ("template", "template branch (per frame)"), ("conv3", "C3 (stem..conv3)"),
+            ("conv4", "C4"), ("conv5", "C5"), ("neck", "neck"), ("xcorr", "xcorr"),
+            ("corner_pool", "Cor (corner pooling)"), ("heat", "heat heads"), ("offsets", "Off (offsets)"),
+            ("decode", "Dec (decoding + copy)"), ("post", "Pos (post-processing)"))
+
+
+def _conditioned_model(cfg: Mapping, frames: Sequence[np.ndarray], box: Sequence[float], device: torch.device):
+    from ..models import build_model
+    from ..tracker import SiamCornersTracker
+
+    model = build_model(cfg)
+    probe = SiamCornersTracker(model, cfg, device=device)
+    z = probe.template_input(frames[0], box)
+    x, _ = probe.search_input(frames[0])
+    return conditioned_random_model(model, z, x)
+
+
+def _stage_tracker(model: nn.Module, cfg: Mapping, settings, device: torch.device):
+    """A tracker whose model is always an InferenceSiamCorners (stage ticks), with the given settings."""
+    from ..models.inference import InferenceSiamCorners
+    from ..tracker import SiamCornersTracker
+
+    tracker = SiamCornersTracker(model, cfg, device=device)
+    tracker.model = InferenceSiamCorners(model, settings)
+    return tracker
+
+
+def _synthetic_videos(count: int, frames: int, seed: int = 2021) -> list[tuple[list[np.ndarray], list[float]]]:
+    from ..data.synthetic import make_video
+
+    sizes = [(360, 480), (240, 320), (480, 640), (300, 400)]
+    out = []
+    for k in range(count):
+        v = make_video((seed, k), num_frames=max(2, frames - k), image_size=sizes[k % len(sizes)])
+        out.append(([v.frame(i) for i in range(len(v))], v.gt[0].tolist()))
+    return out
+
+
+def run_speed_benchmark(cfg_path: str | None, opts: Sequence[str] = (), device: str = "cpu",
+                        real_video: str | None = None, frames: int = 10, warmup: int = 2,
+                        batch_videos: int = 4, compile_row: bool = False,
+                        log: Callable[[str], None] = print) -> dict[str, Any]:
+    """The whole speed benchmark in one run (numbers are comparable only within one run):
+
+    * per switch (and the optimised profile: every exact switch that was faster alone in this run), the
+      end-to-end median FPS on each video and its ratio to the plain baseline measured in the same run, the box
+      agreement with the baseline and the peak memory;
+    * the Table IV breakdown of the baseline ("before") and of the optimised profile ("after");
+    * batched multi-video FPS (``batch_videos`` synthetic videos of different sizes/lengths) against one at a time.
+    """
+    from ..config import load_config
+    from ..models.inference import InferenceSettings
+    from ..tracker import SiamCornersTracker
+
+    dev = torch.device(device)
+    base_opts = list(opts) + ["DEVICE", str(dev)]
+    cfg = load_config(cfg_path, base_opts)
+    videos: dict[str, tuple[list[np.ndarray], list[float]]] = {}
+    if real_video and os.path.isfile(real_video):
+        videos[os.path.basename(real_video)] = (load_video_frames(real_video, frames), [200.0, 120.0, 80.0, 100.0])
+    synth = _synthetic_videos(1, frames)[0]
+    videos["synthetic 480x360"] = synth
+    first = next(iter(videos.values()))
+    torch.manual_seed(0)
+    model = _conditioned_model(cfg, first[0], first[1], dev)
+    amp = "fp16" if dev.type == "cuda" else "bf16"
+    rows = dict(SWITCH_ROWS)
+    rows[f"AMP {amp}"] = ["INFERENCE.AMP", amp]
+    if compile_row:
+        rows["COMPILE"] = ["INFERENCE.COMPILE", "true"]
+
+    def measure(extra: Sequence[str]) -> dict[str, Any]:
+        c = load_config(cfg_path, base_opts + list(extra))
+        reset_peak_memory(dev)
+        res = {}
+        for name, (fr, box) in videos.items():
+            res[name] = tracking_run(SiamCornersTracker(model, c, device=dev), fr, box, warmup)
+        res["peak_mib"], res["peak_kind"] = peak_memory(dev)
+        return res
+
+    log(f"speed benchmark on {dev}: {len(videos)} videos x {frames} frames, warm-up {warmup}")
+    results: dict[str, dict[str, Any]] = {"baseline": measure([])}
+    for name, extra in rows.items():
+        log(f"  {name} ...")
+        results[name] = measure(extra)
+    faster = [n for n in EXACT_SWITCHES
+              if all(results[n][v]["fps"] > results["baseline"][v]["fps"] for v in videos)]
+    optimised_opts = [o for n in faster for o in rows[n]]
+    log(f"  optimised ({', '.join(faster) or 'no switch was faster'}) ...")
+    results["optimised"] = measure(optimised_opts)
+
+    table = []
+    for name, res in results.items():
+        row = {"name": name, "peak_mib": res["peak_mib"], "peak_kind": res["peak_kind"], "videos": {}}
+        for v in videos:
+            agree = box_agreement(results["baseline"][v]["boxes"], res[v]["boxes"])
+            row["videos"][v] = {"fps": res[v]["fps"], "ratio": res[v]["fps"] / results["baseline"][v]["fps"],
+                                **agree}
+        table.append(row)
+
+    log("  Table IV breakdown ...")
+    opt_cfg = load_config(cfg_path, base_opts + optimised_opts)
+    fr, box = first
+    breakdown = {"before": profile_components(_stage_tracker(model, cfg, InferenceSettings(), dev), fr, box, warmup),
+                 "after": profile_components(_stage_tracker(model, opt_cfg, InferenceSettings.from_cfg(opt_cfg), dev),
+                                             fr, box, warmup)}
+    for b in breakdown.values():
+        b["backbone"] = sum(b[s] for s in BACKBONE_STAGES)
+        b["head_decode_post"] = sum(b.get(s, 0.0) for s in HEAD_STAGES)
+        b["share_of_backbone"] = b["head_decode_post"] / b["backbone"]
+        b["share_of_frame"] = b["head_decode_post"] / b["frame"]
+
+    log(f"  batched tracking, {batch_videos} videos ...")
+    bvids = _synthetic_videos(batch_videos, frames)
+    batched = {}
+    for label, c in (("baseline", cfg), ("optimised", opt_cfg)):
+        tracker = SiamCornersTracker(model, c, device=dev)
+        one = batched_tracking_run(tracker, bvids, 1)
+        many = batched_tracking_run(tracker, bvids, batch_videos)
+        diff = max(box_agreement(a, b)["max_abs_px"] for a, b in zip(one["boxes"], many["boxes"]))
+        batched[label] = {"fps_1": one["fps"], "fps_k": many["fps"], "ratio": many["fps"] / one["fps"],
+                          "max_abs_px": diff, "frames": one["frames"]}
+    return {"machine": machine_info(dev), "device": str(dev), "frames": frames, "warmup": warmup,
+            "videos": list(videos), "table": table, "optimised": faster, "breakdown": breakdown,
+            "batched": batched, "batch_videos": batch_videos, "cfg": cfg_path or "<defaults>", "opts": list(opts)}
+
+
+def speed_markdown(r: Mapping[str, Any], command: str) -> str:
+    """The ``docs/benchmarks.md`` speed section for a :func:`run_speed_benchmark` result."""
+    m = r["machine"]
+    cpu_run = r["device"] == "cpu"
+    lines = [
+        "## Tracking speed (`tools/benchmark.py speed`)",
+        "",
+        f"Machine: {m['cpu']}; torch threads {m['torch_threads']}; GPU: {m['gpu']}. Versions: Python {m['python']}, "
+        f"torch {m['torch']}, numpy {m['numpy']}, OpenCV {m['opencv']} ({m['platform']}).",
+        "",
+        f"Command: `{command}`",
+        "",
+        f"Model: `{r['cfg']}` {' '.join(r['opts'])} (official ResNet-50 profile unless overridden), random weights "
+        f"conditioned to a trained model's output range, batch 1. Each number is a median over "
+        f"{r['frames'] - 1 - r['warmup']} tracked frames after {r['warmup']} warm-up frames; every ratio compares two "
+        f"rows of this one run.",
+        "",
+        "### Component breakdown (Table IV style), ms per frame",
+        "",
+        "| component | before (all switches off) | after (optimised) |",
+        "|---|---:|---:|",
+    ]
+    before, after = r["breakdown"]["before"], r["breakdown"]["after"]
+    for key, label in TABLE_IV:
+        if key in before or key in after:
+            lines.append(f"| {label} | {before.get(key, 0) * 1e3:.1f} | {after.get(key, 0) * 1e3:.1f} |")
+    lines += [
+        f"| **frame (sum)** | **{before['frame'] * 1e3:.1f}** | **{after['frame'] * 1e3:.1f}** |",
+        f"| backbone on the search crop (C3+C4+C5) | {before['backbone'] * 1e3:.1f} | {after['backbone'] * 1e3:.1f} |",
+        f"| corner head + decoding + post-processing (xcorr, Cor, heat, Off, Dec, Pos) | "
+        f"{before['head_decode_post'] * 1e3:.1f} | {after['head_decode_post'] * 1e3:.1f} |",
+        f"| ... as a share of the backbone's time (goal < 25%) | {before['share_of_backbone']:.1%} | "
+        f"{after['share_of_backbone']:.1%} |",
+        f"| ... as a share of the frame time | {before['share_of_frame']:.1%} | {after['share_of_frame']:.1%} |",
+        "",
+        f"Optimised profile = the exact switches that were faster than the baseline alone on every video in this run: "
+        f"{', '.join(r['optimised']) or 'none'}.",
+        "",
+        "### End-to-end tracking FPS per switch (ratio = FPS / baseline FPS, same run)",
+        "",
+        "| switch | " + " | ".join(f"{v} FPS (ratio)" for v in r["videos"]) +
+        " | max box diff vs baseline (px) | min IoU vs baseline | peak memory (MiB) |",
+        "|---|" + "---:|" * len(r["videos"]) + "---:|---:|---:|",
+    ]
+    for row in r["table"]:
+        cells = [f"{row['videos'][v]['fps']:.2f} ({row['videos'][v]['ratio']:.2f}x)" for v in r["videos"]]
+        diff = max(row["videos"][v]["max_abs_px"] for v in r["videos"])
+        iou = min(row["videos"][v]["min_iou"] for v in r["videos"])
+        lines.append(f"| {row['name']} | " + " | ".join(cells) + f" | {diff:.2g} | {iou:.4f} | {row['peak_mib']:.0f} |")
+    kind = r["table"][0]["peak_kind"]
+    lines += [
+        "",
+        f"Peak memory: {kind}, reset before each row where the platform allows it. Exact switches agree with the "
+        "baseline to float rounding; AMP is not exact (its box difference is the measured accuracy cost; with "
+        "random weights a small numeric change can make the tracker pick another candidate).",
+        "",
+        f"### Batched multi-video tracking ({r['batch_videos']} synthetic videos of different sizes and lengths)",
+        "",
+        "| model | one video at a time FPS | batched FPS | ratio | max box diff (px) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for label, b in r["batched"].items():
+        lines.append(f"| {label} | {b['fps_1']:.2f} | {b['fps_k']:.2f} | {b['ratio']:.2f}x | {b['max_abs_px']:.2g} |")
+    gpu_note = "not measured (no GPU was available to this run)" if cpu_run else "measured above"
+    lines += [
+        "",
+        "### GPU",
+        "",
+        f"| GPU rows | single-video FPS | batched FPS | Table IV breakdown |",
+        "|---|---|---|---|",
+        f"| CUDA | {gpu_note} | {gpu_note} | {gpu_note} |",
+        "",
+        "### Closing note",
+        "",
+        _closing_note(r),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _closing_note(r: Mapping[str, Any]) -> str:
+    before, after = r["breakdown"]["before"], r["breakdown"]["after"]
+    opt = next(row for row in r["table"] if row["name"] == "optimised")
+    ratios = ", ".join(f"{v}: {opt['videos'][v]['ratio']:.2f}x" for v in r["videos"])
+    b = r["batched"]["optimised"]
+    return (f"In this run the optimised profile tracked at {ratios} the baseline's FPS; corner head + decoding + "
+            f"post-processing took {before['share_of_backbone']:.1%} of the backbone's search-crop time before and "
+            f"{after['share_of_backbone']:.1%} after (goal < 25%); batched tracking of {r['batch_videos']} videos ran "
+            f"at {b['ratio']:.2f}x the one-at-a-time FPS on {r['device']}.")
+
+
+SECTION_BEGIN = "<!-- speed:begin (written by tools/benchmark.py speed) -->"
+SECTION_END = "<!-- speed:end -->"
+
+
+def write_markdown_section(path: str, text: str) -> None:
+    """Replace (or append) the speed section of ``path`` between its markers, atomically; other sections stay."""
+    old = ""
+    if os.path.isfile(path):
+        with open(path, "r", encoding="utf-8") as f:
+            old = f.read()
+    block = f"{SECTION_BEGIN}\n{text.rstrip()}\n{SECTION_END}\n"
+    if SECTION_BEGIN in old and SECTION_END in old:
+        head, rest = old.split(SECTION_BEGIN, 1)
+        new = head + block + rest.split(SECTION_END, 1)[1].lstrip("\n")
+    else:
+        new = (old.rstrip() + "\n\n" if old.strip() else "# Benchmarks\n\n") + block
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = f"{path}.tmp.{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(new)
+    os.replace(tmp, path)

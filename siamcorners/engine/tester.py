@@ -26,7 +26,7 @@ import numpy as np
 from ..benchmarks.results import layout_for, make_submission_zip, write_result
 from ..benchmarks.sequence import BenchmarkError, Dataset, Sequence
 
-__all__ = ["VideoOutcome", "track_sequential", "track_video", "run_benchmark", "select_videos", "parse_shard",
+__all__ = ["VideoOutcome", "track_sequential", "track_batched_runner", "track_video", "run_benchmark", "select_videos", "parse_shard",
            "SiamCornersFactory", "ImportedFactory"]
 
 TrackerFactory = Callable[[str], Any]
@@ -76,6 +76,30 @@ def track_video(tracker: Any, seq: Sequence) -> tuple[np.ndarray, np.ndarray]:
 def track_sequential(tracker: Any, sequences: list[Sequence]) -> list[tuple[np.ndarray, np.ndarray]]:
     """The default runner: one video after the other."""
     return [track_video(tracker, s) for s in sequences]
+
+
+class _SequenceFrames:
+    """A benchmark Sequence as an indexable frame list (for the batched runner)."""
+
+    def __init__(self, seq: Sequence):
+        self.seq = seq
+
+    def __len__(self) -> int:
+        return len(self.seq.frames)
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        return self.seq.frame(i)
+
+
+def track_batched_runner(tracker: Any, sequences: list[Sequence]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Runner for ``test.py --batch-videos K``: the chunk's videos in lock-step, one batched network forward
+    per step (``siamcorners.tracker.batched``); needs the SiamCorners tracker."""
+    from ..tracker import SiamCornersTracker
+    from ..tracker.batched import track_batched
+
+    if not isinstance(tracker, SiamCornersTracker):
+        raise BenchmarkError(f"--batch-videos needs the SiamCorners tracker, got {type(tracker).__name__}")
+    return track_batched(tracker, [(_SequenceFrames(s), _check_init_box(s)) for s in sequences])
 
 
 def parse_shard(text: str) -> tuple[int, int]:

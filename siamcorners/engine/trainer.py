@@ -26,6 +26,7 @@ import math
 import os
 import random
 import re
+import sys
 import time
 from typing import Any, Callable, Iterator, Mapping, Optional
 
@@ -179,6 +180,14 @@ def _default_model_builder(cfg: Mapping[str, Any]) -> nn.Module:
     return build_model(cfg)
 
 
+class _TqdmHandler(logging.StreamHandler):
+    """Console log lines printed above the tqdm progress bar instead of through it."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from tqdm import tqdm
+        tqdm.write(self.format(record), file=sys.stderr)
+
+
 # ------------------------------------------------------------------------------------------ trainer
 class Trainer:
     """Builds everything from ``cfg`` and runs :meth:`train`.
@@ -219,6 +228,8 @@ class Trainer:
         self.dataset_builder = dataset_builder or _default_dataset_builder
         self.step_callback = step_callback
 
+        if int(tc["NUM_THREADS"]) > 0:
+            torch.set_num_threads(int(tc["NUM_THREADS"]))
         seed_everything(self.seed)
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = False
@@ -259,7 +270,7 @@ class Trainer:
             fmt = logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S")
             fh = logging.FileHandler(os.path.join(self.log_dir, "train.log"), encoding="utf-8")
             fh.setFormatter(fmt)
-            sh = logging.StreamHandler()
+            sh = _TqdmHandler() if self.progress else logging.StreamHandler()
             sh.setFormatter(fmt)
             log.addHandler(fh)
             log.addHandler(sh)
@@ -286,12 +297,11 @@ class Trainer:
                       len(report["missing"]), len(report["unexpected"]), len(report["mismatched"]))
 
     def _resume(self, path: str) -> None:
-        ckpt = load_checkpoint(path)
+        ckpt = load_checkpoint(path, unwrap_model(self.model), strict=True)
         progress = ckpt.get("scheduler") or {}
         if ckpt.get("optimizer") is None or "optim_epoch" not in progress:
             raise ValueError(f"--resume {path}: not a training checkpoint (no optimizer / progress state); "
                              "use TRAIN.PRETRAINED to start from a model-only checkpoint")
-        load_checkpoint(path, unwrap_model(self.model), strict=True)
         self.optim_epoch = int(progress["optim_epoch"])
         self.optimizer = build_optimizer(self.model, self.cfg, self.optim_epoch)
         self.optimizer.load_state_dict(ckpt["optimizer"])
@@ -507,6 +517,8 @@ def measure_train_step(cfg: Mapping[str, Any], iters: int = 10, warmup: int = 3,
     Returns ``{"ms_per_step", "ms_per_step_median", "samples_per_s", "batch_size", "iters"}``.
     """
     dev = resolve_device(device)
+    if int(cfg["TRAIN"]["NUM_THREADS"]) > 0:
+        torch.set_num_threads(int(cfg["TRAIN"]["NUM_THREADS"]))
     seed_everything(int(cfg["SEED"]))
     model = (model if model is not None else _default_model_builder(cfg)).to(dev)
     optimizer = build_optimizer(model, cfg, int(cfg["TRAIN"]["START_EPOCH"]))

@@ -16,7 +16,8 @@ Switches (each gives the same boxes as the plain model up to float rounding; ``t
   the official "mcp" + "four"-template head; other heads fall back to per-module calls);
 * ``SPARSE_OFFSETS``: :meth:`detect` evaluates the offset heads only at the ``topk`` decoded corners of each
   heat map (the only cells decoding reads), as an im2col matrix product (needs ``HEAD_LAST_KERNEL`` 1);
-* ``CHANNELS_LAST``: weights and activations in channels-last memory format;
+* ``CHANNELS_LAST``: backbone and neck weights and activations in channels-last memory format (the head's
+  25x25 maps and the depthwise correlation were measured faster in the default layout on CPU);
 * ``AMP`` "fp16" / "bf16": autocast of the search branch, outputs cast back to float32 (not exact: the speed
   benchmark measures the box difference);
 * ``COMPILE``: ``torch.compile`` of the search network (no per-stage timing then).
@@ -145,12 +146,16 @@ class _GroupedConv:
                        for n in ("running_mean", "running_var", "weight", "bias")]
             self.eps = real[0].eps
 
-    def to(self, **kwargs) -> "_GroupedConv":
-        self.weight = self.weight.to(**kwargs)
-        return self
-
     def __call__(self, x: torch.Tensor) -> torch.Tensor:  # (B, G * Cin, H, W) -> (B, G * Cout, H, W)
-        y = F.conv2d(x, self.weight, self.bias, padding=self.padding, groups=self.groups)
+        if self.weight.shape[2:] == (1, 1):  # grouped 1x1 convs hit a slow CPU path: one batched matmul instead
+            b, _, h, w = x.shape
+            g, (cout, cin) = self.groups, (self.weight.shape[0] // self.groups, self.weight.shape[1])
+            y = torch.matmul(self.weight.reshape(g, cout, cin), x.reshape(b, g, cin, h * w))  # (B, G, Cout, H*W)
+            y = y.reshape(b, g * cout, h, w)
+            if self.bias is not None:
+                y = y + self.bias.view(1, -1, 1, 1)
+        else:
+            y = F.conv2d(x, self.weight, self.bias, padding=self.padding, groups=self.groups)
         if self.bn is not None:
             y = F.batch_norm(y, self.bn[0], self.bn[1], self.bn[2], self.bn[3], False, 0.0, self.eps)
         return y
@@ -190,18 +195,12 @@ class _BatchedHeads:
         self.impls = (tl.vert_pool.impl, tl.horiz_pool.impl, br.vert_pool.impl, br.horiz_pool.impl)
         self.levels = len(heads)
 
-    def to(self, **kwargs) -> "_BatchedHeads":
-        for layer in vars(self).values():
-            if isinstance(layer, _GroupedConv):
-                layer.to(**kwargs)
-        return self
-
     def corner_features(self, maps: torch.Tensor) -> torch.Tensor:
         """maps (B, L, 4, C, H, W) correlation maps (t, l, b, r) -> corner-pool outputs (B, L * 2 * C, H, W)."""
         b, nl, _, c, h, w = maps.shape
         f_t, f_l, f_b, f_r = maps.unbind(2)  # (B, L, C, H, W) each
         branch_in = torch.stack([f_l, f_t, f_r, f_b], dim=2).reshape(b, nl * 4 * c, h, w)
-        a = F.relu(self.branch(branch_in), inplace=True)
+        a = F.relu(self.branch(branch_in), inplace=True).contiguous()  # NCHW: the slices below stay views
         a = a.reshape(b, nl, 4, -1, h, w)
         p = a.shape[3]
         pooled = []
@@ -209,7 +208,7 @@ class _BatchedHeads:
             pooled.append(directional_pool(a[:, :, i].reshape(b, nl * p, h, w), direction, impl))
         merge_in = torch.stack([pooled[0] + pooled[1], pooled[2] + pooled[3]], dim=1)  # (B, 2, L*P, H, W)
         merge_in = merge_in.reshape(b, 2, nl, p, h, w).transpose(1, 2).reshape(b, nl * 2 * p, h, w)
-        m = self.merge(merge_in).reshape(b, nl, 2, c, h, w)
+        m = self.merge(merge_in).contiguous().reshape(b, nl, 2, c, h, w)
         sc = self.shortcut(maps.reshape(b, nl * 4 * c, h, w)).reshape(b, nl, 2, 2, c, h, w)  # [a, b] per corner
         s = F.relu(m + sc[:, :, :, 1] + sc[:, :, :, 0])
         return F.relu(self.out(s.reshape(b, nl * 2 * c, h, w)), inplace=True)
@@ -237,8 +236,9 @@ class InferenceSiamCorners(nn.Module):
             p.requires_grad_(False)
         if settings.fold_bn:
             fold_batchnorm(model)
-        if settings.channels_last:
-            model = model.to(memory_format=torch.channels_last)
+        if settings.channels_last:  # backbone and neck only: the 25x25 head is faster NCHW on CPU (measured)
+            model.backbone.to(memory_format=torch.channels_last)
+            model.neck.to(memory_format=torch.channels_last)
         self.model = model
         self.levels = model.levels
         self.offsets = model.offsets
@@ -248,8 +248,6 @@ class InferenceSiamCorners(nn.Module):
         if settings.batch_branches and h0.templates == "four" and h0.tl_pool.variant == "mcp" \
                 and h0.search_conv is None:
             self.batched = _BatchedHeads(heads)
-            if settings.channels_last:
-                self.batched.to(memory_format=torch.channels_last)
         self.sparse = settings.sparse_offsets and self.offsets and h0.tl_off.out.kernel_size == (1, 1)
         self.amp_dtype = AMP_MODES[settings.amp]
         self.stage_hook: StageHook = None
@@ -263,8 +261,6 @@ class InferenceSiamCorners(nn.Module):
         super()._apply(fn, recurse)
         if self.batched is not None:
             self.batched = _BatchedHeads(list(self.model.heads))
-            if self.settings.channels_last:
-                self.batched.to(memory_format=torch.channels_last)
         return self
 
     # ------------------------------------------------------------------------------------- helpers
@@ -300,7 +296,7 @@ class InferenceSiamCorners(nn.Module):
         with torch.no_grad():
             z = m._as_templates(z)
             feats = m.template_features(z)
-            return [head.prepare_templates(f) for head, f in zip(m.heads, feats)]
+            return [head.prepare_templates(f).contiguous() for head, f in zip(m.heads, feats)]
 
     # ------------------------------------------------------------------------------------- network
     def _search_network(self, x: torch.Tensor, kernels: Sequence[torch.Tensor]):
@@ -308,6 +304,8 @@ class InferenceSiamCorners(nn.Module):
         corner features (B, L, 2, C, H, W))."""
         m = self.model
         feats = m.neck(self._backbone(m._normalize(self._prepare(x))))  # per level (B, C, 31, 31)
+        if self.settings.channels_last:  # oneDNN's depthwise correlation is several times slower channels-last
+            feats = [f.contiguous() for f in feats]
         self._tick("neck")
         b = x.shape[0]
         kernels = [k.expand(b, *k.shape[1:]) if k.shape[0] == 1 and b > 1 else k for k in kernels]

@@ -1,0 +1,159 @@
+"""Every INFERENCE speed switch gives the boxes of the plain model on real frames (bag.avi)."""
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from siamcorners.config import ConfigError, load_config
+from siamcorners.data.crops import search_crop
+from siamcorners.data.device_crops import search_crop_device
+from siamcorners.engine.speed import box_agreement, conditioned_random_model, load_video_frames, tracking_run
+from siamcorners.models import build_model
+from siamcorners.models.inference import InferenceSettings, InferenceSiamCorners, fold_batchnorm
+from siamcorners.tracker import SiamCornersTracker
+
+SMALL = ["MODEL.BACKBONE.TYPE", "resnet18_small", "MODEL.BACKBONE.WIDTH", "16", "MODEL.NECK.OUT_CHANNELS", "64",
+         "MODEL.HEAD.CHANNELS", "64", "MODEL.HEAD.POOL_CHANNELS", "32", "DEVICE", "cpu"]
+BOX = [200, 120, 80, 100]  # the bag in bag.avi frame 0
+EXACT_TOL_PX = 1e-2        # float rounding only (BN folding, grouped convs, memory format, summation order)
+EXACT_SWITCHES = {
+    "no-precompute": ["INFERENCE.PRECOMPUTE_TEMPLATE", "false"],
+    "fold-bn": ["INFERENCE.FOLD_BN", "true"],
+    "batch-branches": ["INFERENCE.BATCH_BRANCHES", "true"],
+    "sparse-offsets": ["INFERENCE.SPARSE_OFFSETS", "true"],
+    "channels-last": ["INFERENCE.CHANNELS_LAST", "true"],
+    "pool-logstep": ["MODEL.HEAD.POOL_IMPL", "logstep"],
+    "device-crop": ["INFERENCE.DEVICE_CROP", "true"],
+}
+ALL_EXACT = [v for opts in EXACT_SWITCHES.values() for v in opts if opts[0] != "INFERENCE.PRECOMPUTE_TEMPLATE"]
+
+
+@pytest.fixture(scope="module")
+def frames(shared_data_dir):
+    return load_video_frames(os.path.join(shared_data_dir, "bag.avi"), 6)
+
+
+def _conditioned(opts, frames):
+    torch.manual_seed(0)
+    cfg = load_config(opts=opts)
+    model = build_model(cfg)
+    probe = SiamCornersTracker(model, cfg)
+    z = probe.template_input(frames[0], BOX)
+    x, _ = probe.search_input(frames[0])
+    return conditioned_random_model(model, z, x), cfg
+
+
+@pytest.fixture(scope="module")
+def small(frames):
+    model, cfg = _conditioned(SMALL, frames)
+    base = tracking_run(SiamCornersTracker(model, cfg), frames, BOX, warmup=0)["boxes"]
+    return model, base
+
+
+@pytest.mark.parametrize("name", list(EXACT_SWITCHES) + ["all"])
+def test_switch_gives_baseline_boxes(name, small, frames):
+    model, base = small
+    opts = SMALL + (ALL_EXACT if name == "all" else EXACT_SWITCHES[name])
+    tracker = SiamCornersTracker(model, load_config(opts=opts))
+    boxes = tracking_run(tracker, frames, BOX, warmup=0)["boxes"]
+    assert box_agreement(base, boxes)["max_abs_px"] < EXACT_TOL_PX
+    if name not in ("device-crop", "pool-logstep"):
+        assert isinstance(tracker.model, InferenceSiamCorners)  # the switch really reached the model
+
+
+def test_baseline_boxes_move(small):
+    """The conditioned random model really tracks (boxes change), so the comparisons above are not vacuous."""
+    _, base = small
+    assert np.abs(np.diff(base, axis=0)).max() > 1.0
+
+
+def test_wrapper_track_contract_and_offsets(small, frames):
+    model, _ = small
+    cfg = load_config(opts=SMALL)
+    tracker = SiamCornersTracker(model, cfg)
+    z = tracker.template_input(frames[0], BOX)
+    x, _ = tracker.search_input(frames[1])
+    with torch.no_grad():
+        model.template(z)
+        ref = model.track(x)
+        fast = InferenceSiamCorners(model, InferenceSettings(fold_bn=True, batch_branches=True, sparse_offsets=True))
+        fast.template(z)
+        out = fast.track(x)
+        assert len(out) == len(ref) == 3
+        for o, r in zip(out, ref):
+            for key in ("tl_heat", "br_heat", "tl_off", "br_off"):
+                assert o[key].shape == r[key].shape
+                torch.testing.assert_close(o[key], r[key], rtol=1e-4, atol=1e-4)
+        assert fast.detect(x).shape == (1, 45, 5)
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())  # the caller's model is untouched
+
+
+def test_fold_batchnorm_removes_every_bn(small):
+    model, _ = small
+    fast = InferenceSiamCorners(model, InferenceSettings(fold_bn=True))
+    n_bn = sum(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
+    assert n_bn > 50
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fast.model.modules())
+    assert fold_batchnorm(fast.model) == 0
+
+
+def test_device_crop_is_bit_identical_to_opencv(frames):
+    rng = np.random.default_rng(0)
+    frame = frames[3]
+    gray = frame[:, :, 1].copy()
+    avg = frame.mean(axis=(0, 1))
+    for side in list(rng.integers(20, 900, size=12)) + [255]:
+        center = rng.uniform(-50, 530, size=2)
+        for img in (frame, gray):
+            ref = search_crop(img, center, int(side), avg, 255).transpose(2, 0, 1)[None].astype(np.float32)
+            out = search_crop_device(img, center, int(side), avg, 255, "cpu")
+            assert out.shape == (1, 3, 255, 255) and out.dtype == torch.float32
+            np.testing.assert_array_equal(out.numpy(), ref)
+
+
+def test_amp_bf16_is_close_and_tracks(small, frames):
+    """bf16 autocast is not exact: the heat maps agree to bf16 precision and tracking stays valid."""
+    model, _ = small
+    tracker = SiamCornersTracker(model, load_config(opts=SMALL))
+    z = tracker.template_input(frames[0], BOX)
+    x, _ = tracker.search_input(frames[1])
+    with torch.no_grad():
+        model.template(z)
+        ref = model.track(x)
+        amp = InferenceSiamCorners(model, InferenceSettings(amp="bf16"))
+        amp.template(z)
+        out = amp.track(x)
+    for o, r in zip(out, ref):
+        assert o["tl_heat"].dtype == torch.float32
+        scale = float(r["tl_heat"].abs().max())
+        assert float((o["tl_heat"] - r["tl_heat"]).abs().max()) < 0.1 * scale
+    boxes = tracking_run(SiamCornersTracker(model, load_config(opts=SMALL + ["INFERENCE.AMP", "bf16"])),
+                         frames[:3], BOX, warmup=0)["boxes"]
+    assert np.all(np.isfinite(boxes)) and np.all(boxes[:, 2:] > 0)
+
+
+def test_bad_amp_value_names_the_key():
+    with pytest.raises(ValueError, match="INFERENCE.AMP"):
+        InferenceSettings.from_cfg(load_config(opts=SMALL + ["INFERENCE.AMP", "fp8"]))
+    with pytest.raises(ConfigError, match="INFERENCE.FOLD_BN"):
+        load_config(opts=["INFERENCE.FOLD_BN", "3"])
+
+
+@pytest.mark.slow
+def test_compile_gives_baseline_boxes(small, frames):
+    model, base = small
+    tracker = SiamCornersTracker(model, load_config(opts=SMALL + ["INFERENCE.COMPILE", "true"]))
+    boxes = tracking_run(tracker, frames[:4], BOX, warmup=0)["boxes"]
+    assert box_agreement(base[:4], boxes)["max_abs_px"] < EXACT_TOL_PX
+
+
+@pytest.mark.slow
+def test_official_resnet50_all_exact_switches(frames):
+    """The official ResNet-50 profile (random weights): all exact switches together give the baseline boxes."""
+    model, cfg = _conditioned(["DEVICE", "cpu"], frames)
+    base = tracking_run(SiamCornersTracker(model, cfg), frames[:4], BOX, warmup=0)["boxes"]
+    fast = tracking_run(SiamCornersTracker(model, load_config(opts=["DEVICE", "cpu"] + ALL_EXACT)), frames[:4], BOX,
+                        warmup=0)["boxes"]
+    assert np.abs(np.diff(base, axis=0)).max() > 1.0
+    assert box_agreement(base, fast)["max_abs_px"] < EXACT_TOL_PX
