@@ -45,6 +45,26 @@ def _worker(out_dir):
     dist.destroy_process_group()
 
 
+def test_single_process_needs_no_launcher(monkeypatch):
+    import torch
+
+    from siamcorners.engine.distributed import all_reduce_mean, init_distributed, loss_scale_for_reduce, wrap_model
+
+    for var in ("WORLD_SIZE", "RANK", "LOCAL_RANK"):
+        monkeypatch.delenv(var, raising=False)
+    info = init_distributed("cpu")
+    assert (info.rank, info.world_size, info.distributed, info.backend) == (0, 1, False, "")
+    model = torch.nn.Linear(2, 2)
+    assert wrap_model(model, info) is model
+    assert all_reduce_mean({"total": torch.tensor(1.5), "lr": 0.1}, info) == {"total": 1.5, "lr": 0.1}
+    # official "sum": DDP averages over ranks, so the loss is scaled by the world size
+    assert loss_scale_for_reduce("sum", 4) == 4.0 and loss_scale_for_reduce("mean", 4) == 1.0
+    with pytest.raises(ValueError, match="GRAD_REDUCE"):
+        loss_scale_for_reduce("max", 2)
+    with pytest.raises(ValueError, match="SYNC_BN"):
+        wrap_model(model, info.__class__(0, 0, 2, torch.device("cpu"), "gloo"), sync_bn=True)
+
+
 @pytest.mark.slow
 def test_torchrun_two_processes_keep_ranks_in_sync_and_resume_in_one_process(tmp_path):
     out = str(tmp_path)

@@ -45,8 +45,9 @@ class SiamCornersTracker:
     """Single-object tracker around a SiamCorners model (``model.template(z)``, ``model.track(x)``).
 
     All settings are read from ``cfg`` once here (``TRACK``, ``DECODE``, ``HEATMAP``,
-    ``MODEL.HEAD.TEMPLATES``, ``DEVICE``); with ``TEMPLATES: unified`` one whole-box template is used.
-    The model is moved to the device and put in eval mode. After each ``track`` call,
+    ``MODEL.HEAD.TEMPLATES``, ``DEVICE``, ``INFERENCE``); with ``TEMPLATES: unified`` one whole-box template
+    is used. The model is moved to the device and put in eval mode; when an ``INFERENCE`` switch changes the model,
+    the tracker runs an optimised copy (:class:`~siamcorners.models.inference.InferenceSiamCorners`). After each ``track`` call,
     ``self.debug`` holds the intermediate arrays of that frame (candidates, penalty, pscore, ...).
     """
 
