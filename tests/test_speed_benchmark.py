@@ -99,8 +99,8 @@ def test_speed_subcommand_writes_its_section(tmp_path, shared_data_dir):
     spec.loader.exec_module(tool)
     out = str(tmp_path / "benchmarks.md")
     rc = tool.main(["speed", "--opts"] + TINY[:-2] + ["--device", "cpu", "--threads", "0", "--frames", "4",
-                    "--warmup", "1", "--batch-videos", "2", "--video", os.path.join(shared_data_dir, "bag.avi"),
-                    "--out", out])
+                    "--warmup", "1", "--batch-videos", "2", "--rounds", "2",
+                    "--video", os.path.join(shared_data_dir, "bag.avi"), "--out", out])
     assert rc == 0
     text = _read(out)
     for needle in ("Component breakdown", "bag.avi", "synthetic", "baseline", "optimised", "FOLD_BN",

@@ -68,7 +68,7 @@ def _speed(args: argparse.Namespace) -> int:
     video = args.video if args.video is not None else os.path.join(os.path.dirname(root), "shared", "data", "bag.avi")
     device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
     r = run_speed_benchmark(args.cfg, args.opts, device, video, args.frames, args.warmup, args.batch_videos,
-                            args.compile)
+                            args.compile, args.rounds)
     text = speed_markdown(r, " ".join(["python", "tools/benchmark.py"] + args.argv))
     print(text)
     if args.out:
@@ -114,6 +114,7 @@ def main(argv=None) -> int:
     s.add_argument("--frames", type=int, default=10, help="frames per video (incl. init and warm-up)")
     s.add_argument("--warmup", type=int, default=2)
     s.add_argument("--batch-videos", type=int, default=4)
+    s.add_argument("--rounds", type=int, default=3, help="interleaved repetitions of every configuration")
     s.add_argument("--compile", action="store_true", help="also measure INFERENCE.COMPILE (slow to compile)")
     s.add_argument("--out", default=None, help="markdown file whose speed section is replaced (docs/benchmarks.md)")
     s.add_argument("--json", action="store_true")

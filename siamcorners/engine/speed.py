@@ -310,17 +310,49 @@ def _synthetic_videos(count: int, frames: int, seed: int = 2021) -> list[tuple[l
     return out
 
 
+def _interleaved(names: Sequence[str], make_tracker: Callable[[str], Any],
+                 videos: Mapping[str, tuple[Sequence[np.ndarray], Sequence[float]]], rounds: int, warmup: int,
+                 device: torch.device, log: Callable[[str], None]) -> dict[str, dict[str, Any]]:
+    """Track every video with every configuration, ``rounds`` times in rotating order (so slow drifts of a
+    shared machine hit all configurations alike). Per configuration and video: the per-round medians
+    (``"rounds_s"``), the boxes of round 0 and the peak memory of its first round."""
+    out: dict[str, dict[str, Any]] = {n: {"rounds_s": {v: [] for v in videos}, "boxes": {}} for n in names}
+    for r in range(rounds):
+        order = list(names[r % len(names):]) + list(names[:r % len(names)])
+        log(f"  round {r + 1}/{rounds}")
+        for name in order:
+            tracker = make_tracker(name)
+            if r == 0:
+                reset_peak_memory(device)
+            for v, (fr, box) in videos.items():
+                res = tracking_run(tracker, fr, box, warmup)
+                out[name]["rounds_s"][v].append(res["median_s"])
+                out[name]["boxes"].setdefault(v, res["boxes"])
+            if r == 0:
+                out[name]["peak_mib"], out[name]["peak_kind"] = peak_memory(device)
+            del tracker
+    return out
+
+
+def _ratio(res: Mapping[str, Any], base: Mapping[str, Any], video: str) -> float:
+    """Median over rounds of baseline time / configuration time (> 1: faster than the baseline)."""
+    return statistics.median(b / t for b, t in zip(base["rounds_s"][video], res["rounds_s"][video]))
+
+
 def run_speed_benchmark(cfg_path: str | None, opts: Sequence[str] = (), device: str = "cpu",
                         real_video: str | None = None, frames: int = 10, warmup: int = 2,
-                        batch_videos: int = 4, compile_row: bool = False,
+                        batch_videos: int = 4, compile_row: bool = False, rounds: int = 3,
                         log: Callable[[str], None] = print) -> dict[str, Any]:
     """The whole speed benchmark in one run (numbers are comparable only within one run):
 
-    * per switch (and the optimised profile: every exact switch that was faster alone in this run), the
-      end-to-end median FPS on each video and its ratio to the plain baseline measured in the same run, the box
-      agreement with the baseline and the peak memory;
-    * the Table IV breakdown of the baseline ("before") and of the optimised profile ("after");
-    * batched multi-video FPS (``batch_videos`` synthetic videos of different sizes/lengths) against one at a time.
+    * phase 1: the plain baseline and each switch alone, interleaved over ``rounds`` rounds; FPS = 1 / median
+      frame time, ratio = median over rounds of the per-round speed-up against the baseline, box agreement with
+      the baseline, peak memory;
+    * phase 2: the optimised profile (every exact switch whose phase-1 ratio was > 1 on every video) against
+      the baseline, interleaved again;
+    * the Table IV breakdown of the baseline ("before") and of the optimised profile ("after"), alternated over
+      two rounds, stage medians averaged;
+    * batched multi-video FPS (``batch_videos`` synthetic videos of different sizes/lengths) vs one at a time.
     """
     from ..config import load_config
     from ..models.inference import InferenceSettings
@@ -332,52 +364,45 @@ def run_speed_benchmark(cfg_path: str | None, opts: Sequence[str] = (), device: 
     videos: dict[str, tuple[list[np.ndarray], list[float]]] = {}
     if real_video and os.path.isfile(real_video):
         videos[os.path.basename(real_video)] = (load_video_frames(real_video, frames), [200.0, 120.0, 80.0, 100.0])
-    synth = _synthetic_videos(1, frames)[0]
-    videos["synthetic 480x360"] = synth
+    videos["synthetic 480x360"] = _synthetic_videos(1, frames)[0]
     first = next(iter(videos.values()))
     torch.manual_seed(0)
     model = _conditioned_model(cfg, first[0], first[1], dev)
     amp = "fp16" if dev.type == "cuda" else "bf16"
-    rows = dict(SWITCH_ROWS)
-    rows[f"AMP {amp}"] = ["INFERENCE.AMP", amp]
+    rows = {"baseline": [], **SWITCH_ROWS, f"AMP {amp}": ["INFERENCE.AMP", amp]}
     if compile_row:
         rows["COMPILE"] = ["INFERENCE.COMPILE", "true"]
+    cfgs = {name: load_config(cfg_path, base_opts + extra) for name, extra in rows.items()}
 
-    def measure(extra: Sequence[str]) -> dict[str, Any]:
-        c = load_config(cfg_path, base_opts + list(extra))
-        reset_peak_memory(dev)
-        res = {}
-        for name, (fr, box) in videos.items():
-            res[name] = tracking_run(SiamCornersTracker(model, c, device=dev), fr, box, warmup)
-        res["peak_mib"], res["peak_kind"] = peak_memory(dev)
-        return res
-
-    log(f"speed benchmark on {dev}: {len(videos)} videos x {frames} frames, warm-up {warmup}")
-    results: dict[str, dict[str, Any]] = {"baseline": measure([])}
-    for name, extra in rows.items():
-        log(f"  {name} ...")
-        results[name] = measure(extra)
-    faster = [n for n in EXACT_SWITCHES
-              if all(results[n][v]["fps"] > results["baseline"][v]["fps"] for v in videos)]
+    log(f"speed benchmark on {dev}: {len(videos)} videos x {frames} frames, warm-up {warmup}, {rounds} rounds")
+    results = _interleaved(list(rows), lambda n: SiamCornersTracker(model, cfgs[n], device=dev), videos, rounds,
+                           warmup, dev, log)
+    faster = [n for n in EXACT_SWITCHES if all(_ratio(results[n], results["baseline"], v) > 1.0 for v in videos)]
     optimised_opts = [o for n in faster for o in rows[n]]
-    log(f"  optimised ({', '.join(faster) or 'no switch was faster'}) ...")
-    results["optimised"] = measure(optimised_opts)
+    cfgs["optimised"] = opt_cfg = load_config(cfg_path, base_opts + optimised_opts)
+    log(f"  phase 2: optimised = {', '.join(faster) or 'no switch was faster'}")
+    phase2 = _interleaved(["baseline", "optimised"], lambda n: SiamCornersTracker(model, cfgs[n], device=dev),
+                          videos, rounds, warmup, dev, log)
+    results["optimised"] = phase2["optimised"]
 
     table = []
     for name, res in results.items():
+        base = phase2["baseline"] if name == "optimised" else results["baseline"]
         row = {"name": name, "peak_mib": res["peak_mib"], "peak_kind": res["peak_kind"], "videos": {}}
         for v in videos:
-            agree = box_agreement(results["baseline"][v]["boxes"], res[v]["boxes"])
-            row["videos"][v] = {"fps": res[v]["fps"], "ratio": res[v]["fps"] / results["baseline"][v]["fps"],
+            agree = box_agreement(results["baseline"]["boxes"][v], res["boxes"][v])
+            row["videos"][v] = {"fps": 1.0 / statistics.median(res["rounds_s"][v]), "ratio": _ratio(res, base, v),
                                 **agree}
         table.append(row)
 
     log("  Table IV breakdown ...")
-    opt_cfg = load_config(cfg_path, base_opts + optimised_opts)
     fr, box = first
-    breakdown = {"before": profile_components(_stage_tracker(model, cfg, InferenceSettings(), dev), fr, box, warmup),
-                 "after": profile_components(_stage_tracker(model, opt_cfg, InferenceSettings.from_cfg(opt_cfg), dev),
-                                             fr, box, warmup)}
+    settings = {"before": (cfg, InferenceSettings()), "after": (opt_cfg, InferenceSettings.from_cfg(opt_cfg))}
+    runs: dict[str, list[dict[str, float]]] = {"before": [], "after": []}
+    for _ in range(2):
+        for key, (c, st) in settings.items():
+            runs[key].append(profile_components(_stage_tracker(model, c, st, dev), fr, box, warmup))
+    breakdown = {key: {s: sum(r[s] for r in rs) / len(rs) for s in rs[0]} for key, rs in runs.items()}
     for b in breakdown.values():
         b["backbone"] = sum(b[s] for s in BACKBONE_STAGES)
         b["head_decode_post"] = sum(b.get(s, 0.0) for s in HEAD_STAGES)
@@ -394,8 +419,9 @@ def run_speed_benchmark(cfg_path: str | None, opts: Sequence[str] = (), device: 
         diff = max(box_agreement(a, b)["max_abs_px"] for a, b in zip(one["boxes"], many["boxes"]))
         batched[label] = {"fps_1": one["fps"], "fps_k": many["fps"], "ratio": many["fps"] / one["fps"],
                           "max_abs_px": diff, "frames": one["frames"]}
-    return {"machine": machine_info(dev), "device": str(dev), "frames": frames, "warmup": warmup,
-            "videos": list(videos), "table": table, "optimised": faster, "breakdown": breakdown,
+    return {"machine": machine_info(dev), "device": str(dev), "frames": frames, "warmup": warmup, "rounds": rounds,
+            "videos": list(videos), "table": table, "optimised": faster, "optimised_opts": optimised_opts,
+            "breakdown": breakdown,
             "batched": batched, "batch_videos": batch_videos, "cfg": cfg_path or "<defaults>", "opts": list(opts)}
 
 
@@ -412,11 +438,12 @@ def speed_markdown(r: Mapping[str, Any], command: str) -> str:
         f"Command: `{command}`",
         "",
         f"Model: `{r['cfg']}` {' '.join(r['opts'])} (official ResNet-50 profile unless overridden), random weights "
-        f"conditioned to a trained model's output range, batch 1. Each number is a median over "
-        f"{r['frames'] - 1 - r['warmup']} tracked frames after {r['warmup']} warm-up frames; every ratio compares two "
-        f"rows of this one run.",
+        f"conditioned to a trained model's output range, batch 1. Frame times are medians over "
+        f"{r['frames'] - 1 - r['warmup']} tracked frames after {r['warmup']} warm-up frames; the configurations run "
+        f"interleaved in {r['rounds']} rounds, FPS = 1 / median over rounds, ratio = median over rounds of the "
+        f"per-round speed-up against the baseline of this one run.",
         "",
-        "### Component breakdown (Table IV style), ms per frame",
+        "### Component breakdown (Table IV style), ms per frame (stage medians, mean of two alternated runs)",
         "",
         "| component | before (all switches off) | after (optimised) |",
         "|---|---:|---:|",
@@ -435,7 +462,8 @@ def speed_markdown(r: Mapping[str, Any], command: str) -> str:
         f"| ... as a share of the frame time | {before['share_of_frame']:.1%} | {after['share_of_frame']:.1%} |",
         "",
         f"Optimised profile = the exact switches that were faster than the baseline alone on every video in this run: "
-        f"{', '.join(r['optimised']) or 'none'}.",
+        f"{', '.join(r['optimised']) or 'none'} (its FPS ratio is from a second interleaved comparison with the "
+        f"baseline). To track with it: `tools/test.py ... --opts {' '.join(r.get('optimised_opts', []))}`.",
         "",
         "### End-to-end tracking FPS per switch (ratio = FPS / baseline FPS, same run)",
         "",
@@ -451,7 +479,9 @@ def speed_markdown(r: Mapping[str, Any], command: str) -> str:
     kind = r["table"][0]["peak_kind"]
     lines += [
         "",
-        f"Peak memory: {kind}, reset before each row where the platform allows it. Exact switches agree with the "
+        f"Peak memory: {kind}, reset before each row's first round where the platform allows it (on the CPU it "
+        "includes memory the allocator kept from earlier rows, and every row adds an optimised copy of the model: "
+        "compare with care). Exact switches agree with the "
         "baseline to float rounding; AMP is not exact (its box difference is the measured accuracy cost; with "
         "random weights a small numeric change can make the tracker pick another candidate).",
         "",

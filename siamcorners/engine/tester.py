@@ -26,8 +26,8 @@ import numpy as np
 from ..benchmarks.results import layout_for, make_submission_zip, write_result
 from ..benchmarks.sequence import BenchmarkError, Dataset, Sequence
 
-__all__ = ["VideoOutcome", "track_sequential", "track_batched_runner", "track_video", "run_benchmark", "select_videos", "parse_shard",
-           "SiamCornersFactory", "ImportedFactory"]
+__all__ = ["VideoOutcome", "track_sequential", "track_batched_runner", "track_video", "run_benchmark",
+           "select_videos", "parse_shard", "SiamCornersFactory", "ImportedFactory"]
 
 TrackerFactory = Callable[[str], Any]
 Runner = Callable[[Any, list], list]

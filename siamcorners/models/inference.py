@@ -25,8 +25,8 @@ Switches (each gives the same boxes as the plain model up to float rounding; ``t
 ``DEVICE_CROP`` is read by the tracker (see :mod:`siamcorners.data.device_crops`).
 
 Per-stage timing: when ``stage_hook`` is set (a callable taking a stage name), it is called at the end of each
-stage: ``template`` (only without PRECOMPUTE_TEMPLATE), ``conv3``, ``conv4``, ``conv5`` (backbone up to that level), ``neck``, ``xcorr``, ``corner_pool``,
-``heat``, ``offsets``.
+stage: ``template`` (only without PRECOMPUTE_TEMPLATE), ``conv3``, ``conv4``, ``conv5`` (backbone up to that
+level), ``neck``, ``xcorr``, ``corner_pool``, ``heat``, ``offsets``.
 """
 from __future__ import annotations
 
