@@ -401,6 +401,7 @@ _CHOICES = {
     "TRACK.TEMPLATE_FILL": ("mean", "constant"),
     "DATASET.NEG_LABELS": ("search", "none"),
     "TRAIN.GRAD_REDUCE": ("mean", "sum"),
+    "INFERENCE.AMP": ("off", "fp16", "bf16"),
     "TRAIN.LR.TYPE": ("log", "step", "cos", "linear"),
     "TRAIN.WARMUP.TYPE": ("step", "linear"),
 }

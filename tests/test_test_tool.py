@@ -220,3 +220,6 @@ def test_real_siamcorners_tracker_on_a_trimmed_dudek_copy(shared_data_dir, tmp_p
     with open(os.path.join(src, "groundtruth_rect.txt")) as f:
         gt0 = [float(v) for v in f.readline().split(",")]
     assert boxes.shape == (3, 4) and boxes[0].tolist() == gt0 and np.isfinite(boxes).all()
+    # the resolved config of the run is written beside the tracker's results
+    resolved = load_config(os.path.join(out, "OTB100", "tiny_random.config.yaml"))
+    assert resolved.MODEL == load_config(cfg_path).MODEL

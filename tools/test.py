@@ -89,7 +89,11 @@ def main(argv=None) -> int:
         batched = dict(runner=track_batched_runner, videos_per_chunk=args.batch_videos) if args.batch_videos > 1 \
             else dict(runner=track_sequential)
         bench = Benchmark(dataset, results_dir=os.path.join(out, dataset.name))
-        bench.run(factory, args.tracker_name or default_name, videos=videos, workers=args.workers,
+        name = args.tracker_name or default_name
+        if cfg is not None:  # the resolved config beside the tracker's results folder
+            from siamcorners.config import save_config
+            save_config(cfg, os.path.join(out, dataset.name, f"{name}.config.yaml"))
+        bench.run(factory, name, videos=videos, workers=args.workers,
                   devices=_devices(args, cfg), shard=parse_shard(args.shard), progress=not args.no_progress, **batched)
     except (BenchmarkError, ConfigError) as e:
         print(f"error: {e}", file=sys.stderr)
