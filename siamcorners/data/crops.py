@@ -117,6 +117,19 @@ def _fill_pixel(fill, channels: int, dtype) -> np.ndarray:
     return pixel[:1] if channels == 1 else pixel
 
 
+def subwindow_bounds(center: Sequence[float], side: int, img_hw: Tuple[int, int]
+                     ) -> Tuple[int, int, int, int, int, int, bool]:
+    """Window of a ``side``-pixel square crop at ``center`` in a frame of ``img_hw`` = (H, W):
+    ``(xmin, ymin, x0, x1, y0, y1, inside)`` with (xmin, ymin) the crop origin, [x0, x1) x [y0, y1) the part of
+    the frame it covers and ``inside`` whether the whole crop lies in the frame (no padding needed)."""
+    img_h, img_w = img_hw
+    xmin, ymin = subwindow_origin(center, side)
+    x0, x1 = max(xmin, 0), min(xmin + side, img_w)
+    y0, y1 = max(ymin, 0), min(ymin + side, img_h)
+    inside = xmin >= 0 and ymin >= 0 and xmin + side <= img_w and ymin + side <= img_h
+    return xmin, ymin, x0, x1, y0, y1, inside
+
+
 def get_subwindow(frame: np.ndarray, center: Sequence[float], out_size: int, side: int,
                   fill: Sequence[float]) -> np.ndarray:
     """Square crop of ``side`` pixels centred at ``center``, resized to ``out_size``.
@@ -129,11 +142,7 @@ def get_subwindow(frame: np.ndarray, center: Sequence[float], out_size: int, sid
     out_size = int(out_size)
     if side < 1 or out_size < 1:
         raise ValueError(f"crop side and output size must be >= 1, got side={side}, out_size={out_size}")
-    img_h, img_w = frame.shape[:2]
-    xmin, ymin = subwindow_origin(center, side)
-    x0, x1 = max(xmin, 0), min(xmin + side, img_w)
-    y0, y1 = max(ymin, 0), min(ymin + side, img_h)
-    inside = xmin >= 0 and ymin >= 0 and xmin + side <= img_w and ymin + side <= img_h
+    xmin, ymin, x0, x1, y0, y1, inside = subwindow_bounds(center, side, frame.shape[:2])
     if inside:
         patch = frame[ymin:ymin + side, xmin:xmin + side]
         if side == out_size:

@@ -15,7 +15,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .crops import _fill_pixel, check_frame, subwindow_origin
+from .crops import _fill_pixel, check_frame, subwindow_bounds
 
 __all__ = ["search_crop_device", "resize_linear_u8", "linear_coefficients"]
 
@@ -61,12 +61,8 @@ def search_crop_device(frame: np.ndarray, center: Sequence[float], side: int, av
     side = int(side)
     if side < 1 or instance_size < 1:
         raise ValueError(f"crop side and output size must be >= 1, got side={side}, out_size={instance_size}")
-    img_h, img_w = frame.shape[:2]
-    xmin, ymin = subwindow_origin(center, side)
-    x0, x1 = max(xmin, 0), min(xmin + side, img_w)
-    y0, y1 = max(ymin, 0), min(ymin + side, img_h)
+    xmin, ymin, x0, x1, y0, y1, inside = subwindow_bounds(center, side, frame.shape[:2])
     device = torch.device(device)
-    inside = xmin >= 0 and ymin >= 0 and xmin + side <= img_w and ymin + side <= img_h
     region = torch.from_numpy(np.ascontiguousarray(frame[y0:y1, x0:x1])).to(device, non_blocking=True)
     if region.dim() == 2:
         region = region.unsqueeze(2)  # (h, w, 1)
