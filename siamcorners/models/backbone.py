@@ -23,7 +23,7 @@ State-dict names follow torchvision (``conv1``, ``bn1``, ``layer1.0.conv1``, ``l
 from __future__ import annotations
 
 import os
-from typing import Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Mapping, Optional, Sequence
 
 import torch
 import torch.nn as nn
@@ -161,14 +161,18 @@ class DilatedResNet(nn.Module):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
 
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """x (N, 3, H, W) -> one map per level, e.g. (N, C_l, 15, 15) for H = W = 127, 31x31 for 255."""
+    def forward(self, x: torch.Tensor, on_level: Optional[Callable[[int], None]] = None) -> list[torch.Tensor]:
+        """x (N, 3, H, W) -> one map per level, e.g. (N, C_l, 15, 15) for H = W = 127, 31x31 for 255.
+
+        ``on_level(level)`` is called right after each level's map is computed (stage timing)."""
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         by_level: dict[int, torch.Tensor] = {}
         for i in range(1, self.num_layers + 1):
             x = getattr(self, f"layer{i}")(x)
             if i + 1 in LEVEL_TO_LAYER:
                 by_level[i + 1] = x
+                if on_level is not None:
+                    on_level(i + 1)
         return [by_level[lv] for lv in self.levels]
 
     def train(self, mode: bool = True) -> "DilatedResNet":

@@ -39,7 +39,6 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .backbone import LEVEL_TO_LAYER
 from .decode import _nms, decode_corners
 from .pools import directional_pool
 from .siamcorners import SiamCorners
@@ -280,15 +279,7 @@ class InferenceSiamCorners(nn.Module):
 
     def _backbone(self, x: torch.Tensor) -> list[torch.Tensor]:
         """The backbone forward of :class:`DilatedResNet`, with a stage tick at each returned level."""
-        bb = self.model.backbone
-        x = bb.maxpool(bb.relu(bb.bn1(bb.conv1(x))))
-        by_level: dict[int, torch.Tensor] = {}
-        for i in range(1, bb.num_layers + 1):
-            x = getattr(bb, f"layer{i}")(x)
-            if i + 1 in LEVEL_TO_LAYER:
-                by_level[i + 1] = x
-                self._tick(f"conv{i + 1}")
-        return [by_level[lv] for lv in bb.levels]
+        return self.model.backbone(x, on_level=lambda level: self._tick(f"conv{level}"))
 
     def template_kernels(self, z: torch.Tensor) -> list[torch.Tensor]:
         """z (B, K, 3, 127, 127) -> per level correlation kernels (B, K, C, 7, 7)."""
