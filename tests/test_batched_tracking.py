@@ -96,9 +96,7 @@ def test_test_tool_batch_videos_matches_sequential(tmp_path):
     from siamcorners.models.checkpoint import save_checkpoint
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    spec = importlib.util.spec_from_file_location("tool_test", os.path.join(root, "tools", "test.py"))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = importlib.import_module("siamcorners.cli.test")
     data = str(tmp_path / "synthetic")
     names = write_otb_dataset(data, 3, seed=5, num_frames=4, image_size=(120, 160))
     cfg_path = os.path.join(root, "experiments", "siamcorners_tiny_synthetic", "config.yaml")

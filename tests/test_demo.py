@@ -17,10 +17,7 @@ TINY = {"DEVICE": "cpu",
 
 @pytest.fixture(scope="module")
 def demo():
-    spec = importlib.util.spec_from_file_location("demo_tool", os.path.join(ROOT, "tools", "demo.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return importlib.import_module("siamcorners.cli.demo")
 
 
 @pytest.fixture(scope="module")

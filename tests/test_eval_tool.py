@@ -17,6 +17,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _tool(name):
+    if name in ("train", "test", "eval", "demo"):  # programs that live in siamcorners/cli/
+        return importlib.import_module(f"siamcorners.cli.{name}")
     spec = importlib.util.spec_from_file_location(f"tool_{name}", os.path.join(ROOT, "tools", f"{name}.py"))
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)

@@ -1,0 +1,137 @@
+"""Track one object and write an annotated video.
+
+    python tools/demo.py                                      # built-in synthetic video + the shipped tiny model
+    python tools/demo.py --source clip.mp4 --init 120,80,40,60 --out clip_tracked.mp4 --gif clip.gif
+    python tools/demo.py --source path/to/frames/ --init 120,80,40,60
+    python tools/demo.py --source 0 --show                    # webcam 0, initial box drawn with the mouse
+    python tools/demo.py --cfg experiments/siamcorners_r50/config.yaml --snapshot model.pth --source clip.mp4
+
+--source is a video file, an image folder (an OTB sequence folder: its first ground-truth box is used
+when --init is absent) or a camera index. Without --init the box is drawn with the mouse, which needs a
+display. Prints the tracker speed (FPS of init + track calls) and, on the synthetic video, the mean IoU.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the checkout
+
+from siamcorners.benchmarks.metrics import overlap_ratio
+from siamcorners.config import ConfigError, load_config
+from siamcorners.data.frames import FrameSourceError, IterableSource, groundtruth_init_box, open_source
+from siamcorners.data.synthetic import make_video
+from siamcorners.models import build_model
+from siamcorners.models.checkpoint import CheckpointError, load_checkpoint
+from siamcorners.tracker import SiamCornersTracker
+from siamcorners.tracker.video_io import (AnnotatedWriter, Viewer, display_available, parse_box,
+                                          track_frames)
+
+DEFAULT_CFG = os.path.join(ROOT, "experiments", "siamcorners_tiny_synthetic", "config.yaml")
+DEFAULT_SNAPSHOT = os.path.join(ROOT, "experiments", "siamcorners_tiny_synthetic", "model.pth")
+DEMO_SEED = 20210  # synthetic demo videos are make_video((DEMO_SEED, --seed)): never used in training
+
+
+def _no_weights(snapshot: str, cfg_path: str) -> int:
+    rel = os.path.relpath(cfg_path, ROOT) if cfg_path.startswith(ROOT) else cfg_path
+    print(f"error: no trained weights available: {snapshot} does not exist.\n"
+          f"  Train them with:\n"
+          f"      python tools/train.py --cfg {rel}\n"
+          f"  or pass an existing checkpoint with --snapshot PATH.", file=sys.stderr)
+    return 2
+
+
+def _snapshot_for(args: argparse.Namespace, cfg_path: str, cfg) -> str:
+    if args.snapshot:
+        return args.snapshot
+    if cfg is not None and cfg.TEST.SNAPSHOT:
+        snap = cfg.TEST.SNAPSHOT
+        return snap if os.path.isabs(snap) else os.path.join(cfg.OUTPUT_DIR, snap)
+    return os.path.join(os.path.dirname(os.path.abspath(cfg_path)), "model.pth")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--source", help="video file, image folder or camera index (default: a synthetic video)")
+    parser.add_argument("--init", help="initial box x,y,w,h in pixels of the first frame (default: drawn with "
+                                       "the mouse, or the ground truth of an OTB folder / the synthetic video)")
+    parser.add_argument("--cfg", help=f"experiment config (default: {os.path.relpath(DEFAULT_CFG, ROOT)})")
+    parser.add_argument("--snapshot", help="checkpoint (default: TEST.SNAPSHOT of the config, else model.pth "
+                                           "beside the config)")
+    parser.add_argument("--out", default="demo.mp4", help="annotated video to write ('' for none; default demo.mp4)")
+    parser.add_argument("--gif", help="also write an animated GIF here")
+    parser.add_argument("--show", action="store_true", help="show the tracking in a window (q or Esc stops)")
+    parser.add_argument("--device", help="cpu, cuda, cuda:N or auto (default: DEVICE of the config)")
+    parser.add_argument("--max-frames", type=int, help="stop after this many frames")
+    parser.add_argument("--seed", type=int, default=0, help="which synthetic video when --source is absent")
+    parser.add_argument("--frames", type=int, default=120, help="length of the synthetic video (default 120)")
+    parser.add_argument("--opts", nargs=argparse.REMAINDER, default=[], help="config overrides KEY VALUE ...")
+    args = parser.parse_args(argv)
+
+    cfg_path = args.cfg or DEFAULT_CFG
+    try:
+        if args.cfg is None and not args.snapshot and not os.path.isfile(DEFAULT_SNAPSHOT):
+            return _no_weights(DEFAULT_SNAPSHOT, cfg_path)
+        cfg = load_config(cfg_path, args.opts)
+        snapshot = _snapshot_for(args, cfg_path, cfg)
+        if not os.path.isfile(snapshot):
+            return _no_weights(snapshot, cfg_path)
+        if not args.out and not args.gif and not args.show:
+            raise ValueError("nothing to output: give --out, --gif or --show")
+        if args.max_frames is not None and args.max_frames < 1:
+            raise ValueError(f"--max-frames must be >= 1, got {args.max_frames}")
+
+        model = build_model(cfg)
+        load_checkpoint(snapshot, model=model)
+        tracker = SiamCornersTracker(model, cfg, device=args.device)
+
+        with contextlib.ExitStack() as stack:
+            gt = None
+            if args.source is None:
+                video = make_video((DEMO_SEED, args.seed), num_frames=args.frames,
+                                   name=f"synthetic_demo_{args.seed}")
+                source = IterableSource(video, name=video.name, fps=30.0)
+                init_box = parse_box(args.init) if args.init else video.gt[0].tolist()
+                gt = video.gt
+            else:
+                source = stack.enter_context(open_source(args.source))
+                init_box = parse_box(args.init) if args.init else groundtruth_init_box(args.source)
+                if args.init is None and init_box is not None:
+                    print(f"initial box from {args.source} ground truth: {init_box}")
+            if init_box is None and not display_available():
+                raise ValueError("no initial box: pass --init x,y,w,h (drawing it with the mouse needs a display)")
+            viewer = None
+            if args.show:
+                if display_available():
+                    viewer = Viewer(f"SiamCorners - {source.name}")
+                    stack.callback(viewer.close)
+                else:
+                    print("warning: no display available, --show ignored", file=sys.stderr)
+            writer = None
+            if args.out or args.gif:
+                writer = stack.enter_context(AnnotatedWriter(args.out or None, args.gif, fps=source.fps))
+            run = track_frames(tracker, source, init_box, writer, viewer, gt, args.max_frames)
+    except (ConfigError, CheckpointError, FrameSourceError, ValueError, OSError, RuntimeError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+    n = len(run.boxes)
+    print(f"{source.name}: {n} frames, tracker {run.fps:.1f} FPS on {tracker.device} "
+          f"({run.overall_fps:.1f} FPS including reading, drawing and writing)")
+    if gt is not None:
+        present = gt[:n, 2] > 0
+        iou = overlap_ratio(gt[:n][present], run.boxes[present])
+        print(f"mean IoU with the ground truth over {int(present.sum())} frames with the target in view: "
+              f"{np.nanmean(iou):.3f}")
+    for path in (args.out, args.gif):
+        if path:
+            print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
