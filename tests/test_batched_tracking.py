@@ -7,7 +7,7 @@ import torch
 
 from siamcorners.config import load_config
 from siamcorners.data.synthetic import make_video
-from siamcorners.engine.speed import conditioned_random_model, load_video_frames
+from siamcorners.engine.profiling.speed import conditioned_random_model, load_video_frames
 from siamcorners.engine.tester import track_video
 from siamcorners.models import build_model
 from siamcorners.tracker import SiamCornersTracker

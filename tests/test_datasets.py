@@ -13,7 +13,7 @@ from siamcorners.data.datasets import build_train_dataset
 from siamcorners.data.pair_dataset import TrainPairDataset
 from siamcorners.data.sources import CropSource, crop_box
 from siamcorners.data.targets import corner_targets
-from siamcorners.data.throughput import write_fake_crop_dataset
+from siamcorners.engine.profiling.throughput import write_fake_crop_dataset
 
 SHAPES = {"template": (4, 3, 127, 127), "search": (3, 255, 255), "tl_heat": (1, 25, 25), "br_heat": (1, 25, 25),
           "tl_off": (2,), "br_off": (2,), "tl_ind": (), "br_ind": (), "valid": (), "skipped": ()}
@@ -171,7 +171,7 @@ def test_dataset_rejects_bad_settings(fake):
 
 
 def test_throughput_counts_the_measured_samples(fake):
-    from siamcorners.data.throughput import measure_throughput
+    from siamcorners.engine.profiling.throughput import measure_throughput
 
     ds = build_train_dataset(_cfg(fake, **{"DATASET.VIDEOS_PER_EPOCH": 16}), epoch=0)
     r = measure_throughput(ds, num_samples=8, num_workers=0, batch_size=4)

@@ -8,7 +8,7 @@ import torch
 
 from siamcorners.config import load_config
 from siamcorners.data.synthetic import make_video
-from siamcorners.engine.speed import (BACKBONE_STAGES, SECTION_BEGIN, SECTION_END, StageClock,
+from siamcorners.engine.profiling.speed import (BACKBONE_STAGES, SECTION_BEGIN, SECTION_END, StageClock,
                                       conditioned_random_model, profile_components, write_markdown_section)
 from siamcorners.models import build_model
 from siamcorners.models.inference import InferenceSettings, InferenceSiamCorners

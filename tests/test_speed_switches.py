@@ -8,7 +8,7 @@ import torch
 from siamcorners.config import ConfigError, load_config
 from siamcorners.data.crops import search_crop
 from siamcorners.data.device_crops import search_crop_device
-from siamcorners.engine.speed import box_agreement, conditioned_random_model, load_video_frames, tracking_run
+from siamcorners.engine.profiling.speed import box_agreement, conditioned_random_model, load_video_frames, tracking_run
 from siamcorners.models import build_model
 from siamcorners.models.inference import InferenceSettings, InferenceSiamCorners, fold_batchnorm
 from siamcorners.tracker import SiamCornersTracker

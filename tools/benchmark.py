@@ -17,7 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from siamcorners.benchmarks.timing import time_eval
+    from siamcorners.engine.profiling.eval_timing import time_eval
 
     r = time_eval(args.videos, args.frames, args.trackers, args.repeats, args.tmp)
     print(f"evaluation of {r['trackers']} trackers x {r['videos']} videos x {r['frames_per_video']} frames "
@@ -30,7 +30,7 @@ def _eval(args: argparse.Namespace) -> int:
 
 def _data(args: argparse.Namespace) -> int:
     from siamcorners.config import load_config
-    from siamcorners.data.throughput import data_benchmark
+    from siamcorners.engine.profiling.throughput import data_benchmark
 
     cfg = load_config(args.cfg, freeze=False) if args.cfg else None
     workers = [int(w) for w in args.workers.split(",")]
@@ -60,7 +60,7 @@ def _train(args: argparse.Namespace) -> int:
 def _speed(args: argparse.Namespace) -> int:
     import torch
 
-    from siamcorners.engine.speed import run_speed_benchmark, speed_markdown, write_markdown_section
+    from siamcorners.engine.profiling.speed import run_speed_benchmark, speed_markdown, write_markdown_section
 
     if args.threads > 0:
         torch.set_num_threads(args.threads)

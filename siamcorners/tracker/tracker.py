@@ -89,7 +89,7 @@ class SiamCornersTracker:
         if isinstance(model, SiamCorners) and self.settings.changes_model:
             model = InferenceSiamCorners(model, self.settings)
         self.model = model
-        self.stage_hook: Optional[Any] = None  # callable(stage name) at each stage end (engine/speed.py timing)
+        self.stage_hook: Optional[Any] = None  # callable(stage name) at each stage end (engine/profiling/speed.py timing)
         self._windows: Dict[int, np.ndarray] = {}
         self.center: Optional[np.ndarray] = None   # (2,) cx, cy in image pixels
         self.size: Optional[np.ndarray] = None     # (2,) w, h in image pixels

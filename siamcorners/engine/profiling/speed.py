@@ -218,7 +218,7 @@ def batched_tracking_run(tracker: Any, videos: Sequence[tuple[Sequence[np.ndarra
                          batch: int) -> dict[str, Any]:
     """Track the videos (frames, init box) with :func:`siamcorners.tracker.batched.track_batched` in chunks of
     ``batch`` (batch 1 = one at a time); returns total seconds, frames, FPS and each video's boxes."""
-    from ..tracker.batched import track_batched
+    from ...tracker.batched import track_batched
 
     t0 = time.perf_counter()
     results = []
@@ -282,8 +282,8 @@ TABLE_IV = (("crop", "crop + upload"), ("template", "template branch (per frame)
 
 
 def _conditioned_model(cfg: Mapping, frames: Sequence[np.ndarray], box: Sequence[float], device: torch.device):
-    from ..models import build_model
-    from ..tracker import SiamCornersTracker
+    from ...models import build_model
+    from ...tracker import SiamCornersTracker
 
     model = build_model(cfg)
     probe = SiamCornersTracker(model, cfg, device=device)
@@ -294,8 +294,8 @@ def _conditioned_model(cfg: Mapping, frames: Sequence[np.ndarray], box: Sequence
 
 def _stage_tracker(model: nn.Module, cfg: Mapping, settings, device: torch.device):
     """A tracker whose model is always an InferenceSiamCorners (stage ticks), with the given settings."""
-    from ..models.inference import InferenceSiamCorners
-    from ..tracker import SiamCornersTracker
+    from ...models.inference import InferenceSiamCorners
+    from ...tracker import SiamCornersTracker
 
     tracker = SiamCornersTracker(model, cfg, device=device)
     tracker.model = InferenceSiamCorners(model, settings)
@@ -303,7 +303,7 @@ def _stage_tracker(model: nn.Module, cfg: Mapping, settings, device: torch.devic
 
 
 def _synthetic_videos(count: int, frames: int, seed: int = 2021) -> list[tuple[list[np.ndarray], list[float]]]:
-    from ..data.synthetic import make_video
+    from ...data.synthetic import make_video
 
     sizes = [(360, 480), (240, 320), (480, 640), (300, 400)]
     out = []
@@ -356,9 +356,9 @@ def run_speed_benchmark(cfg_path: str | None, opts: Sequence[str] = (), device: 
       two rounds, stage medians averaged;
     * batched multi-video FPS (``batch_videos`` synthetic videos of different sizes/lengths) vs one at a time.
     """
-    from ..config import load_config
-    from ..models.inference import InferenceSettings
-    from ..tracker import SiamCornersTracker
+    from ...config import load_config
+    from ...models.inference import InferenceSettings
+    from ...tracker import SiamCornersTracker
 
     dev = torch.device(device)
     base_opts = list(opts) + ["DEVICE", str(dev)]

@@ -7,9 +7,9 @@ import time
 
 import numpy as np
 
-from .evaluation import evaluate_tracker
-from .results import layout_for, write_result
-from .sequence import Dataset, Sequence
+from ...benchmarks.evaluation import evaluate_tracker
+from ...benchmarks.results import layout_for, write_result
+from ...benchmarks.sequence import Dataset, Sequence
 
 __all__ = ["make_eval_workload", "time_eval"]
 
