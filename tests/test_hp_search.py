@@ -188,3 +188,19 @@ def test_cli_errors_are_one_line(tmp_path, synthetic_root, capsys):
     assert main(base[:2] + ["--snapshot", str(tmp_path / "none.pth")] + base[4:] + ["--search", "TRACK.LR=0.1"]) == 2
     assert "snapshot not found" in capsys.readouterr().err
     assert not os.path.exists(tmp_path / "hp" / "hp_search.json")
+
+
+def test_ranking_table_and_json_on_got10k_scores():
+    from siamcorners.engine.hp_search import SearchResult, format_ranking, rank_results, results_to_json
+
+    space = _space(["TRACK.LR=0.3,0.4"])
+    a, b = select_settings(space)
+    got = {"success_auc": 0.5, "precision": None, "norm_precision": None, "ao": 0.5, "sr50": 0.6, "sr75": 0.2}
+    ranked = rank_results([SearchResult(a, got), SearchResult(b, {**got, "success_auc": 0.7, "ao": 0.7})])
+    assert [r.setting.name for r in ranked] == ["LR=0.4", "LR=0.3"]
+    table = format_ranking(ranked, ["TRACK.LR"]).splitlines()
+    assert table[1].split("|")[1:-1] == [" Rank ", " LR  ", " AO    ", " SR0.5 ", " SR0.75 "]
+    assert table[3].replace(" ", "") == "|1|0.4|0.700|0.600|0.200|"
+    data = results_to_json(ranked)
+    assert data[0] == {"params": {"TRACK.LR": 0.4}, "tracker": "LR=0.4", "success_auc": 0.7, "precision": None,
+                       "norm_precision": None, "ao": 0.7, "sr50": 0.6, "sr75": 0.2}
