@@ -179,7 +179,7 @@ def test_cli_errors_are_one_line(tmp_path, synthetic_root, capsys):
     from siamcorners.cli.hp_search import main
 
     base = ["--cfg", os.path.join(TINY, "config.yaml"), "--snapshot", os.path.join(TINY, "model.pth"),
-            "--dataset", "synthetic", "--dataset-root", synthetic_root, "--out", str(tmp_path / "hp")]
+            "--dataset", "synthetic", "--dataset-root", synthetic_root, "--out", str(tmp_path / "hp"), "--no-progress"]
     assert main(base + ["--search", "TRACK.PENALTY=0.1"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "TRACK.PENALTY" in err and err.count("\n") == 1
@@ -187,6 +187,10 @@ def test_cli_errors_are_one_line(tmp_path, synthetic_root, capsys):
     assert "--shard" in capsys.readouterr().err
     assert main(base[:2] + ["--snapshot", str(tmp_path / "none.pth")] + base[4:] + ["--search", "TRACK.LR=0.1"]) == 2
     assert "snapshot not found" in capsys.readouterr().err
+    # a searched model key the snapshot does not fit: the checkpoint error, in one line
+    assert main(base + ["--search", "MODEL.HEAD.POOL_CHANNELS=8"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "model.pth" in err and err.count("\n") == 1
     assert not os.path.exists(tmp_path / "hp" / "hp_search.json")
 
 

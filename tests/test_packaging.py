@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -67,21 +68,20 @@ def test_installed_eval_gives_the_tools_output(tmp_path):
     exe = shutil.which("siamcorners-eval")
     if exe is None:
         pytest.skip("siamcorners-eval is not on PATH: install the package (pip install -e .) to test it")
+    from siamcorners.benchmarks import load_dataset
     from siamcorners.benchmarks.results import layout_for, write_result
     from siamcorners.data.synthetic import write_otb_dataset
 
     root = str(tmp_path / "syn")
     write_otb_dataset(root, 2, seed=3, num_frames=5, image_size=(60, 80))
-    import numpy as np
-    from siamcorners.benchmarks import load_dataset
 
     for seq in load_dataset("synthetic", root):
         write_result(layout_for("synthetic"), str(tmp_path / "res" / "shifted"), seq.name, seq.gt + [2.0, 1.0, 0, 0])
     outputs = []
     for k, cmd in enumerate(([exe], [sys.executable, os.path.join(ROOT, "tools", "eval.py")])):
         rep = tmp_path / f"rep{k}"
-        run = subprocess.run(cmd + ["--dataset", "synthetic", "--dataset-root", root, "--results", str(tmp_path / "res"),
-                                    "--no-plots", "--report-dir", str(rep)],
+        run = subprocess.run(cmd + ["--dataset", "synthetic", "--dataset-root", root, "--results",
+                                    str(tmp_path / "res"), "--no-plots", "--report-dir", str(rep)],
                              capture_output=True, text=True, env=_env(), cwd=ROOT, timeout=120)
         assert run.returncode == 0, run.stderr
         outputs.append((run.stdout.replace(str(rep), "REP"), (rep / "results.json").read_text()))

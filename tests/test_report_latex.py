@@ -1,6 +1,5 @@
 """tools/eval.py --latex: the booktabs table of the ranked results (escaped names, best values bold)."""
 import json
-import os
 
 import numpy as np
 
@@ -13,8 +12,8 @@ from siamcorners.cli.eval import main as eval_main
 def _dataset(tmp_path):
     gts = {"Basketball": np.array([[10.0 + i, 20.0, 30.0, 40.0] for i in range(6)]),
            "Biker": np.array([[50.0, 20.0 + i, 30.0, 40.0] for i in range(5)])}
-    meta = {v: {"video_dir": v, "init_rect": g[0].tolist(), "img_names": [f"{v}/img/{i:04d}.jpg" for i in range(len(g))],
-                "gt_rect": g.tolist(), "attr": []} for v, g in gts.items()}
+    meta = {v: {"video_dir": v, "init_rect": g[0].tolist(), "gt_rect": g.tolist(), "attr": [],
+                "img_names": [f"{v}/img/{i:04d}.jpg" for i in range(len(g))]} for v, g in gts.items()}
     data = tmp_path / "data"
     data.mkdir()
     (data / "OTB100.json").write_text(json.dumps(meta))

@@ -9,8 +9,8 @@ from typing import Sequence as _Seq
 from .evaluation import TrackerEvaluation
 from .textio import atomic_write_text
 
-__all__ = ["rank", "table_rows", "format_console", "format_markdown", "format_csv", "format_latex", "latex_escape", "to_json",
-           "write_reports"]
+__all__ = ["rank", "table_rows", "format_console", "format_markdown", "format_csv", "format_latex", "latex_escape",
+           "to_json", "write_reports"]
 
 
 def rank(evaluations: _Seq[TrackerEvaluation]) -> list[TrackerEvaluation]:

@@ -21,6 +21,7 @@ from siamcorners.config import ConfigError
 from siamcorners.engine.hp_search import (build_space, format_ranking, grid_size, parse_search, run_search,
                                           select_settings, write_json)
 from siamcorners.engine.tester import SiamCornersFactory, parse_shard
+from siamcorners.models.checkpoint import CheckpointError
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -88,7 +89,7 @@ def main(argv=None) -> int:
         path = os.path.join(args.out, "hp_search.json")
         write_json(results, path)
         print(f"json: {path} ({len(results)} settings)")
-    except (BenchmarkError, ConfigError) as e:
+    except (BenchmarkError, ConfigError, CheckpointError) as e:  # e.g. a searched MODEL key the snapshot does not fit
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0
