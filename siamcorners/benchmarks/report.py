@@ -9,7 +9,8 @@ from typing import Sequence as _Seq
 from .evaluation import TrackerEvaluation
 from .textio import atomic_write_text
 
-__all__ = ["rank", "table_rows", "format_console", "format_markdown", "format_csv", "to_json", "write_reports"]
+__all__ = ["rank", "table_rows", "format_console", "format_markdown", "format_csv", "format_latex", "latex_escape",
+           "to_json", "write_reports"]
 
 
 def rank(evaluations: _Seq[TrackerEvaluation]) -> list[TrackerEvaluation]:
@@ -68,6 +69,36 @@ def format_csv(evaluations: _Seq[TrackerEvaluation]) -> str:
         for attr, s in e.per_attribute.items():
             w.writerow([e.tracker, attr, s["num_videos"]] + [repr(s.get(k)) for k in keys])
     return buf.getvalue()
+
+
+_LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+
+
+def latex_escape(text: str) -> str:
+    """Text safe inside a LaTeX table cell (``my_tracker&1`` -> ``my\\_tracker\\&1``)."""
+    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in text)
+
+
+def format_latex(evaluations: _Seq[TrackerEvaluation], caption: str = "", label: str = "") -> str:
+    """A booktabs table of the ranked trackers (``\\usepackage{booktabs}``); the best value of each column
+    (as printed, three decimals) is bold, ties included."""
+    cols = _columns(evaluations)
+    ranked = rank(evaluations)
+    cells = [[_fmt(e.scores[k]) for k, _ in cols] for e in ranked]
+    best = [max((float(r[j]) for r in cells if r[j] != "-"), default=None) for j in range(len(cols))]
+    out = ["% requires \\usepackage{booktabs}", r"\begin{table}[t]", r"\centering"]
+    if caption:
+        out.append(rf"\caption{{{latex_escape(caption)}}}")
+    if label:
+        out.append(rf"\label{{{label}}}")
+    out += [r"\begin{tabular}{l" + "c" * len(cols) + "}", r"\toprule",
+            " & ".join(["Tracker"] + [latex_escape(c[1]) for c in cols]) + r" \\", r"\midrule"]
+    for e, row in zip(ranked, cells):
+        vals = ["--" if v == "-" else (rf"\textbf{{{v}}}" if float(v) == best[j] else v) for j, v in enumerate(row)]
+        out.append(" & ".join([latex_escape(e.tracker)] + vals) + r" \\")
+    out += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
+    return "\n".join(out) + "\n"
 
 
 def to_json(evaluations: _Seq[TrackerEvaluation]) -> dict:

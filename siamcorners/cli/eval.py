@@ -1,7 +1,8 @@
 """Score tracker results with the pysot-toolkit OPE conventions (or the got10k toolkit's).
 
     python tools/eval.py --dataset OTB100 --dataset-root /data/OTB100 --results results/OTB100 \\
-        [--trackers a,b] [--protocol pysot|got10k] [--on-mismatch error|truncate] [--json scores.json]
+        [--trackers a,b] [--protocol pysot|got10k] [--on-mismatch error|truncate] [--json scores.json] \\
+        [--latex table.tex]
 
 Prints a ranked table (Success AUC / Norm Precision @0.20 / Precision @20 px; GOT-10k: AO / SR0.5 / SR0.75)
 and writes results.md, results.csv, results.json and plots (PNG + PDF, overall and per attribute) into
@@ -15,6 +16,7 @@ import os
 import sys
 
 from siamcorners.benchmarks import Benchmark, BenchmarkError, DATASET_NAMES
+from siamcorners.benchmarks.report import format_latex
 from siamcorners.benchmarks.textio import atomic_write_text
 
 
@@ -31,6 +33,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="result length != ground truth: error, or cut both to the shorter")
     p.add_argument("--report-dir", help="where results.md/.csv/.json and plots go (default reports/<dataset>)")
     p.add_argument("--json", help="also write the JSON scores here")
+    p.add_argument("--latex", metavar="FILE", help="also write the ranked table here as a booktabs LaTeX table")
     p.add_argument("--no-plots", action="store_true", help="skip the plots")
     return p.parse_args(argv)
 
@@ -50,6 +53,10 @@ def main(argv=None) -> int:
         if args.json:
             atomic_write_text(args.json, json.dumps(bench.to_json(evals), indent=1))
             print(f"json: {args.json}")
+        if args.latex:
+            caption = f"{bench.dataset.name} ({evals[0].protocol} protocol)"
+            atomic_write_text(args.latex, format_latex(evals, caption=caption))
+            print(f"latex: {args.latex}")
     except BenchmarkError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
