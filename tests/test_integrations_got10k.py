@@ -22,6 +22,7 @@ from siamcorners.benchmarks import load_dataset  # noqa: E402
 from siamcorners.benchmarks.evaluation import evaluate_tracker  # noqa: E402
 from siamcorners.benchmarks.results import read_result  # noqa: E402
 from siamcorners.cli import eval as eval_cli, test as test_cli  # noqa: E402
+from siamcorners.config import load_config  # noqa: E402
 from siamcorners.integrations.common import build_tracker  # noqa: E402
 from siamcorners.integrations.got10k import GOT10kTracker, Got10kTrackerAdapter  # noqa: E402
 
@@ -89,6 +90,14 @@ def test_tracker_is_a_got10k_tracker_and_reads_every_image_kind(videos):
     for r in runs[1:]:
         np.testing.assert_array_equal(r, runs[0])
     assert runs[0].shape == (3, 4) and np.isfinite(t.score)
+    loaded = GOT10kTracker(load_config(CFG), SNAP, name="x", device="cpu")  # a loaded config works too
+    loaded.init(Image.open(frames[0]), gt[0])
+    np.testing.assert_array_equal([loaded.update(Image.open(f)) for f in frames[1:4]], runs[0])
+
+
+def test_tracker_names_a_missing_snapshot(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.pth: snapshot not found"):
+        GOT10kTracker(CFG, str(tmp_path / "nope.pth"))
 
 
 def test_got10k_experiment_agrees_with_test_and_eval_tools(tmp_path, videos, tracker):
