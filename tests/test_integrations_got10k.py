@@ -4,7 +4,6 @@ SR agreeing with tools/test.py + tools/eval.py, and a got10k tracker through too
 import json
 import os
 import socket
-import sys
 import textwrap
 
 import cv2
@@ -93,6 +92,18 @@ def test_tracker_is_a_got10k_tracker_and_reads_every_image_kind(videos):
     loaded = GOT10kTracker(load_config(CFG), SNAP, name="x", device="cpu")  # a loaded config works too
     loaded.init(Image.open(frames[0]), gt[0])
     np.testing.assert_array_equal([loaded.update(Image.open(f)) for f in frames[1:4]], runs[0])
+
+
+def test_init_rule_pysot_moves_the_init_box_half_a_pixel(videos):
+    name, frames, gt = videos[1]
+    t = GOT10kTracker(CFG, SNAP, device="cpu", init_rule="pysot")
+    t.init(Image.open(frames[0]), gt[0])
+    direct = build_tracker(CFG, SNAP, device="cpu")
+    direct.init(cv2.imread(frames[0]), (gt[0] + [0.5, 0.5, 0, 0]).tolist())
+    for f in frames[1:3]:
+        np.testing.assert_array_equal(t.update(Image.open(f)), direct.track(cv2.imread(f))["bbox"])
+    with pytest.raises(ValueError, match="init-box rule"):
+        GOT10kTracker(CFG, SNAP, device="cpu", init_rule="centre")
 
 
 def test_tracker_names_a_missing_snapshot(tmp_path):

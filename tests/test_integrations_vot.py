@@ -15,7 +15,7 @@ import pytest
 
 import toolkit_layouts as L
 from siamcorners.integrations import vot as vot_integration
-from siamcorners.integrations.regions import polygon_to_xywh, region_to_xywh
+from siamcorners.integrations.regions import init_box, init_rule_from_cfg, polygon_to_xywh, region_to_xywh
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CFG = os.path.join(ROOT, "experiments", "siamcorners_tiny_synthetic", "config.yaml")
@@ -38,6 +38,18 @@ def test_polygon_to_xywh_is_pysots_axis_aligned_box():
         polygon_to_xywh([0, 0, 1, 1, 2])
     with pytest.raises(ValueError, match="degenerate"):
         polygon_to_xywh([0, 0, 0, 0, 0, 0, 0, 0])
+
+
+def test_init_box_rules():
+    np.testing.assert_array_equal(init_box([10, 20, 30, 40], "raw"), [10, 20, 30, 40])
+    np.testing.assert_array_equal(init_box([10, 20, 30, 40], "pysot"), [10.5, 20.5, 30, 40])  # cx = x + w / 2
+    poly = [40, 40, 50, 30, 60, 40, 50, 50]
+    np.testing.assert_array_equal(init_box(poly, "raw"), polygon_to_xywh(poly))
+    np.testing.assert_array_equal(init_box(poly, "pysot"), polygon_to_xywh(poly))
+    with pytest.raises(ValueError, match="init-box rule"):
+        init_box([1, 2, 3, 4], "centre")
+    assert init_rule_from_cfg({"TEST": {"INIT_BOX": "pysot"}}) == "pysot"
+    assert init_rule_from_cfg({"TEST": {}}) == "raw" and init_rule_from_cfg({}) == "raw"
 
 
 def test_polygon_to_xywh_matches_got10k_corner2rect():

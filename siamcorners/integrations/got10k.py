@@ -29,8 +29,9 @@ from typing import Any, Mapping, Sequence, Union
 
 import numpy as np
 
-from .common import build_tracker, default_tracker_name
+from .common import build_tracker, default_tracker_name, resolve_config
 from .images import bgr_to_pil, to_bgr
+from .regions import init_box, init_rule_from_cfg
 
 try:
     from got10k.trackers import Tracker as _Got10kTracker
@@ -88,19 +89,26 @@ class GOT10kTracker(_Got10kTracker):
             the name ``tools/test.py`` gives its results folder.
         device: "cpu", "cuda", "cuda:N" or "auto"; default ``cfg.DEVICE``.
         opts: config overrides ``KEY VALUE ...`` applied to a config file.
+        init_rule: how the box got10k hands over becomes the init box: "raw" (as it is) or "pysot" (+0.5 px,
+            pysot's rule); default ``cfg.TEST.INIT_BOX`` where the config has it (the rule ``tools/test.py``
+            follows), else "raw".
 
     Images are PIL images (got10k converts them to RGB; grayscale is expanded), image paths, or RGB uint8
     arrays; boxes are 0-based ``[x, y, w, h]``. The tracker is deterministic, so got10k runs one repetition.
     """
 
     def __init__(self, cfg: Union[str, os.PathLike, Mapping], snapshot: Union[str, os.PathLike],
-                 name: str | None = None, device: str | None = None, opts: Sequence[str] = ()):
+                 name: str | None = None, device: str | None = None, opts: Sequence[str] = (),
+                 init_rule: str | None = None):
         super().__init__(name=name or default_tracker_name(snapshot), is_deterministic=True)
-        self.tracker = build_tracker(cfg, snapshot, device=device, opts=opts)
+        cfg = resolve_config(cfg, opts)
+        self.tracker = build_tracker(cfg, snapshot, device=device)
+        self.init_rule = init_rule or init_rule_from_cfg(cfg)
+        init_box([0, 0, 1, 1], self.init_rule)  # validates the rule now, not at the first video
         self.score = float("nan")  # score of the last update
 
     def init(self, image: Any, box: Sequence[float]) -> None:
-        self.tracker.init(to_bgr(image), np.asarray(box, dtype=np.float64).reshape(-1)[:4].tolist())
+        self.tracker.init(to_bgr(image), init_box(box, self.init_rule).tolist())
         self.score = float("nan")
 
     def update(self, image: Any) -> np.ndarray:

@@ -11,7 +11,9 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["polygon_to_xywh", "region_to_xywh"]
+__all__ = ["INIT_BOX_RULES", "init_box", "polygon_to_xywh", "region_to_xywh", "init_rule_from_cfg"]
+
+INIT_BOX_RULES = ("pysot", "raw")
 
 
 def polygon_to_xywh(points: Sequence[float]) -> np.ndarray:
@@ -42,3 +44,24 @@ def region_to_xywh(region: Sequence[float]) -> np.ndarray:
     if r.size == 8:
         return polygon_to_xywh(r)
     raise ValueError(f"a region is 4 numbers (x, y, w, h) or 8 (polygon corners), got {r.size}")
+
+
+def init_box(region: Sequence[float], rule: str = "raw") -> np.ndarray:
+    """The ``[x, y, w, h]`` a tracker starts from, given a ground-truth region and the init-box rule.
+
+    ``"raw"``: a rectangle as it is. ``"pysot"`` (pysot's and the official ``test.py``'s rule): a rectangle's
+    centre is taken as ``x + w / 2`` and the tracker's as ``x + (w - 1) / 2``, so the box moves by +0.5 px.
+    A polygon gets pysot's area-preserving box (:func:`polygon_to_xywh`) under both rules (VOT convention).
+    """
+    if rule not in INIT_BOX_RULES:
+        raise ValueError(f"init-box rule must be one of {list(INIT_BOX_RULES)}, got {rule!r}")
+    box = region_to_xywh(region)
+    if rule == "pysot" and np.asarray(region).size == 4:
+        box[:2] += 0.5
+    return box
+
+
+def init_rule_from_cfg(cfg) -> str:
+    """``cfg.TEST.INIT_BOX`` when the config has that key (the rule ``tools/test.py`` applies), else ``"raw"``."""
+    test = cfg.get("TEST", {}) if hasattr(cfg, "get") else {}
+    return str(test.get("INIT_BOX", "raw")) if hasattr(test, "get") else "raw"

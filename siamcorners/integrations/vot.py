@@ -9,7 +9,8 @@ from a ``trackers.ini`` entry, which this command prints with ``--print-ini`` (a
     vot test SiamCorners                       # in the workspace: one generated sequence, nothing downloaded
     vot evaluate SiamCorners                   # the workspace's stack (e.g. vot2018)
 
-Polygon initialisations become the axis-aligned box pysot uses (:func:`regions.polygon_to_xywh`); the tracker
+Polygon initialisations become the axis-aligned box pysot uses (:func:`regions.polygon_to_xywh`), rectangles
+follow ``cfg.TEST.INIT_BOX`` where the config has it (as ``tools/test.py`` does; else as given); the tracker
 reports rectangles with the frame's score as the ``confidence`` property. Tested with vot-toolkit 0.9.0,
 vot-trax 4.0.2 and attributee 0.1.9 (0.1.10 fails at import with vot-toolkit 0.9.0).
 """
@@ -23,20 +24,21 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .common import build_tracker
+from .common import build_tracker, resolve_config
 from .images import to_bgr
-from .regions import polygon_to_xywh
+from .regions import init_box, init_rule_from_cfg, polygon_to_xywh
 
 __all__ = ["ini_entry", "trax_region_to_xywh", "serve", "main"]
 
 
-def trax_region_to_xywh(region: Any) -> np.ndarray:
-    """A TraX region -> ``[x, y, w, h]``: a rectangle as it is; a 4-point polygon as pysot's axis-aligned box;
-    any other polygon as the min-max box of its points."""
+def trax_region_to_xywh(region: Any, rule: str = "raw") -> np.ndarray:
+    """A TraX region -> the init box ``[x, y, w, h]``: a rectangle under the init-box ``rule``
+    (:func:`regions.init_box`); a 4-point polygon as pysot's axis-aligned box; any other polygon as the min-max
+    box of its points."""
     from trax import Region
 
     if region.type == Region.RECTANGLE:
-        return np.asarray(region.bounds(), dtype=np.float64)
+        return init_box(region.bounds(), rule)
     if region.type == Region.POLYGON:
         points = np.array([region.get(i) for i in range(region.size())], dtype=np.float64)  # (K, 2)
         if len(points) == 4:
@@ -55,9 +57,9 @@ def _frame(request: Any) -> np.ndarray:
     return to_bgr(image.path())
 
 
-def serve(tracker: Any, name: str = "SiamCorners") -> None:
+def serve(tracker: Any, name: str = "SiamCorners", init_rule: str = "raw") -> None:
     """Answer TraX requests until the client quits: ``tracker`` has ``init(frame, box)`` and
-    ``track(frame) -> {"bbox", "score"}`` on BGR frames."""
+    ``track(frame) -> {"bbox", "score"}`` on BGR frames; ``init_rule`` applies to rectangle regions."""
     from trax import Image, Rectangle, Region, Server, TraxStatus
 
     with Server([Region.RECTANGLE, Region.POLYGON], [Image.PATH], tracker_name=name,
@@ -69,7 +71,7 @@ def serve(tracker: Any, name: str = "SiamCorners") -> None:
             frame = _frame(request)
             if request.type == TraxStatus.INITIALIZE:
                 region, _ = request.objects[0]
-                box = trax_region_to_xywh(region)
+                box = trax_region_to_xywh(region, init_rule)
                 tracker.init(frame, box.tolist())
                 bbox, score = box.tolist(), 1.0
             else:
@@ -141,8 +143,8 @@ def main(argv=None) -> int:
         if args.threads > 0:
             import torch
             torch.set_num_threads(args.threads)
-        tracker = build_tracker(args.cfg, args.snapshot, device=args.device, opts=args.opts)
-        serve(tracker, args.name)
+        cfg = resolve_config(args.cfg, args.opts)
+        serve(build_tracker(cfg, args.snapshot, device=args.device), args.name, init_rule_from_cfg(cfg))
     except Exception as e:  # reach the toolkit's log as one line, not a traceback into the protocol stream
         print(f"error: {type(e).__name__}: {e}", file=sys.stderr)
         return 1
