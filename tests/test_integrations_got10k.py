@@ -168,9 +168,9 @@ def test_otb_experiment_runs_and_its_success_score_matches_ours(tmp_path, videos
     assert perf["seq_wise"]["Basketball"]["success_score"] > 0.2
 
 
-def test_vot_experiment_supervised_with_resets(tmp_path, videos, tracker):
+def test_vot_experiment_with_resets(tmp_path, videos, tracker):
     root = L.vot_layout(str(tmp_path / "vot2018"), videos, polygons=True)
-    exp = ExperimentVOT(root, version=2018, experiments="supervised", result_dir=str(tmp_path / "results"),
+    exp = ExperimentVOT(root, version=2018, result_dir=str(tmp_path / "results"),  # all three experiments
                         report_dir=str(tmp_path / "rep"))
     exp.run(tracker)
     perf = exp.report([tracker.name])[tracker.name]
@@ -182,6 +182,10 @@ def test_vot_experiment_supervised_with_resets(tmp_path, videos, tracker):
     times = (base / "Dudek" / "Dudek_time.txt").read_text().split("\n")
     assert times[fail + 1] == "NaN"  # got10k's np.NaN on NumPy 2 (our shim)
     assert 0.0 < perf["accuracy"] <= 1.0 and perf["robustness"] >= 1
+    for name, frames, _ in videos:
+        for experiment in ("unsupervised", "realtime"):
+            lines = (base.parent / experiment / name / f"{name}_001.txt").read_text().split("\n")
+            assert len(lines) == len(frames) and lines[0] == "1"
 
 
 @pytest.mark.parametrize("which", [pytest.param("UAV123", marks=pytest.mark.slow), "NfS"])
