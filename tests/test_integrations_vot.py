@@ -98,7 +98,7 @@ def _vot_test(workspace, *extra, timeout=600):
                           "--snapshot", SNAP, "--device", "cpu", "--threads", "1"],
                          cwd=ROOT, capture_output=True, text=True, check=True).stdout
     (workspace / "trackers.ini").write_text(ini)
-    env = dict(os.environ, PYTHONPATH=ROOT)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # the entry's env_PYTHONPATH must suffice
     proc = subprocess.run([sys.executable, "-m", "vot", "test", "SiamCorners", *extra], cwd=workspace, env=env,
                           capture_output=True, text=True, timeout=timeout)
     out = proc.stdout + proc.stderr
