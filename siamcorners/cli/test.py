@@ -35,7 +35,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--gpus", help="comma-separated GPU ids; workers are spread over them")
     p.add_argument("--shard", default="0/1", help="i/N: run every N-th video starting at i (job arrays)")
     p.add_argument("--tracker-name", help="results sub-folder (default: snapshot file name)")
-    p.add_argument("--tracker-factory", help="package.module:callable(device) -> tracker, instead of SiamCorners")
+    p.add_argument("--tracker-factory", help="package.module:callable(device) -> tracker (ours or a got10k Tracker), "
+                   "instead of SiamCorners")
     p.add_argument("--out", help="results root (default: cfg.OUTPUT_DIR/cfg.TEST.RESULTS_DIR)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--batch-videos", type=int, default=1, metavar="K",

@@ -146,7 +146,12 @@ class SiamCornersFactory:
 
 
 class ImportedFactory:
-    """``"package.module:callable"``: any ``callable(device) -> tracker`` (imported in each worker)."""
+    """``"package.module:callable"``: any ``callable(device) -> tracker`` (imported in each worker).
+
+    The name may also be a got10k tracker instance, and the callable may return one (``got10k.trackers.Tracker``:
+    ``init(image, box)``, ``update(image) -> box`` on PIL RGB images); it is wrapped in
+    ``siamcorners.integrations.got10k.Got10kTrackerAdapter`` so it runs through this runner unchanged.
+    """
 
     def __init__(self, spec: str):
         if ":" not in spec:
@@ -161,7 +166,17 @@ class ImportedFactory:
             fn = getattr(importlib.import_module(module), attr)
         except (ImportError, AttributeError) as e:
             raise BenchmarkError(f"--tracker-factory {self.spec}: {e}") from None
-        return fn(device)
+        tracker = fn if _is_got10k_tracker(fn) else fn(device)
+        if _is_got10k_tracker(tracker):
+            from ..integrations.got10k import as_runner_tracker
+            tracker = as_runner_tracker(tracker)
+        return tracker
+
+
+def _is_got10k_tracker(obj: Any) -> bool:
+    """An instance of ``got10k.trackers.Tracker`` (looked up only when the user's module imported got10k)."""
+    mod = sys.modules.get("got10k.trackers")
+    return mod is not None and isinstance(obj, mod.Tracker)
 
 
 # ------------------------------------------------------------------------------------ workers
