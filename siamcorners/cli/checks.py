@@ -41,7 +41,8 @@ def _fitting_configs(wanted: Mapping[str, Any]) -> list[str]:
         except (ConfigError, OSError):
             continue
         if all(keys.get(k) == v for k, v in wanted.items()):
-            found.append(os.path.relpath(path))
+            rel = os.path.relpath(path)
+            found.append(path if rel.startswith("..") else rel)
     return found
 
 

@@ -200,8 +200,17 @@ class ImportedFactory:
 _WORKER: dict = {}
 
 
-def _exit_on_term(signum, frame):  # SystemExit unwinds the worker: atomic writers delete their temporary file
-    raise SystemExit(128 + signum)
+def _exit_on_term(signum, frame):
+    """SIGTERM in a worker (the pool ends, or the parent died): delete the temporary files of a result being
+    written, then leave at once (unwinding a pool worker can hang in its exit handlers)."""
+    for path in _WORKER.get("writing") or ():
+        for tmp in glob.glob(os.path.join(glob.escape(os.path.dirname(path)),
+                                          "." + glob.escape(os.path.basename(path)) + ".*.tmp")):
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+    os._exit(128 + signum)
 
 
 def _die_with_parent(parent_pid: int) -> None:
@@ -238,7 +247,9 @@ def _init_worker(factory: TrackerFactory, devices: Any, runner: Runner, layout_k
 def _process(tracker: Any, runner: Runner, layout, tracker_dir: str, chunk: list[Sequence]) -> list[VideoOutcome]:
     out = []
     for seq, (boxes, times) in zip(chunk, runner(tracker, chunk)):
+        _WORKER["writing"] = (layout.box_file(tracker_dir, seq.name), layout.time_file(tracker_dir, seq.name))
         write_result(layout, tracker_dir, seq.name, boxes, times)
+        _WORKER["writing"] = None
         out.append(VideoOutcome(seq.name, len(boxes), float(np.sum(times))))
     return out
 
