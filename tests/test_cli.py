@@ -605,3 +605,36 @@ def test_output_checks_and_negative_values():
         common.check_output_file(ROOT, "--json")
     with pytest.raises(common.UserError, match="is a file"):
         common.check_output_dir(os.path.join(TINY_CFG, "sub"), "--out")
+
+
+# ------------------------------------------------------------------------------ coming from pysot: configs
+OFFICIAL_CFG = {  # the keys of an official SiamCorners / pysot yacs config (values of reference §1.2)
+    "META_ARC": "siamrpn_r50_l234_dwxcorr", "CUDA": True,
+    "BACKBONE": {"TYPE": "resnet50", "KWARGS": {"used_layers": [2, 3, 4]}, "TRAIN_EPOCH": 30, "LAYERS_LR": 0.1,
+                 "PRETRAINED": "pretrained_models/resnet50.model", "TRAIN_LAYERS": ["layer2", "layer3", "layer4"]},
+    "ADJUST": {"ADJUST": True, "TYPE": "AdjustAllLayer",
+               "KWARGS": {"in_channels": [512, 1024, 2048], "out_channels": [256, 256, 256]}},
+    "TRACK": {"TYPE": "SiamCORNERTracker", "PENALTY_K": 0.04, "WINDOW_INFLUENCE": 0.011, "LR": 0.39},
+    "TRAIN": {"EPOCH": 20, "BATCH_SIZE": 58, "CLS_WEIGHT": 1.0,
+              "LR": {"TYPE": "log", "KWARGS": {"start_lr": 0.005, "end_lr": 0.0005}},
+              "LR_WARMUP": {"TYPE": "step", "EPOCH": 5, "KWARGS": {"start_lr": 0.001, "end_lr": 0.005, "step": 1}}},
+    "DATASET": {"NAMES": ["VID", "COCO"], "SEARCH": {"BLUR": 0.2}, "VID": {"FRAME_RANGE": 100},
+                "NEW_THING": 1},
+}
+
+
+def test_translate_official_config(tmp_path, capsys):
+    import yaml
+
+    src = tmp_path / "config.yaml"
+    src.write_text(yaml.safe_dump(OFFICIAL_CFG))
+    out = tmp_path / "ours.yaml"
+    assert tool("convert_checkpoint").main(["--translate-config", str(src), str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "DATASET.NEW_THING" in captured.err                      # unknown keys are reported, not dropped silently
+    cfg = load_config(str(out))
+    assert list(cfg.MODEL.LEVELS) == [3, 4, 5] and cfg.MODEL.NECK.OUT_CHANNELS == 256
+    assert cfg.TRACK.WINDOW_INFLUENCE == 0.011 and cfg.TRAIN.EPOCHS == 20 and cfg.TRAIN.BACKBONE_EPOCH == 30
+    assert cfg.TRAIN.WARMUP.EPOCHS == 5 and cfg.TRAIN.LR.END_LR == 0.0005 and cfg.TRAIN.BACKBONE_LR_MULT == 0.1
+    assert list(cfg.DATASET.NAMES) == ["VID", "COCO"] and cfg.DATASET.SOURCES.VID.FRAME_RANGE == 100
+    assert cfg.MODEL.BACKBONE.PRETRAINED == "pretrained_models/resnet50.model" and cfg.DEVICE == "auto"

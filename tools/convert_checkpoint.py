@@ -3,6 +3,8 @@ into our checkpoint format, checking that it loads into our model without missin
 
     python tools/convert_checkpoint.py OFFICIAL.pth OURS.pth [--cfg experiments/siamcorners_r50_official/config.yaml]
 
+    python tools/convert_checkpoint.py --translate-config official/config.yaml ours.yaml   # official yacs config -> ours
+
 ``--config`` is an alias of ``--cfg``. Errors are one line (exit code 2); --debug shows the Python traceback.
 """
 from __future__ import annotations
@@ -31,9 +33,54 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("output", help="our checkpoint to write")
     parser.add_argument("--cfg", "--config", dest="cfg", default=DEFAULT_CONFIG,
                         help="model config the weights must fit (default: the official profile); --config: alias")
+    parser.add_argument("--translate-config", action="store_true",
+                        help="OFFICIAL is an official/pysot config.yaml: write our config YAML to OUTPUT instead")
     add_common_args(parser)
     args = parser.parse_args(argv)
-    return run_guarded(lambda: _convert(args), args, tool="convert_checkpoint", argv=argv)
+    body = _translate if args.translate_config else _convert
+    return run_guarded(lambda: body(args), args, tool="convert_checkpoint", argv=argv)
+
+
+def _translate(args) -> int:
+    import yaml
+
+    from siamcorners.cli.pysot_config import translate_official_config
+    from siamcorners.config import ConfigError
+
+    check_output_file(args.output, "output")
+    try:
+        with open(args.official, encoding="utf-8") as f:
+            official = yaml.safe_load(f)
+    except (UnicodeDecodeError, yaml.YAMLError) as e:
+        raise ConfigError(f"{args.official}: not a readable YAML config: {str(e).splitlines()[0]}") from None
+    if not isinstance(official, dict):
+        raise ConfigError(f"{args.official}: expected a mapping of config keys")
+    ours, dropped, unknown = translate_official_config(official)
+    text = (f"# translated from {args.official} by tools/convert_checkpoint.py --translate-config\n"
+            f"# keys not set here keep the defaults (the official values, siamcorners/config.py)\n"
+            + yaml.safe_dump(ours, sort_keys=False))
+    from siamcorners.benchmarks.textio import atomic_write_text
+
+    atomic_write_text(args.output, text)
+    try:
+        load_config(args.output)
+    except ConfigError as e:
+        os.remove(args.output)
+        raise ConfigError(f"{args.official}: translated config is not valid here: {e}") from None
+    print(f"wrote {args.output}: {sum(1 for _ in _leaves(ours))} keys translated, {len(dropped)} pysot leftovers "
+          f"dropped (not used by SiamCorners)")
+    if unknown:
+        print(f"warning: {len(unknown)} keys have no counterpart and were left out: {', '.join(unknown[:10])}",
+              file=sys.stderr)
+    return 0
+
+
+def _leaves(node):
+    for v in node.values():
+        if isinstance(v, dict):
+            yield from _leaves(v)
+        else:
+            yield v
 
 
 def _convert(args) -> int:
