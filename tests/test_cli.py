@@ -638,3 +638,8 @@ def test_translate_official_config(tmp_path, capsys):
     assert cfg.TRAIN.WARMUP.EPOCHS == 5 and cfg.TRAIN.LR.END_LR == 0.0005 and cfg.TRAIN.BACKBONE_LR_MULT == 0.1
     assert list(cfg.DATASET.NAMES) == ["VID", "COCO"] and cfg.DATASET.SOURCES.VID.FRAME_RANGE == 100
     assert cfg.MODEL.BACKBONE.PRETRAINED == "pretrained_models/resnet50.model" and cfg.DEVICE == "auto"
+
+
+def test_benchmark_errors_are_one_line(capsys, tmp_path):
+    assert tool("benchmark").main(["train", "--cfg", str(tmp_path / "missing.yaml")]) == 2
+    one_error_line(capsys, "missing.yaml")

@@ -15,7 +15,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from siamcorners.cli.common import add_opts_arg  # noqa: E402
+from siamcorners.cli.common import add_common_args, add_opts_arg, run_guarded  # noqa: E402
 
 
 def _eval(args: argparse.Namespace) -> int:
@@ -83,6 +83,7 @@ def _speed(args: argparse.Namespace) -> int:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description="SiamCorners performance measurements")
+    add_common_args(p)
     sub = p.add_subparsers(dest="command", required=True)
     e = sub.add_parser("eval", help="time tools/eval.py's metrics on a generated LaSOT-sized result set")
     e.add_argument("--videos", type=int, default=280, help="videos per generated tracker (default 280, LaSOT test)")
@@ -123,7 +124,8 @@ def main(argv=None) -> int:
     s.add_argument("--json", action="store_true", help="also print the raw numbers as JSON")
     s.set_defaults(func=_speed, argv=list(argv) if argv is not None else sys.argv[1:])
     args = p.parse_args(argv)
-    return args.func(args)
+    return run_guarded(lambda: args.func(args), args, tool="benchmark", argv=argv,
+                       extra_errors=(ValueError, RuntimeError))
 
 
 if __name__ == "__main__":
