@@ -74,6 +74,12 @@ def select_trackers(bench: Benchmark, results: str, names: str | None, prefix: s
     return chosen
 
 
+def _ignore_sigint() -> None:  # Ctrl-C reaches the parent, which reports it once
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _evaluate_one(job):
     from siamcorners.benchmarks.evaluation import evaluate_tracker
 
@@ -92,7 +98,7 @@ def evaluate(bench: Benchmark, results: str, names: list[str], protocol, on_mism
         if not os.path.isdir(os.path.join(folder, name)):
             raise BenchmarkError(f"{os.path.join(folder, name)}: tracker folder not found")
     jobs = [(bench.dataset, os.path.join(folder, n), n, protocol, on_mismatch) for n in names]
-    with ProcessPoolExecutor(min(workers, len(names))) as pool:
+    with ProcessPoolExecutor(min(workers, len(names)), initializer=_ignore_sigint) as pool:
         return list(pool.map(_evaluate_one, jobs))
 
 
