@@ -265,4 +265,4 @@ def test_convert_checkpoint_cli(tmp_path, official_sd):
                        official_sd["corner_mods_head.conv_kernel_r.1.0.weight"])
     bad = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "convert_checkpoint.py"),
                           str(tmp_path / "nope.pth"), str(out)], capture_output=True, text=True, cwd=ROOT)
-    assert bad.returncode == 1 and "nope.pth" in bad.stderr
+    assert bad.returncode == 2 and "nope.pth" in bad.stderr  # rc 2: a user error, like every tool

@@ -15,6 +15,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from siamcorners.cli.common import add_common_args, add_opts_arg, run_guarded  # noqa: E402
+
 
 def _eval(args: argparse.Namespace) -> int:
     from siamcorners.engine.profiling.eval_timing import time_eval
@@ -81,46 +83,49 @@ def _speed(args: argparse.Namespace) -> int:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description="SiamCorners performance measurements")
+    add_common_args(p)
     sub = p.add_subparsers(dest="command", required=True)
     e = sub.add_parser("eval", help="time tools/eval.py's metrics on a generated LaSOT-sized result set")
-    e.add_argument("--videos", type=int, default=280)
-    e.add_argument("--frames", type=int, default=2500)
-    e.add_argument("--trackers", type=int, default=10)
-    e.add_argument("--repeats", type=int, default=1)
+    e.add_argument("--videos", type=int, default=280, help="videos per generated tracker (default 280, LaSOT test)")
+    e.add_argument("--frames", type=int, default=2500, help="frames per video (default 2500)")
+    e.add_argument("--trackers", type=int, default=10, help="generated trackers to score (default 10)")
+    e.add_argument("--repeats", type=int, default=1, help="timed repetitions; the best is reported (default 1)")
     e.add_argument("--tmp", help="folder for the generated files (default: system temp)")
     e.add_argument("--json", action="store_true", help="also print the raw numbers as JSON")
     e.set_defaults(func=_eval)
     d = sub.add_parser("data", help="training-data throughput (synthetic and crop511 sources)")
     d.add_argument("--cfg", help="config whose augmentation/targets are used (default: the defaults tree)")
-    d.add_argument("--samples", type=int, default=128)
+    d.add_argument("--samples", type=int, default=128, help="training samples to load per setting (default 128)")
     d.add_argument("--workers", default="0,1,2", help="comma-separated DataLoader worker counts")
-    d.add_argument("--batch-size", type=int, default=8)
-    d.add_argument("--json", action="store_true")
+    d.add_argument("--batch-size", type=int, default=8, help="DataLoader batch size (default 8)")
+    d.add_argument("--json", action="store_true", help="also print the raw numbers as JSON")
     d.set_defaults(func=_data)
     t = sub.add_parser("train", help="training step time (forward, backward, clip, SGD)")
-    t.add_argument("--cfg", required=True)
-    t.add_argument("--opts", nargs="+", default=[], metavar="KEY VALUE")
-    t.add_argument("--iters", type=int, default=10)
-    t.add_argument("--warmup", type=int, default=3)
-    t.add_argument("--device", default="auto")
-    t.add_argument("--json", action="store_true")
+    t.add_argument("--cfg", required=True, help="experiment config whose model and batch size are timed")
+    add_opts_arg(t)
+    t.add_argument("--iters", type=int, default=10, help="timed training steps (default 10)")
+    t.add_argument("--warmup", type=int, default=3, help="untimed steps first (default 3)")
+    t.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default auto)")
+    t.add_argument("--json", action="store_true", help="also print the raw numbers as JSON")
     t.set_defaults(func=_train)
     s = sub.add_parser("speed", help="tracking speed: Table IV breakdown, FPS per switch, batched FPS, memory")
     s.add_argument("--cfg", default=None, help="model profile (default: the defaults tree = official ResNet-50)")
-    s.add_argument("--opts", nargs="+", default=[], metavar="KEY VALUE")
-    s.add_argument("--device", default="auto")
+    add_opts_arg(s)
+    s.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default auto)")
     s.add_argument("--threads", type=int, default=2, help="torch CPU threads (0 = leave as is)")
     s.add_argument("--video", help="real video (default: ../shared/data/bag.avi beside the repository, if present)")
     s.add_argument("--frames", type=int, default=10, help="frames per video (incl. init and warm-up)")
-    s.add_argument("--warmup", type=int, default=2)
-    s.add_argument("--batch-videos", type=int, default=4)
+    s.add_argument("--warmup", type=int, default=2, help="untimed frames after init (default 2)")
+    s.add_argument("--batch-videos", type=int, default=4, help="videos tracked in lock-step for the batched "
+                                                                 "row (default 4)")
     s.add_argument("--rounds", type=int, default=3, help="interleaved repetitions of every configuration")
     s.add_argument("--compile", action="store_true", help="also measure INFERENCE.COMPILE (slow to compile)")
     s.add_argument("--out", default=None, help="markdown file whose speed section is replaced (docs/benchmarks.md)")
-    s.add_argument("--json", action="store_true")
+    s.add_argument("--json", action="store_true", help="also print the raw numbers as JSON")
     s.set_defaults(func=_speed, argv=list(argv) if argv is not None else sys.argv[1:])
     args = p.parse_args(argv)
-    return args.func(args)
+    return run_guarded(lambda: args.func(args), args, tool="benchmark", argv=argv,
+                       extra_errors=(ValueError, RuntimeError))
 
 
 if __name__ == "__main__":

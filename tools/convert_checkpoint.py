@@ -1,7 +1,11 @@
 """Convert an official SiamCorners checkpoint (``checkpoint_eN.pth`` of the official train.py, or a bare state dict)
 into our checkpoint format, checking that it loads into our model without missing or unexpected keys.
 
-    python tools/convert_checkpoint.py OFFICIAL.pth OURS.pth [--config experiments/siamcorners_r50_official/config.yaml]
+    python tools/convert_checkpoint.py OFFICIAL.pth OURS.pth [--cfg experiments/siamcorners_r50_official/config.yaml]
+
+    python tools/convert_checkpoint.py --translate-config official/config.yaml ours.yaml   # official yacs config -> ours
+
+``--config`` is an alias of ``--cfg``. Errors are one line (exit code 2); --debug shows the Python traceback.
 """
 from __future__ import annotations
 
@@ -13,10 +17,11 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from siamcorners.config import ConfigError, load_config  # noqa: E402
+from siamcorners.cli.common import add_common_args, check_output_file, run_guarded  # noqa: E402
+from siamcorners.config import load_config  # noqa: E402
 from siamcorners.models import build_model  # noqa: E402
-from siamcorners.models.checkpoint import (CheckpointError, convert_official_state_dict,  # noqa: E402
-                                           load_state_dict_checked, save_checkpoint)
+from siamcorners.models.checkpoint import (CHECKPOINT_FORMAT, CheckpointError,  # noqa: E402
+                                           convert_official_state_dict, load_state_dict_checked, save_checkpoint)
 
 DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                               "experiments", "siamcorners_r50_official", "config.yaml")
@@ -26,26 +31,78 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("official", help="official checkpoint (.pth)")
     parser.add_argument("output", help="our checkpoint to write")
-    parser.add_argument("--config", default=DEFAULT_CONFIG, help="model config the weights must fit "
-                        "(default: the official profile)")
+    parser.add_argument("--cfg", "--config", dest="cfg", default=DEFAULT_CONFIG,
+                        help="model config the weights must fit (default: the official profile); --config: alias")
+    parser.add_argument("--translate-config", action="store_true",
+                        help="OFFICIAL is an official/pysot config.yaml: write our config YAML to OUTPUT instead")
+    add_common_args(parser)
     args = parser.parse_args(argv)
+    body = _translate if args.translate_config else _convert
+    return run_guarded(lambda: body(args), args, tool="convert_checkpoint", argv=argv)
+
+
+def _translate(args) -> int:
+    import yaml
+
+    from siamcorners.cli.pysot_config import translate_official_config
+    from siamcorners.config import ConfigError
+
+    check_output_file(args.output, "output")
     try:
-        cfg = load_config(args.config)
-        try:
-            official = torch.load(args.official, map_location="cpu", weights_only=True)
-        except Exception as e:
-            raise CheckpointError(f"{args.official}: cannot read official checkpoint: "
-                                  f"{type(e).__name__}: {e}") from None
-        state, report = convert_official_state_dict(official)
-        if report["unknown"]:
-            raise CheckpointError(f"{args.official}: {len(report['unknown'])} keys have no mapping: "
-                                  f"{', '.join(report['unknown'][:8])}")
-        model = build_model(cfg)
-        load_state_dict_checked(model, state, strict=True, source=args.official)
-        save_checkpoint(args.output, model, config=cfg, epoch=report["epoch"])
-    except (CheckpointError, ConfigError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+        with open(args.official, encoding="utf-8") as f:
+            official = yaml.safe_load(f)
+    except (UnicodeDecodeError, yaml.YAMLError) as e:
+        raise ConfigError(f"{args.official}: not a readable YAML config: {str(e).splitlines()[0]}") from None
+    if not isinstance(official, dict):
+        raise ConfigError(f"{args.official}: expected a mapping of config keys")
+    ours, dropped, unknown = translate_official_config(official)
+    text = (f"# translated from {args.official} by tools/convert_checkpoint.py --translate-config\n"
+            f"# keys not set here keep the defaults (the official values, siamcorners/config.py)\n"
+            + yaml.safe_dump(ours, sort_keys=False))
+    from siamcorners.benchmarks.textio import atomic_write_text
+
+    atomic_write_text(args.output, text)
+    try:
+        load_config(args.output)
+    except ConfigError as e:
+        os.remove(args.output)
+        raise ConfigError(f"{args.official}: translated config is not valid here: {e}") from None
+    print(f"wrote {args.output}: {sum(1 for _ in _leaves(ours))} keys translated, {len(dropped)} pysot leftovers "
+          f"dropped (not used by SiamCorners)")
+    if unknown:
+        print(f"warning: {len(unknown)} keys have no counterpart and were left out: {', '.join(unknown[:10])}",
+              file=sys.stderr)
+    return 0
+
+
+def _leaves(node):
+    for v in node.values():
+        if isinstance(v, dict):
+            yield from _leaves(v)
+        else:
+            yield v
+
+
+def _convert(args) -> int:
+    cfg = load_config(args.cfg)
+    check_output_file(args.output, "output")
+    if not os.path.isfile(args.official):
+        raise CheckpointError(f"{args.official}: checkpoint file not found")
+    try:
+        official = torch.load(args.official, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise CheckpointError(f"{args.official}: cannot read official checkpoint: "
+                              f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from None
+    if isinstance(official, dict) and official.get("format") == CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{args.official}: already a SiamCorners checkpoint in this project's format "
+                              f"(nothing to convert); pass it to --snapshot directly")
+    state, report = convert_official_state_dict(official)
+    if report["unknown"]:
+        raise CheckpointError(f"{args.official}: {len(report['unknown'])} keys have no mapping: "
+                              f"{', '.join(report['unknown'][:8])}")
+    model = build_model(cfg)
+    load_state_dict_checked(model, state, strict=True, source=args.official)
+    save_checkpoint(args.output, model, config=cfg, epoch=report["epoch"])
     print(f"converted {report['converted']} tensors (dropped {len(report['dropped_alias'])} alias keys) "
           f"from {args.official} -> {args.output}")
     return 0

@@ -8,8 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Sequence as _Seq
 
-import cv2
 import numpy as np
+
+from ..data.frames import read_image
 
 __all__ = ["BenchmarkError", "Sequence", "Dataset", "read_frame"]
 
@@ -20,7 +21,7 @@ class BenchmarkError(ValueError):
 
 def read_frame(path: str) -> np.ndarray:
     """A frame as a (H, W, 3) uint8 BGR array; grayscale files are expanded to three channels."""
-    image = cv2.imread(path, cv2.IMREAD_COLOR)
+    image = read_image(path)  # warns, naming the file, when a JPEG is truncated
     if image is None:
         raise BenchmarkError(f"{path}: frame missing or not a readable image")
     return image  # (H, W, 3)

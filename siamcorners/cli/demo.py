@@ -9,6 +9,8 @@
 --source is a video file, an image folder (an OTB sequence folder: its first ground-truth box is used
 when --init is absent) or a camera index. Without --init the box is drawn with the mouse, which needs a
 display. Prints the tracker speed (FPS of init + track calls) and, on the synthetic video, the mean IoU.
+The annotated video shows the prediction in amber and, when known, the ground truth in green (a legend says so).
+Errors are one line (exit code 2); --debug shows the Python traceback.
 """
 from __future__ import annotations
 
@@ -16,17 +18,20 @@ import argparse
 import contextlib
 import os
 import sys
+from typing import Sequence
 
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the checkout
 
 from siamcorners.benchmarks.metrics import overlap_ratio
-from siamcorners.config import ConfigError, load_config
-from siamcorners.data.frames import FrameSourceError, IterableSource, groundtruth_init_box, open_source
+from siamcorners.cli.common import (add_common_args, add_opts_arg, check_device, check_output_file,
+                                    join_negative_values, run_guarded)
+from siamcorners.config import load_config
+from siamcorners.data.frames import IterableSource, groundtruth_init_box, open_source
 from siamcorners.data.synthetic import make_video
 from siamcorners.models import build_model
-from siamcorners.models.checkpoint import CheckpointError, load_checkpoint
+from siamcorners.models.checkpoint import load_checkpoint
 from siamcorners.tracker import SiamCornersTracker
 from siamcorners.tracker.video_io import (AnnotatedWriter, Viewer, display_available, parse_box,
                                           track_frames)
@@ -34,6 +39,8 @@ from siamcorners.tracker.video_io import (AnnotatedWriter, Viewer, display_avail
 DEFAULT_CFG = os.path.join(ROOT, "experiments", "siamcorners_tiny_synthetic", "config.yaml")
 DEFAULT_SNAPSHOT = os.path.join(ROOT, "experiments", "siamcorners_tiny_synthetic", "model.pth")
 DEMO_SEED = 20210  # synthetic demo videos are make_video((DEMO_SEED, --seed)): never used in training
+SYNTHETIC_NOTE = ("note: this model was trained on synthetic videos only; for real video train or convert a "
+                  "ResNet-50 model, see README.md (sections Train and Official checkpoints)")
 
 
 def _no_weights(snapshot: str, cfg_path: str) -> int:
@@ -54,7 +61,11 @@ def _snapshot_for(args: argparse.Namespace, cfg_path: str, cfg) -> str:
     return os.path.join(os.path.dirname(os.path.abspath(cfg_path)), "model.pth")
 
 
-def main(argv: list[str] | None = None) -> int:
+def _trained_on_synthetic_only(cfg) -> bool:
+    return [str(n).upper() for n in cfg.DATASET.NAMES] == ["SYNTHETIC"]
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--source", help="video file, image folder or camera index (default: a synthetic video)")
     parser.add_argument("--init", help="initial box x,y,w,h in pixels of the first frame (default: drawn with "
@@ -62,62 +73,74 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cfg", help=f"experiment config (default: {os.path.relpath(DEFAULT_CFG, ROOT)})")
     parser.add_argument("--snapshot", help="checkpoint (default: TEST.SNAPSHOT of the config, else model.pth "
                                            "beside the config)")
-    parser.add_argument("--out", default="demo.mp4", help="annotated video to write ('' for none; default demo.mp4)")
+    parser.add_argument("--out", default="demo.mp4", help="annotated video to write (default demo.mp4); --out '' "
+                                                          "writes no video, then --gif or --show must be given")
     parser.add_argument("--gif", help="also write an animated GIF here")
     parser.add_argument("--show", action="store_true", help="show the tracking in a window (q or Esc stops)")
     parser.add_argument("--device", help="cpu, cuda, cuda:N or auto (default: DEVICE of the config)")
     parser.add_argument("--max-frames", type=int, help="stop after this many frames")
     parser.add_argument("--seed", type=int, default=0, help="which synthetic video when --source is absent")
     parser.add_argument("--frames", type=int, default=120, help="length of the synthetic video (default 120)")
-    parser.add_argument("--opts", nargs=argparse.REMAINDER, default=[], help="config overrides KEY VALUE ...")
-    args = parser.parse_args(argv)
+    add_opts_arg(parser)
+    add_common_args(parser)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    return parser.parse_args(join_negative_values(argv, ["--init"]))
 
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    return run_guarded(lambda: _run(args), args, tool="demo", argv=argv, extra_errors=(ValueError, RuntimeError))
+
+
+def _run(args: argparse.Namespace) -> int:
     cfg_path = args.cfg or DEFAULT_CFG
-    try:
-        if args.cfg is None and not args.snapshot and not os.path.isfile(DEFAULT_SNAPSHOT):
-            return _no_weights(DEFAULT_SNAPSHOT, cfg_path)
-        cfg = load_config(cfg_path, args.opts)
-        snapshot = _snapshot_for(args, cfg_path, cfg)
-        if not os.path.isfile(snapshot):
-            return _no_weights(snapshot, cfg_path)
-        if not args.out and not args.gif and not args.show:
-            raise ValueError("nothing to output: give --out, --gif or --show")
-        if args.max_frames is not None and args.max_frames < 1:
-            raise ValueError(f"--max-frames must be >= 1, got {args.max_frames}")
+    if args.cfg is None and not args.snapshot and not os.path.isfile(DEFAULT_SNAPSHOT):
+        return _no_weights(DEFAULT_SNAPSHOT, cfg_path)
+    cfg = load_config(cfg_path, args.opts)
+    snapshot = _snapshot_for(args, cfg_path, cfg)
+    if not os.path.isfile(snapshot):
+        return _no_weights(snapshot, cfg_path)
+    if not args.out and not args.gif and not args.show:
+        raise ValueError("nothing to output: give --out, --gif or --show")
+    if args.max_frames is not None and args.max_frames < 1:
+        raise ValueError(f"--max-frames must be >= 1, got {args.max_frames}")
+    for flag, path in (("--out", args.out), ("--gif", args.gif)):
+        if path:
+            check_output_file(path, flag)
+    check_device(args.device or cfg.DEVICE, "--device" if args.device else "DEVICE")
+    if _trained_on_synthetic_only(cfg):
+        print(SYNTHETIC_NOTE)
 
-        model = build_model(cfg)
-        load_checkpoint(snapshot, model=model)
-        tracker = SiamCornersTracker(model, cfg, device=args.device)
+    model = build_model(cfg)
+    load_checkpoint(snapshot, model=model)
+    tracker = SiamCornersTracker(model, cfg, device=args.device)
 
-        with contextlib.ExitStack() as stack:
-            gt = None
-            if args.source is None:
-                video = make_video((DEMO_SEED, args.seed), num_frames=args.frames,
-                                   name=f"synthetic_demo_{args.seed}")
-                source = IterableSource(video, name=video.name, fps=30.0)
-                init_box = parse_box(args.init) if args.init else video.gt[0].tolist()
-                gt = video.gt
+    with contextlib.ExitStack() as stack:
+        gt = None
+        if args.source is None:
+            video = make_video((DEMO_SEED, args.seed), num_frames=args.frames,
+                               name=f"synthetic_demo_{args.seed}")
+            source = IterableSource(video, name=video.name, fps=30.0)
+            init_box = parse_box(args.init) if args.init else video.gt[0].tolist()
+            gt = video.gt
+        else:
+            source = stack.enter_context(open_source(args.source))
+            init_box = parse_box(args.init) if args.init else groundtruth_init_box(args.source)
+            if args.init is None and init_box is not None:
+                print(f"initial box from {args.source} ground truth: {init_box}")
+        if init_box is None and not display_available():
+            raise ValueError("no initial box: pass --init x,y,w,h (drawing it with the mouse needs a display)")
+        viewer = None
+        if args.show:
+            if display_available():
+                viewer = Viewer(f"SiamCorners - {source.name}")
+                stack.callback(viewer.close)
             else:
-                source = stack.enter_context(open_source(args.source))
-                init_box = parse_box(args.init) if args.init else groundtruth_init_box(args.source)
-                if args.init is None and init_box is not None:
-                    print(f"initial box from {args.source} ground truth: {init_box}")
-            if init_box is None and not display_available():
-                raise ValueError("no initial box: pass --init x,y,w,h (drawing it with the mouse needs a display)")
-            viewer = None
-            if args.show:
-                if display_available():
-                    viewer = Viewer(f"SiamCorners - {source.name}")
-                    stack.callback(viewer.close)
-                else:
-                    print("warning: no display available, --show ignored", file=sys.stderr)
-            writer = None
-            if args.out or args.gif:
-                writer = stack.enter_context(AnnotatedWriter(args.out or None, args.gif, fps=source.fps))
-            run = track_frames(tracker, source, init_box, writer, viewer, gt, args.max_frames)
-    except (ConfigError, CheckpointError, FrameSourceError, ValueError, OSError, RuntimeError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+                print("warning: no display available, --show ignored", file=sys.stderr)
+        writer = None
+        if args.out or args.gif:
+            writer = stack.enter_context(AnnotatedWriter(args.out or None, args.gif, fps=source.fps))
+        run = track_frames(tracker, source, init_box, writer, viewer, gt, args.max_frames)
 
     n = len(run.boxes)
     print(f"{source.name}: {n} frames, tracker {run.fps:.1f} FPS on {tracker.device} "

@@ -1,13 +1,18 @@
 """Run a tracker over a benchmark and write its results in the benchmark's standard layout.
 
+examples:
     python tools/test.py --cfg experiments/siamcorners_r50/config.yaml --snapshot snapshot/checkpoint_e19.pth \\
         --dataset OTB100 --dataset-root /data/OTB100 [--videos Basketball,Dudek] [--workers 4 | --gpus 0,1] \\
         [--shard 0/8] [--batch-videos 8]
+    python tools/test.py --config config.yaml --snapshot model.pth --dataset OTB100      # pysot style:
+        # the dataset root defaults to testing_dataset/OTB100 (pysot's layout, OTB100.json included)
+    python tools/test.py --cfg CONFIG --dataset OTB100 --video Dudek --vis               # one video, shown
 
 Results: ``<out>/<dataset>/<tracker>/<video>.txt`` (+ ``times/``); GOT-10k ``<video>/<video>_001.txt`` and
 ``<video>_time.txt``; for GOT-10k test and TrackingNet a ready-to-upload ``<tracker>.zip`` once every video
 is done. ``<out>`` defaults to ``cfg.OUTPUT_DIR/cfg.TEST.RESULTS_DIR``; ``<tracker>`` to the snapshot name.
-Finished videos are skipped, so an interrupted run resumes where it stopped.
+Finished videos are skipped, so an interrupted run (Ctrl-C) resumes where it stopped with the same command.
+Errors are one line (exit code 2); --debug shows the Python traceback.
 """
 from __future__ import annotations
 
@@ -16,21 +21,26 @@ import os
 import sys
 
 from siamcorners.benchmarks import Benchmark, BenchmarkError, DATASET_NAMES, load_dataset
-from siamcorners.config import ConfigError
+from siamcorners.cli.common import (UserError, add_common_args, add_opts_arg, check_device, check_output_dir,
+                                    run_guarded)
 from siamcorners.engine.tester import (ImportedFactory, SiamCornersFactory, parse_shard,
                                        track_batched_runner, track_sequential)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[1],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--cfg", help="experiment config (YAML)")
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--cfg", "--config", dest="cfg", help="experiment config (YAML); --config is an alias (pysot)")
     p.add_argument("--snapshot", help="checkpoint to test (default: cfg.TEST.SNAPSHOT)")
-    p.add_argument("--opts", nargs="*", default=[], help="config overrides KEY VALUE ...")
+    add_opts_arg(p)
     p.add_argument("--dataset", required=True, help=f"one of {', '.join(DATASET_NAMES)}")
-    p.add_argument("--dataset-root", required=True, help="dataset folder (raw layout or with <NAME>.json)")
+    p.add_argument("--dataset-root", help="dataset folder (raw layout or with <NAME>.json; default: "
+                                          "testing_dataset/<NAME> when it exists, as in pysot)")
     p.add_argument("--format", default="auto", choices=["auto", "json", "raw"], help="annotation source")
     p.add_argument("--videos", help="comma-separated video names to run (default: all)")
+    p.add_argument("--video", action="append", default=[], metavar="NAME",
+                   help="run only this video (pysot's flag; may be repeated; adds to --videos)")
+    p.add_argument("--vis", action="store_true", help="show the frames and boxes while tracking (needs a display; "
+                                                      "one process, one video at a time)")
     p.add_argument("--workers", type=int, default=1, help="parallel worker processes")
     p.add_argument("--gpus", help="comma-separated GPU ids; workers are spread over them")
     p.add_argument("--shard", default="0/1", help="i/N: run every N-th video starting at i (job arrays)")
@@ -41,62 +51,114 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--batch-videos", type=int, default=1, metavar="K",
                    help="track K videos in lock-step with one batched forward per step (SiamCorners tracker)")
+    add_common_args(p)
     return p.parse_args(argv)
 
 
 def _devices(args, cfg) -> list[str]:
     if args.gpus:
-        return [f"cuda:{g.strip()}" for g in args.gpus.split(",") if g.strip()]
+        devices = [f"cuda:{g.strip()}" for g in args.gpus.split(",") if g.strip()]
+        for d in devices:
+            check_device(d, "--gpus")
+        return devices
     device = cfg.DEVICE if cfg is not None else "cpu"
     if device == "auto":
         import torch
         device = "cuda" if torch.cuda.is_available() else "cpu"
+    check_device(device, "DEVICE")
     return [device]
+
+
+def default_dataset_root(name: str) -> str | None:
+    """pysot's layout: ``testing_dataset/<NAME>`` in the working directory, when it exists."""
+    from siamcorners.benchmarks.registry import canonical_name
+
+    for candidate in dict.fromkeys((name, canonical_name(name))):
+        path = os.path.join("testing_dataset", candidate)
+        if os.path.isdir(path):
+            return path
+    return None
+
+
+def dataset_root(args) -> str:
+    if args.dataset_root:
+        return args.dataset_root
+    root = default_dataset_root(args.dataset)
+    if root is None:
+        raise UserError(f"--dataset-root is required: testing_dataset/{args.dataset} (pysot's default) "
+                        f"does not exist in {os.getcwd()}")
+    print(f"dataset root: {root} (default testing_dataset/<NAME>; give --dataset-root to change it)")
+    return root
+
+
+def _run(args) -> int:
+    cfg = None
+    if args.cfg:
+        from siamcorners.config import load_config
+        cfg = load_config(args.cfg, args.opts)
+    devices = _devices(args, cfg)
+    if args.tracker_factory:
+        factory = ImportedFactory(args.tracker_factory)
+        default_name = args.tracker_factory.rpartition(":")[2]
+    else:
+        if cfg is None:
+            raise BenchmarkError("--cfg is required (or --tracker-factory)")
+        snapshot = args.snapshot or cfg.TEST.SNAPSHOT
+        if not snapshot:
+            raise BenchmarkError("--snapshot is required (cfg.TEST.SNAPSHOT is empty)")
+        if not os.path.isfile(snapshot):
+            raise BenchmarkError(f"{snapshot}: snapshot not found")
+        from siamcorners.cli.checks import check_snapshot_fits
+        check_snapshot_fits(cfg, args.cfg, snapshot)
+        factory = SiamCornersFactory(args.cfg, snapshot, args.opts)
+        default_name = os.path.splitext(os.path.basename(snapshot))[0]
+    if args.out:
+        out = args.out
+    elif cfg is not None:
+        out = os.path.join(cfg.OUTPUT_DIR, cfg.TEST.RESULTS_DIR)
+    else:
+        raise BenchmarkError("--out is required without --cfg")
+    check_output_dir(out, "--out" if args.out else "results folder (cfg.OUTPUT_DIR/cfg.TEST.RESULTS_DIR)")
+    dataset = load_dataset(args.dataset, dataset_root(args), args.format)
+    videos = [v.strip() for v in args.videos.split(",") if v.strip()] if args.videos else []
+    videos += [v for v in args.video if v not in videos]
+    if args.batch_videos < 1:
+        raise BenchmarkError(f"--batch-videos must be >= 1, got {args.batch_videos}")
+    batched = dict(runner=track_batched_runner, videos_per_chunk=args.batch_videos) if args.batch_videos > 1 \
+        else dict(runner=track_sequential)
+    workers = args.workers
+    if args.vis:
+        from siamcorners.cli.checks import VisFactory, vis_display_problem
+        problem = vis_display_problem()
+        if problem:
+            print(f"warning: --vis ignored: {problem}", file=sys.stderr)
+        else:
+            factory, workers, batched = VisFactory(factory), 1, dict(runner=track_sequential)
+    name = args.tracker_name or default_name
+    tracker_dir = os.path.join(out, dataset.name, name)
+    check_output_dir(tracker_dir, "results folder")
+    bench = Benchmark(dataset, results_dir=os.path.join(out, dataset.name))
+    print(f"tracker {name}: results go to {tracker_dir}")
+    if cfg is not None:  # the resolved config beside the tracker's results folder
+        from siamcorners.config import save_config
+        save_config(cfg, os.path.join(out, dataset.name, f"{name}.config.yaml"))
+    try:
+        summary = bench.run(factory, name, videos=videos or None, workers=workers, devices=devices,
+                            shard=parse_shard(args.shard), progress=not args.no_progress, **batched)
+    except KeyboardInterrupt:
+        from siamcorners.cli.common import ToolInterrupted
+        from siamcorners.cli.checks import finished_videos
+        done = finished_videos(dataset, tracker_dir)
+        raise ToolInterrupted(f"{done} of {len(dataset)} videos have finished result files in {tracker_dir} "
+                              f"(kept; unfinished videos are re-run)") from None
+    print(f"results of tracker {name}: {tracker_dir} ({summary['videos_run']} videos run, "
+          f"{summary['videos_skipped']} already done)")
+    return 0
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    try:
-        cfg = None
-        if args.cfg:
-            from siamcorners.config import load_config
-            cfg = load_config(args.cfg, args.opts)
-        if args.tracker_factory:
-            factory = ImportedFactory(args.tracker_factory)
-            default_name = args.tracker_factory.rpartition(":")[2]
-        else:
-            if cfg is None:
-                raise BenchmarkError("--cfg is required (or --tracker-factory)")
-            snapshot = args.snapshot or cfg.TEST.SNAPSHOT
-            if not snapshot:
-                raise BenchmarkError("--snapshot is required (cfg.TEST.SNAPSHOT is empty)")
-            if not os.path.isfile(snapshot):
-                raise BenchmarkError(f"{snapshot}: snapshot not found")
-            factory = SiamCornersFactory(args.cfg, snapshot, args.opts)
-            default_name = os.path.splitext(os.path.basename(snapshot))[0]
-        if args.out:
-            out = args.out
-        elif cfg is not None:
-            out = os.path.join(cfg.OUTPUT_DIR, cfg.TEST.RESULTS_DIR)
-        else:
-            raise BenchmarkError("--out is required without --cfg")
-        dataset = load_dataset(args.dataset, args.dataset_root, args.format)
-        videos = [v.strip() for v in args.videos.split(",") if v.strip()] if args.videos else None
-        if args.batch_videos < 1:
-            raise BenchmarkError(f"--batch-videos must be >= 1, got {args.batch_videos}")
-        batched = dict(runner=track_batched_runner, videos_per_chunk=args.batch_videos) if args.batch_videos > 1 \
-            else dict(runner=track_sequential)
-        bench = Benchmark(dataset, results_dir=os.path.join(out, dataset.name))
-        name = args.tracker_name or default_name
-        if cfg is not None:  # the resolved config beside the tracker's results folder
-            from siamcorners.config import save_config
-            save_config(cfg, os.path.join(out, dataset.name, f"{name}.config.yaml"))
-        bench.run(factory, name, videos=videos, workers=args.workers,
-                  devices=_devices(args, cfg), shard=parse_shard(args.shard), progress=not args.no_progress, **batched)
-    except (BenchmarkError, ConfigError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 0
+    return run_guarded(lambda: _run(args), args, tool="test", argv=argv)
 
 
 if __name__ == "__main__":

@@ -1,12 +1,15 @@
 """Train SiamCorners.
 
+examples:
     python tools/train.py --cfg experiments/siamcorners_tiny_synthetic/config.yaml
     python tools/train.py --cfg CONFIG --opts TRAIN.EPOCHS 5 TRAIN.BATCH_SIZE 16 --resume auto
     torchrun --nproc_per_node 2 tools/train.py --cfg experiments/siamcorners_r50/config.yaml
+    python -m torch.distributed.launch --nproc_per_node 2 tools/train.py --cfg CONFIG   # pysot style
 
 Outputs go to OUTPUT_DIR (default: the config file's folder): snapshot/checkpoint_eN.pth, snapshot/last.pth,
 logs/train.log, TensorBoard scalars in logs/, config.resolved.yaml. ``--resume auto`` continues from the most
-advanced checkpoint in the snapshot folder (or starts fresh when there is none).
+advanced checkpoint in the snapshot folder (or starts fresh when there is none). Ctrl-C stops with the command
+that resumes. Errors are one line (exit code 2); --debug shows the Python traceback.
 """
 from __future__ import annotations
 
@@ -14,35 +17,52 @@ import argparse
 import os
 import sys
 
-from siamcorners.config import ConfigError, load_config
+from siamcorners.cli.common import (add_common_args, add_opts_arg, check_device, check_output_dir,
+                                    check_output_file, command_line, run_guarded)
+from siamcorners.config import load_config
 from siamcorners.engine.distributed import cleanup_distributed
-from siamcorners.engine.trainer import NonFiniteLossError, Trainer
-from siamcorners.models.checkpoint import CheckpointError
+from siamcorners.engine.trainer import NonFiniteLossError, Trainer, find_resume_checkpoint
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--cfg", required=True, help="experiment config YAML")
-    p.add_argument("--opts", nargs="+", default=[], metavar="KEY VALUE",
-                   help="config overrides, e.g. TRAIN.EPOCHS 5 TRAIN.BASE_LR 0.01")
+    p.add_argument("--cfg", "--config", dest="cfg", required=True, help="experiment config YAML (--config: alias)")
+    add_opts_arg(p)
     p.add_argument("--resume", default="", help="training checkpoint to continue from, or 'auto'")
     p.add_argument("--device", default=None, help="auto | cpu | cuda | cuda:N (default: the config's DEVICE)")
     p.add_argument("--export", default="", help="after training, also write the model weights only to this path")
     p.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
+    p.add_argument("--local_rank", "--local-rank", dest="local_rank", type=int, default=None,
+                   help="set by torch.distributed.launch (LOCAL_RANK is used when set)")
+    add_common_args(p)
     return p.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    try:
-        opts = list(args.opts)
-        if args.device:
-            opts += ["DEVICE", args.device]
-        cfg = load_config(args.cfg, opts)
-        trainer = Trainer(cfg, resume=args.resume, progress=not args.no_progress)
-    except (ConfigError, CheckpointError, FileNotFoundError, ValueError, RuntimeError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+def check_outputs(cfg, export: str) -> None:
+    """Every folder / file training writes can be written, checked before the first iteration."""
+    out = cfg.OUTPUT_DIR or os.getcwd()
+    check_output_dir(out, "OUTPUT_DIR")
+    check_output_dir(os.path.join(out, cfg.TRAIN.SNAPSHOT_DIR), "snapshot folder (OUTPUT_DIR/TRAIN.SNAPSHOT_DIR)")
+    check_output_dir(os.path.join(out, cfg.TRAIN.LOG_DIR), "log folder (OUTPUT_DIR/TRAIN.LOG_DIR)")
+    if export:
+        check_output_file(export, "--export")
+
+
+def _saved(trainer: Trainer) -> str:
+    last = trainer.last_good or find_resume_checkpoint(trainer.snapshot_dir)
+    return f"last checkpoint saved: {last}" if last else "no checkpoint was saved yet"
+
+
+def _run(args, argv) -> int:
+    if args.local_rank is not None and "LOCAL_RANK" not in os.environ:
+        os.environ["LOCAL_RANK"] = str(args.local_rank)
+    opts = list(args.opts)
+    if args.device:
+        opts += ["DEVICE", args.device]
+    cfg = load_config(args.cfg, opts)
+    check_device(cfg.DEVICE, "--device" if args.device else "DEVICE")
+    check_outputs(cfg, args.export)
+    trainer = Trainer(cfg, resume=args.resume, progress=not args.no_progress)
     try:
         summary = trainer.train()
         if args.export and not summary["stopped"]:
@@ -53,10 +73,20 @@ def main(argv: list[str] | None = None) -> int:
     except NonFiniteLossError as e:
         trainer.log.error("%s", e)
         return 1
+    except KeyboardInterrupt:
+        resume = command_line("train", argv, ("--resume", "auto"))
+        print(f"\ninterrupted: {_saved(trainer)}; resume with: {resume}", file=sys.stderr)
+        return 130
     finally:
         trainer.close()
         cleanup_distributed(trainer.info)
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    return run_guarded(lambda: _run(args, argv), args, tool="train", argv=argv,
+                       extra_errors=(FileNotFoundError, ValueError, RuntimeError))
 
 
 if __name__ == "__main__":

@@ -15,19 +15,48 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from typing import Iterable, Iterator
 
 import cv2
 import numpy as np
 
 __all__ = ["FrameSourceError", "FrameSource", "VideoFileSource", "ImageFolderSource", "CameraSource",
-           "IterableSource", "IMAGE_EXTENSIONS", "list_image_files", "open_source", "groundtruth_init_box"]
+           "IterableSource", "IMAGE_EXTENSIONS", "list_image_files", "open_source", "groundtruth_init_box",
+           "read_image", "jpeg_is_truncated"]
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
 
 class FrameSourceError(ValueError):
     """A frame source cannot be opened or read; the message names the path or camera."""
+
+
+_WARNED_TRUNCATED: set[str] = set()
+
+
+def jpeg_is_truncated(path: str) -> bool:
+    """True for a ``.jpg`` / ``.jpeg`` file without its end-of-image marker in the last bytes (a cut copy:
+    libjpeg decodes it with a grey lower part and prints a warning that does not name the file)."""
+    if not path.lower().endswith((".jpg", ".jpeg")):
+        return False
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - 64))
+            tail = f.read()
+    except OSError:
+        return False
+    return b"\xff\xd9" not in tail
+
+
+def read_image(path: str) -> np.ndarray | None:
+    """``cv2.imread(path, IMREAD_COLOR)``, warning once per file (naming it) when a JPEG is truncated."""
+    if path not in _WARNED_TRUNCATED and jpeg_is_truncated(path):
+        _WARNED_TRUNCATED.add(path)
+        print(f"warning: {path}: truncated JPEG (no end-of-image marker); its missing part decodes as grey",
+              file=sys.stderr)
+    return cv2.imread(path, cv2.IMREAD_COLOR)
 
 
 class FrameSource:
@@ -142,7 +171,7 @@ class ImageFolderSource(FrameSource):
 
     def __iter__(self) -> Iterator[np.ndarray]:
         for path in self.files:
-            image = cv2.imread(path, cv2.IMREAD_COLOR)
+            image = read_image(path)
             if image is None:
                 raise FrameSourceError(f"{path}: not a readable image")
             yield image

@@ -19,11 +19,11 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
-import cv2
 import numpy as np
 
 from siamcorners.data.crops import get_subwindow
 from siamcorners.data.synthetic import make_video
+from siamcorners.data.frames import read_image
 
 __all__ = ["BadEntry", "Target", "CropSource", "SyntheticSource", "crop_box", "instance_context_size"]
 
@@ -187,7 +187,7 @@ class CropSource(_Source):
     def load(self, target: Target) -> Tuple[np.ndarray, np.ndarray]:
         """-> (511 crop (H, W, 3) uint8 BGR, box (4,) x1y1x2y2 in it); raises BadEntry naming the file."""
         path = self.image_path(target)
-        image = cv2.imread(path, cv2.IMREAD_COLOR)
+        image = read_image(path)  # warns, naming the file, when a JPEG is truncated
         if image is None:
             raise BadEntry(f"{self.name}: missing or unreadable image {path}")
         box = crop_box(image.shape[:2], self.boxes[(target.video, target.track, target.frame)],

@@ -14,9 +14,12 @@ files are written atomically as soon as it finishes, so a killed run resumes wit
 """
 from __future__ import annotations
 
+import glob
 import multiprocessing as mp
 import os
+import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence as _Seq
@@ -44,11 +47,38 @@ class VideoOutcome:
         return self.frames / self.seconds if self.seconds > 0 else float("inf")
 
 
-def _check_init_box(seq: Sequence) -> list[float]:
+def _check_init_box(seq: Sequence, image_size: tuple[int, int] | None = None) -> list[float]:
+    """The first-frame box as 4 floats; a BenchmarkError naming the video when it is not a positive-size box or,
+    given the first frame's (H, W), when it does not overlap the image."""
     box = np.asarray(seq.init_box, dtype=np.float64)
     if box.shape != (4,) or not np.all(np.isfinite(box)) or box[2] <= 0 or box[3] <= 0:
         raise BenchmarkError(f"{seq.name}: first-frame box {box.tolist()} cannot initialise a tracker")
+    if image_size is not None:
+        h, w = image_size
+        x, y, bw, bh = box
+        if x + bw <= 0 or y + bh <= 0 or x >= w or y >= h:
+            raise BenchmarkError(f"{seq.name}: first-frame box {box.tolist()} (x, y, w, h) lies outside the "
+                                 f"{w}x{h} image {seq.frames[0]}")
     return box.tolist()
+
+
+def check_init_boxes(sequences: _Seq[Sequence]) -> None:
+    """Check every video's first-frame box against its first image before any tracking starts."""
+    for seq in sequences:
+        if not seq.frames:
+            raise BenchmarkError(f"{seq.name}: no frames")
+        _check_init_box(seq, seq.frame(0).shape[:2])
+
+
+def remove_stale_tmp(tracker_dir: str) -> int:
+    """Delete temporary files an interrupted (killed) writer left under ``tracker_dir``; returns how many."""
+    stale = glob.glob(os.path.join(glob.escape(tracker_dir), "**", ".*.tmp"), recursive=True)
+    for path in stale:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+    return len(stale)
 
 
 def track_video(tracker: Any, seq: Sequence) -> tuple[np.ndarray, np.ndarray]:
@@ -59,6 +89,8 @@ def track_video(tracker: Any, seq: Sequence) -> tuple[np.ndarray, np.ndarray]:
     times = np.zeros(n, dtype=np.float64)
     for i in range(n):
         frame = seq.frame(i)
+        if i == 0:
+            init = _check_init_box(seq, frame.shape[:2])
         start = time.perf_counter()
         if i == 0:
             tracker.init(frame, list(init))
@@ -183,8 +215,44 @@ def _is_got10k_tracker(obj: Any) -> bool:
 _WORKER: dict = {}
 
 
+def _exit_on_term(signum, frame):
+    """SIGTERM in a worker (the pool ends, or the parent died): delete the temporary files of a result being
+    written, then leave at once (unwinding a pool worker can hang in its exit handlers)."""
+    for path in _WORKER.get("writing") or ():
+        for tmp in glob.glob(os.path.join(glob.escape(os.path.dirname(path)),
+                                          "." + glob.escape(os.path.basename(path)) + ".*.tmp")):
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+    os._exit(128 + signum)
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """A worker ends when the process that started it dies, even by SIGKILL: Linux delivers SIGTERM on the
+    parent's death (prctl PR_SET_PDEATHSIG); everywhere a watchdog thread also polls the parent's pid."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(0.5)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
+
+
 def _init_worker(factory: TrackerFactory, devices: Any, runner: Runner, layout_kind: str, tracker_dir: str,
-                 threads: int) -> None:
+                 threads: int, parent_pid: int | None = None) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which ends the pool
+    signal.signal(signal.SIGTERM, _exit_on_term)
+    if parent_pid is not None:
+        _die_with_parent(parent_pid)
     device = devices.get()
     _WORKER.update(tracker=factory(device), runner=runner, layout=layout_for(layout_kind), dir=tracker_dir)
     if "torch" in sys.modules and threads > 0:
@@ -194,7 +262,9 @@ def _init_worker(factory: TrackerFactory, devices: Any, runner: Runner, layout_k
 def _process(tracker: Any, runner: Runner, layout, tracker_dir: str, chunk: list[Sequence]) -> list[VideoOutcome]:
     out = []
     for seq, (boxes, times) in zip(chunk, runner(tracker, chunk)):
+        _WORKER["writing"] = (layout.box_file(tracker_dir, seq.name), layout.time_file(tracker_dir, seq.name))
         write_result(layout, tracker_dir, seq.name, boxes, times)
+        _WORKER["writing"] = None
         out.append(VideoOutcome(seq.name, len(boxes), float(np.sum(times))))
     return out
 
@@ -216,6 +286,9 @@ def run_benchmark(dataset: Dataset, factory: TrackerFactory, tracker_dir: str, v
     selected = select_videos(dataset, videos, shard)
     pending = [s for s in selected if not layout.is_done(tracker_dir, s.name)]
     skipped = len(selected) - len(pending)
+    check_init_boxes(pending)
+    if os.path.isdir(tracker_dir):
+        remove_stale_tmp(tracker_dir)
     if skipped:
         log(f"{skipped} of {len(selected)} videos already done in {tracker_dir}; running {len(pending)}")
     chunks = [pending[i:i + videos_per_chunk] for i in range(0, len(pending), max(1, videos_per_chunk))]
@@ -248,7 +321,7 @@ def run_benchmark(dataset: Dataset, factory: TrackerFactory, tracker_dir: str, v
             queue.put(devices[k % len(devices)])
         threads = max(1, (os.cpu_count() or 1) // n_proc)
         with ctx.Pool(n_proc, initializer=_init_worker,
-                      initargs=(factory, queue, runner, layout.kind, tracker_dir, threads)) as pool:
+                      initargs=(factory, queue, runner, layout.kind, tracker_dir, threads, os.getpid())) as pool:
             for done in pool.imap_unordered(_worker_chunk, chunks):
                 record(done)
     if bar is not None:

@@ -229,7 +229,11 @@ _PREFIXES = ("module.", "features.", "backbone.")
 
 def _read_state_dict(path: str) -> dict[str, torch.Tensor]:
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"{path}: pretrained backbone file not found")
+        raise FileNotFoundError(
+            f"{path}: pretrained backbone file not found (MODEL.BACKBONE.PRETRAINED). Two formats load: pysot's "
+            f"ImageNet 'resnet50.model' (from the pysot model zoo, STVIR/pysot MODEL_ZOO.md) or torchvision's "
+            f"ResNet-50 weights, e.g. torch.save(torchvision.models.resnet50(weights='IMAGENET1K_V1').state_dict(), "
+            f"'{path}') on a machine with internet; set MODEL.BACKBONE.PRETRAINED '' to train from scratch")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # truncated / foreign / pickled objects refused by weights_only

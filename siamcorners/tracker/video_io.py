@@ -44,9 +44,10 @@ def _rect(box: Sequence[float]) -> tuple[tuple[int, int], tuple[int, int]]:
 
 
 def draw_track(frame: np.ndarray, box: Sequence[float] | None, score: float | None = None,
-               gt: Sequence[float] | None = None, text: str | None = None) -> np.ndarray:
+               gt: Sequence[float] | None = None, text: str | None = None, legend: bool = False) -> np.ndarray:
     """A BGR copy of ``frame`` with the tracker box (amber), the ground truth (green, when given) and a
-    caption (``text`` and the score). The input frame is never modified."""
+    caption (``text`` and the score); with ``legend`` a key in the bottom-left corner says which colour is the
+    prediction and which the ground truth. The input frame is never modified."""
     out = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR) if frame.ndim == 2 else frame.copy()
     thick = max(1, int(round(min(out.shape[:2]) / 240)))
     if gt is not None and np.all(np.isfinite(gt)) and gt[2] > 0 and gt[3] > 0:
@@ -59,7 +60,23 @@ def draw_track(frame: np.ndarray, box: Sequence[float] | None, score: float | No
         (tw, th), base = cv2.getTextSize(caption, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
         cv2.rectangle(out, (0, 0), (tw + 6, th + base + 6), (0, 0, 0), -1)
         cv2.putText(out, caption, (3, th + 3), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1, cv2.LINE_AA)
+    if legend:
+        _draw_legend(out, [("prediction", PRED_COLOR)] + ([("ground truth", GT_COLOR)] if gt is not None else []),
+                     0.4 * thick)
     return out
+
+
+def _draw_legend(out: np.ndarray, entries: list[tuple[str, tuple[int, int, int]]], scale: float) -> None:
+    """A colour swatch and a label per entry, stacked upwards from the bottom-left corner (drawn in place)."""
+    y = out.shape[0] - 4
+    for label, color in reversed(entries):
+        (tw, th), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+        top = y - th - base - 2
+        cv2.rectangle(out, (0, top), (th + tw + 10, y + 2), (0, 0, 0), -1)
+        cv2.rectangle(out, (3, top + 2), (3 + th, top + 2 + th), color, -1)
+        cv2.putText(out, label, (th + 7, y - base), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1,
+                    cv2.LINE_AA)
+        y = top - 1
 
 
 class AnnotatedWriter:
@@ -252,7 +269,8 @@ def track_frames(tracker: Any, frames: Iterable[np.ndarray], init_box: Sequence[
         scores.append(score)
         if writer is not None or viewer is not None:
             gt_box = gt[i] if gt is not None and i < len(gt) else None
-            shown = draw_track(frame, box, None if i == 0 else score, gt_box, text=f"#{i + 1}")
+            shown = draw_track(frame, box, None if i == 0 else score, gt_box, text=f"#{i + 1}",
+                               legend=True)
             if writer is not None:
                 writer.write(shown)
             if viewer is not None and not viewer.show(shown):
