@@ -18,8 +18,8 @@ import numpy as np
 
 from .sequence import BenchmarkError
 
-__all__ = ["annotation_rows", "read_boxes_lenient", "read_boxes_strict", "read_flags", "read_text", "atomic_write_text",
-           "atomic_write_bytes", "format_boxes"]
+__all__ = ["annotation_rows", "read_boxes_lenient", "read_boxes_strict", "read_flags", "read_text",
+           "atomic_write_text", "atomic_write_bytes", "format_boxes", "new_file_mode"]
 
 _SPLIT = re.compile(r"\s*,\s*|\s+")  # one comma (with optional spaces around it) or a run of whitespace
 
@@ -121,12 +121,29 @@ def format_boxes(boxes: Iterable[Iterable[float]]) -> str:
     return "".join(",".join(repr(float(v)) for v in row) + "\n" for row in boxes)
 
 
+def new_file_mode() -> int:
+    """The permission bits ``open()`` gives a new file: 0o666 less the process umask (mkstemp uses 0o600)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # no /proc: read the umask by setting it, then put it back at once
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def atomic_write_bytes(path: str, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
+    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``.
+
+    The file gets the permissions of a plain ``open()`` under the user's umask."""
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
     try:
+        os.fchmod(fd, new_file_mode())
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

@@ -7,7 +7,9 @@
 Results: ``<out>/<dataset>/<tracker>/<video>.txt`` (+ ``times/``); GOT-10k ``<video>/<video>_001.txt`` and
 ``<video>_time.txt``; for GOT-10k test and TrackingNet a ready-to-upload ``<tracker>.zip`` once every video
 is done. ``<out>`` defaults to ``cfg.OUTPUT_DIR/cfg.TEST.RESULTS_DIR``; ``<tracker>`` to the snapshot name.
-Finished videos are skipped, so an interrupted run resumes where it stopped.
+Finished videos are skipped, so an interrupted run resumes where it stopped; ``<tracker>.fingerprint.json``
+records the config, weights and tracker code the results were made with, and a run with another fingerprint is
+refused (use another ``--tracker-name``, or ``--overwrite``).
 """
 from __future__ import annotations
 
@@ -17,6 +19,8 @@ import sys
 
 from siamcorners.benchmarks import Benchmark, BenchmarkError, DATASET_NAMES, load_dataset
 from siamcorners.config import ConfigError
+from siamcorners.engine.fingerprint import factory_fingerprint, tracking_fingerprint
+from siamcorners.engine.run_dirs import claim_results_folder
 from siamcorners.engine.tester import (ImportedFactory, SiamCornersFactory, parse_shard,
                                        track_batched_runner, track_sequential)
 
@@ -35,6 +39,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--gpus", help="comma-separated GPU ids; workers are spread over them")
     p.add_argument("--shard", default="0/1", help="i/N: run every N-th video starting at i (job arrays)")
     p.add_argument("--tracker-name", help="results sub-folder (default: snapshot file name)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="delete this tracker's existing results first (needed when they were made with another "
+                        "config, snapshot or code)")
     p.add_argument("--tracker-factory", help="package.module:callable(device) -> tracker, instead of SiamCorners")
     p.add_argument("--out", help="results root (default: cfg.OUTPUT_DIR/cfg.TEST.RESULTS_DIR)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -63,6 +70,7 @@ def main(argv=None) -> int:
         if args.tracker_factory:
             factory = ImportedFactory(args.tracker_factory)
             default_name = args.tracker_factory.rpartition(":")[2]
+            fingerprint = factory_fingerprint(args.tracker_factory)
         else:
             if cfg is None:
                 raise BenchmarkError("--cfg is required (or --tracker-factory)")
@@ -73,6 +81,7 @@ def main(argv=None) -> int:
                 raise BenchmarkError(f"{snapshot}: snapshot not found")
             factory = SiamCornersFactory(args.cfg, snapshot, args.opts)
             default_name = os.path.splitext(os.path.basename(snapshot))[0]
+            fingerprint = tracking_fingerprint(cfg, snapshot)
         if args.out:
             out = args.out
         elif cfg is not None:
@@ -87,9 +96,7 @@ def main(argv=None) -> int:
             else dict(runner=track_sequential)
         bench = Benchmark(dataset, results_dir=os.path.join(out, dataset.name))
         name = args.tracker_name or default_name
-        if cfg is not None:  # the resolved config beside the tracker's results folder
-            from siamcorners.config import save_config
-            save_config(cfg, os.path.join(out, dataset.name, f"{name}.config.yaml"))
+        claim_results_folder(os.path.join(out, dataset.name), name, fingerprint, cfg, overwrite=args.overwrite)
         bench.run(factory, name, videos=videos, workers=args.workers,
                   devices=_devices(args, cfg), shard=parse_shard(args.shard), progress=not args.no_progress, **batched)
     except (BenchmarkError, ConfigError) as e:

@@ -6,7 +6,9 @@
 
 Outputs go to OUTPUT_DIR (default: the config file's folder): snapshot/checkpoint_eN.pth, snapshot/last.pth,
 logs/train.log, TensorBoard scalars in logs/, config.resolved.yaml. ``--resume auto`` continues from the most
-advanced checkpoint in the snapshot folder (or starts fresh when there is none).
+advanced checkpoint in the snapshot folder (or starts fresh when there is none). A snapshot folder with
+checkpoints belongs to their run: a new run there is refused (use another OUTPUT_DIR or ``--overwrite``), and
+so is resuming it with a config that changes training.
 """
 from __future__ import annotations
 
@@ -26,6 +28,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--opts", nargs="+", default=[], metavar="KEY VALUE",
                    help="config overrides, e.g. TRAIN.EPOCHS 5 TRAIN.BASE_LR 0.01")
     p.add_argument("--resume", default="", help="training checkpoint to continue from, or 'auto'")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start a new run in an OUTPUT_DIR that holds another run's checkpoints (deletes them)")
     p.add_argument("--device", default=None, help="auto | cpu | cuda | cuda:N (default: the config's DEVICE)")
     p.add_argument("--export", default="", help="after training, also write the model weights only to this path")
     p.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
@@ -39,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.device:
             opts += ["DEVICE", args.device]
         cfg = load_config(args.cfg, opts)
-        trainer = Trainer(cfg, resume=args.resume, progress=not args.no_progress)
+        trainer = Trainer(cfg, resume=args.resume, progress=not args.no_progress, overwrite=args.overwrite)
     except (ConfigError, CheckpointError, FileNotFoundError, ValueError, RuntimeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
