@@ -186,6 +186,8 @@ def test_custom_tracker_factory_is_fingerprinted_by_name_and_module(tmp_path, mo
     assert run("my_trackers:still") == 2
     assert "code differs: my_trackers" in capsys.readouterr().err
     assert run("my_trackers:still", "--overwrite") == 0
+    fp = json.loads((tmp_path / "r" / "OTB100" / "mine.fingerprint.json").read_text())
+    assert fp["factory"] == "my_trackers:still" and list(fp["code"]) == ["my_trackers"]
 
 
 def test_claim_refuses_a_folder_claimed_by_another_setup_before_any_result(tmp_path):
@@ -235,6 +237,9 @@ def test_a_new_run_into_a_used_directory_is_refused(tmp_path):
     summary = _train(_fake_cfg(tmp_path, "TRAIN.EPOCHS", "3", "TRAIN.PRINT_FREQ", "1"), resume="auto")
     assert summary["iterations"] == 0 and summary["last_checkpoint"].endswith("checkpoint_e3.pth")
     assert "nothing to train" in (tmp_path / "logs" / "train.log").read_text()
+    # a finished run's checkpoint resumed elsewhere with fewer epochs is an error, not "0 iterations, rc 0"
+    with pytest.raises(ValueError, match=r"checkpoint_e3.pth: the checkpoint is at epoch 3, past TRAIN.EPOCHS 2"):
+        _train(_fake_cfg(tmp_path / "other", "TRAIN.EPOCHS", "2"), resume=str(snap / "checkpoint_e3.pth"))
     # --overwrite: the old run's checkpoints and logs go, the new run is alone
     with pytest.raises(RunDirectoryError, match="cannot be combined with --resume"):
         _train(_fake_cfg(tmp_path, "TRAIN.EPOCHS", "1"), resume="auto", overwrite=True)

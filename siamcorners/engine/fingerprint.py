@@ -162,6 +162,8 @@ def differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     out = []
     if old.get("tracker") != new.get("tracker") or old.get("factory") != new.get("factory"):
         out.append(f"tracker {old.get('factory') or old.get('tracker')} -> {new.get('factory') or new.get('tracker')}")
+        if old.get("tracker") != new.get("tracker"):  # SiamCorners vs a custom factory: nothing else compares
+            return out
     oc, nc = old.get("config") or {}, new.get("config") or {}
     missing = object()
     for key in sorted(set(oc) | set(nc)):

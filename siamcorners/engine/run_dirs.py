@@ -95,6 +95,7 @@ def claim_results_folder(dataset_dir: str, tracker_name: str, fingerprint: Mappi
                 f"and finished videos cannot be skipped safely; {how}")
         if saved is not None:
             diff = differences(saved, fingerprint)
+            diff = diff[:6] + (["..."] if len(diff) > 6 else [])
             if diff and files:
                 raise ResultsFolderError(
                     f"{tracker_dir}: holds {len(files)} result file(s) made with another setup "
@@ -175,5 +176,5 @@ def claim_run_directory(cfg: Mapping, snapshot_dir: str, resume: str, overwrite:
     if diff:
         raise RunDirectoryError(
             f"{snapshot_dir}: holds a run with another config (checkpoint {os.path.basename(newest)} -> now: "
-            f"{'; '.join(diff[:6])}{'; ...' if len(diff) > 6 else ''}); resuming it with this config would mix "
+            f"{'; '.join(diff[:6] + (['...'] if len(diff) > 6 else []))}); resuming it with this config would mix "
             f"two runs; resume with the same config, or {how}")
