@@ -425,8 +425,8 @@ class Trainer:
         t_start = time.time()
         last_values: dict[str, float] = {}
         if self.start_epoch >= self.epochs:
-            self.log.info("nothing to train: %s is the end of this %d-epoch run", self.last_good or "the checkpoint",
-                          self.epochs)
+            self.log.info("nothing to train: the run starts at epoch %d of %d (%s)", self.start_epoch, self.epochs,
+                          self.last_good or "TRAIN.START_EPOCH")
         try:
             for epoch in range(self.start_epoch, self.epochs):
                 start_iter = self.start_iter if epoch == self.start_epoch else 0
