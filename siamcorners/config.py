@@ -20,6 +20,7 @@ import ast
 import copy
 import difflib
 import os
+import re
 from typing import Any, Iterable, Mapping, Sequence
 
 import yaml
@@ -313,12 +314,56 @@ def _merge(dst: CfgNode, src: Mapping, source: str, prefix: str = "") -> None:
         dst[key] = _coerce(default, value)
 
 
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader with two fixes: ``1e-4`` is a float (YAML 1.2, like ``--opts`` users expect; YAML
+    1.1 needs ``1.0e-4``), and a key given twice in one mapping is an error naming both lines."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                first = seen.get(key)
+            except TypeError:  # an unhashable key: PyYAML reports it below
+                continue
+            if first is not None:
+                raise _DuplicateKey(key, first, key_node.start_mark.line + 1)
+            seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep)
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: Any, first: int, second: int):
+        super().__init__(key)
+        self.key, self.first, self.second = key, first, second
+
+
+_FLOAT_RE = r"""^[-+]?(?:[0-9][0-9_]*)?(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"""
+_Loader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(_FLOAT_RE),
+                              list("-+0123456789."))
+
+
+def _load_yaml_text(text: str, source: str) -> Any:
+    try:
+        return yaml.load(text, Loader=_Loader)
+    except _DuplicateKey as e:
+        raise ConfigError(f"{source}:{e.second}: duplicate key {e.key!r} (first given at line {e.first}); "
+                          f"keep one of them") from None
+
+
 def _read_yaml(path: str) -> dict:
     if not os.path.isfile(path):
         raise ConfigError(f"{path}: config file not found")
+    with open(path, "rb") as f:
+        raw = f.read()
     try:
-        with open(path, "r", encoding="utf-8") as f:
-            data = yaml.safe_load(f)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw[:e.start].count(b"\n") + 1
+        raise ConfigError(f"{path}:{line}: not UTF-8 text (byte 0x{raw[e.start]:02x}); save the file as UTF-8") \
+            from None
+    try:
+        data = _load_yaml_text(text, path)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
@@ -340,13 +385,16 @@ def merge_file(cfg: CfgNode, path: str, _seen: tuple = ()) -> None:
     if base is not None:
         if not isinstance(base, str):
             raise ConfigError(f"{path}: _BASE_ must be a relative path string")
-        merge_file(cfg, os.path.join(os.path.dirname(path), base), _seen + (path,))
+        base_path = os.path.join(os.path.dirname(path), base)
+        if not os.path.isfile(base_path):
+            raise ConfigError(f"{path}: _BASE_ {base!r} not found (looked for {os.path.normpath(base_path)})")
+        merge_file(cfg, base_path, _seen + (path,))
     _merge(cfg, data, path)
 
 
 def _parse_value(text: str) -> Any:
     try:
-        return yaml.safe_load(text)
+        return _load_yaml_text(text, "--opts")
     except yaml.YAMLError:
         try:
             return ast.literal_eval(text)

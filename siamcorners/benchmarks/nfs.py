@@ -13,18 +13,16 @@ import os
 import numpy as np
 
 from .sequence import BenchmarkError, Dataset, Sequence
-from .textio import read_text
+from .textio import annotation_rows
 
 __all__ = ["read_nfs", "read_nfs_annotation"]
 
 
 def read_nfs_annotation(path: str) -> np.ndarray:
-    """NfS annotation file -> (N, 4) float64 ``x, y, w, h``."""
+    """NfS annotation file -> (N, 4) float64 ``x, y, w, h`` (a blank line before the last row is an error)."""
     rows = []
-    for lineno, line in enumerate(read_text(path).splitlines(), 1):
-        fields = line.split()
-        if not fields:
-            continue
+    for lineno, fields in annotation_rows(path):
+        line = " ".join(fields)
         if len(fields) < 5:
             raise BenchmarkError(f"{path}:{lineno}: expected at least 5 columns, got {len(fields)}: {line!r}")
         try:

@@ -48,9 +48,13 @@ def read_pysot_json(root: str, name: str, path: str | None = None) -> Dataset:
             if key not in info:
                 raise BenchmarkError(f"{where}: missing key {key!r}")
         rows = info["gt_rect"]
-        bad = next((i for i, r in enumerate(rows) if not isinstance(r, (list, tuple)) or len(r) != 4), None)
+        if not isinstance(rows, list):
+            raise BenchmarkError(f"{where}: 'gt_rect' must be a list of [x, y, w, h] rows")
+        bad = next((i for i, r in enumerate(rows) if not isinstance(r, list) or len(r) != 4
+                    or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in r)), None)
         if bad is not None:
-            raise BenchmarkError(f"{where}: gt_rect[{bad}] must be [x, y, w, h], got {rows[bad]!r}")
+            raise BenchmarkError(f"{where}: gt_rect[{bad}] (frame {bad + 1}) must be 4 numbers [x, y, w, h], "
+                                 f"got {rows[bad]!r}")
         gt = np.asarray(rows, dtype=np.float64).reshape(-1, 4)  # (N, 4)
         img_names = info["img_names"]
         if len(img_names) != len(gt):

@@ -13,6 +13,8 @@ Results: ``<out>/<dataset>/<tracker>/<video>.txt`` (+ ``times/``); GOT-10k ``<vi
 is done. ``<out>`` defaults to ``cfg.OUTPUT_DIR/cfg.TEST.RESULTS_DIR``; ``<tracker>`` to the snapshot name.
 Finished videos are skipped, so an interrupted run (Ctrl-C) resumes where it stopped with the same command.
 Errors are one line (exit code 2); --debug shows the Python traceback.
+``<tracker>.fingerprint.json`` records the config, weights and tracker code the results were made with;
+a run with another fingerprint is refused (use another ``--tracker-name``, or ``--overwrite``).
 """
 from __future__ import annotations
 
@@ -23,6 +25,8 @@ import sys
 from siamcorners.benchmarks import Benchmark, BenchmarkError, DATASET_NAMES, load_dataset
 from siamcorners.cli.common import (UserError, add_common_args, add_opts_arg, check_device, check_output_dir,
                                     run_guarded)
+from siamcorners.engine.fingerprint import factory_fingerprint, tracking_fingerprint
+from siamcorners.engine.run_dirs import claim_results_folder
 from siamcorners.engine.tester import (ImportedFactory, SiamCornersFactory, parse_shard,
                                        track_batched_runner, track_sequential)
 
@@ -45,6 +49,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--gpus", help="comma-separated GPU ids; workers are spread over them")
     p.add_argument("--shard", default="0/1", help="i/N: run every N-th video starting at i (job arrays)")
     p.add_argument("--tracker-name", help="results sub-folder (default: snapshot file name)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="delete this tracker's existing results first (needed when they were made with another "
+                        "config, snapshot or code)")
     p.add_argument("--tracker-factory", help="package.module:callable(device) -> tracker (ours or a got10k Tracker), "
                    "instead of SiamCorners")
     p.add_argument("--out", help="results root (default: cfg.OUTPUT_DIR/cfg.TEST.RESULTS_DIR)")
@@ -100,6 +107,7 @@ def _run(args) -> int:
     if args.tracker_factory:
         factory = ImportedFactory(args.tracker_factory)
         default_name = args.tracker_factory.rpartition(":")[2]
+        fingerprint = factory_fingerprint(args.tracker_factory)
     else:
         if cfg is None:
             raise BenchmarkError("--cfg is required (or --tracker-factory)")
@@ -112,6 +120,7 @@ def _run(args) -> int:
         check_snapshot_fits(cfg, args.cfg, snapshot)
         factory = SiamCornersFactory(args.cfg, snapshot, args.opts)
         default_name = os.path.splitext(os.path.basename(snapshot))[0]
+        fingerprint = tracking_fingerprint(cfg, snapshot)
     if args.out:
         out = args.out
     elif cfg is not None:
@@ -139,9 +148,8 @@ def _run(args) -> int:
     check_output_dir(tracker_dir, "results folder")
     bench = Benchmark(dataset, results_dir=os.path.join(out, dataset.name))
     print(f"tracker {name}: results go to {tracker_dir}")
-    if cfg is not None:  # the resolved config beside the tracker's results folder
-        from siamcorners.config import save_config
-        save_config(cfg, os.path.join(out, dataset.name, f"{name}.config.yaml"))
+    # the fingerprint and resolved config beside the tracker's results folder (a folder never mixes setups)
+    claim_results_folder(os.path.join(out, dataset.name), name, fingerprint, cfg, overwrite=args.overwrite)
     try:
         summary = bench.run(factory, name, videos=videos or None, workers=workers, devices=devices,
                             shard=parse_shard(args.shard), progress=not args.no_progress, **batched)

@@ -10,6 +10,8 @@ Outputs go to OUTPUT_DIR (default: the config file's folder): snapshot/checkpoin
 logs/train.log, TensorBoard scalars in logs/, config.resolved.yaml. ``--resume auto`` continues from the most
 advanced checkpoint in the snapshot folder (or starts fresh when there is none). Ctrl-C stops with the command
 that resumes. Errors are one line (exit code 2); --debug shows the Python traceback.
+A snapshot folder with checkpoints belongs to their run: a new run there is refused (use another
+OUTPUT_DIR or ``--overwrite``), and so is resuming it with a config that changes training.
 """
 from __future__ import annotations
 
@@ -29,6 +31,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--cfg", "--config", dest="cfg", required=True, help="experiment config YAML (--config: alias)")
     add_opts_arg(p)
     p.add_argument("--resume", default="", help="training checkpoint to continue from, or 'auto'")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start a new run in an OUTPUT_DIR that holds another run's checkpoints (deletes them)")
     p.add_argument("--device", default=None, help="auto | cpu | cuda | cuda:N (default: the config's DEVICE)")
     p.add_argument("--export", default="", help="after training, also write the model weights only to this path")
     p.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
@@ -62,7 +66,7 @@ def _run(args, argv) -> int:
     cfg = load_config(args.cfg, opts)
     check_device(cfg.DEVICE, "--device" if args.device else "DEVICE")
     check_outputs(cfg, args.export)
-    trainer = Trainer(cfg, resume=args.resume, progress=not args.no_progress)
+    trainer = Trainer(cfg, resume=args.resume, progress=not args.no_progress, overwrite=args.overwrite)
     try:
         summary = trainer.train()
         if args.export and not summary["stopped"]:

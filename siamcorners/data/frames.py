@@ -224,12 +224,15 @@ def groundtruth_init_box(source: str | int) -> list[float] | None:
     for candidate in (folder, os.path.dirname(folder)):
         path = os.path.join(candidate, "groundtruth_rect.txt")
         if candidate and os.path.isfile(path) and (candidate == folder or os.path.basename(folder) == "img"):
-            with open(path, "r", encoding="utf-8") as f:
+            with open(path, "r", encoding="utf-8", errors="replace") as f:
                 first = f.readline().strip()
+            if not first:
+                raise FrameSourceError(f"{path}:1: blank first line; expected the first frame's box 'x,y,w,h'")
+            fields = re.split(r"\s*,\s*|\s+", first)  # the ground-truth rule of benchmarks/textio.py
             try:
-                box = [float(v) for v in re.split(r"[,\s]+", first) if v]
+                box = [float(v) for v in fields]
             except ValueError:
-                raise FrameSourceError(f"{path}:1: expected 'x,y,w,h', got {first!r}") from None
+                raise FrameSourceError(f"{path}:1: expected 4 numbers 'x,y,w,h', got {first!r}") from None
             if len(box) != 4:
                 raise FrameSourceError(f"{path}:1: expected 4 numbers 'x,y,w,h', got {first!r}")
             return box

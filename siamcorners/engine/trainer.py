@@ -28,6 +28,7 @@ import random
 import re
 import sys
 import time
+import warnings
 from typing import Any, Callable, Iterator, Mapping, Optional
 
 import numpy as np
@@ -47,6 +48,7 @@ from siamcorners.engine.distributed import (
     wrap_model,
 )
 from siamcorners.engine.lr_scheduler import build_lr_scheduler
+from siamcorners.engine.run_dirs import claim_run_directory
 from siamcorners.engine.optim import backbone_trainable, build_optimizer, rebuild_optimizer, set_backbone_mode
 from siamcorners.models.backbone import load_pretrained_backbone
 from siamcorners.models.checkpoint import capture_rng_state, load_checkpoint, restore_rng_state, save_checkpoint
@@ -148,8 +150,11 @@ def _progress(path: str) -> tuple[int, int]:
     return int(ckpt.get("epoch") or 0), int((ckpt.get("scheduler") or {}).get("iteration", 0))
 
 
-def find_resume_checkpoint(snapshot_dir: str) -> Optional[str]:
-    """The most advanced training checkpoint in ``snapshot_dir`` (``last.pth`` or ``checkpoint_eN.pth``)."""
+def find_resume_checkpoint(snapshot_dir: str, warn: Optional[Callable[[str], None]] = None) -> Optional[str]:
+    """The most advanced training checkpoint in ``snapshot_dir`` (``last.pth`` or ``checkpoint_eN.pth``).
+
+    A file that cannot be read is skipped with a message naming it, given to ``warn`` (default:
+    ``warnings.warn``)."""
     candidates = [p for p in glob.glob(os.path.join(snapshot_dir, "checkpoint_e*.pth")) if _CKPT_RE.search(p)]
     last = os.path.join(snapshot_dir, LAST_NAME)
     if os.path.isfile(last):
@@ -158,7 +163,9 @@ def find_resume_checkpoint(snapshot_dir: str) -> Optional[str]:
     for path in candidates:
         try:
             key = _progress(path)
-        except Exception:  # an unreadable file is not a resume point
+        except Exception as e:  # an unreadable file is not a resume point
+            reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+            (warn or warnings.warn)(f"--resume auto: skipped {path}: cannot be read ({reason})")
             continue
         if key > best_key:
             best, best_key = path, key
@@ -195,13 +202,15 @@ class Trainer:
     ``model`` / ``dataset_builder`` replace :func:`siamcorners.models.build_model` and
     :func:`siamcorners.data.build_train_dataset` (tests, custom data). ``resume`` is a checkpoint path,
     ``"auto"`` (the most advanced checkpoint in the snapshot folder, if any) or ``""`` (``TRAIN.RESUME``).
+    A snapshot folder with checkpoints belongs to their run (`claim_run_directory`): a new run there is refused
+    unless ``overwrite`` (which deletes that run's checkpoints and logs), a resumed one must have its config.
     ``step_callback(trainer, epoch, iteration, losses)`` runs after every optimizer step (losses averaged
     over ranks).
     """
 
     def __init__(self, cfg: Mapping[str, Any], model: Optional[nn.Module] = None,
                  dataset_builder: Optional[DatasetBuilder] = None, resume: str = "",
-                 device: Optional[str] = None, progress: bool = True,
+                 device: Optional[str] = None, progress: bool = True, overwrite: bool = False,
                  step_callback: Optional[Callable[["Trainer", int, int, Mapping[str, float]], None]] = None):
         self.cfg = cfg
         tc = cfg["TRAIN"]
@@ -228,6 +237,16 @@ class Trainer:
         self.dataset_builder = dataset_builder or _default_dataset_builder
         self.step_callback = step_callback
 
+        resume = resume or tc["RESUME"]
+        skipped: list[str] = []
+        claim_run_directory(cfg, self.snapshot_dir, resume, overwrite,
+                            find_checkpoint=lambda d: find_resume_checkpoint(d, warn=lambda m: None),
+                            log_dir=self.log_dir, config_path=os.path.join(out, "config.resolved.yaml"),
+                            is_main=self.info.is_main, log=print if self.info.is_main else (lambda m: None))
+        barrier(self.info)
+        auto = resume == "auto"
+        if auto:
+            resume = find_resume_checkpoint(self.snapshot_dir, warn=skipped.append) or ""
         if int(tc["NUM_THREADS"]) > 0:
             torch.set_num_threads(int(tc["NUM_THREADS"]))
         seed_everything(self.seed)
@@ -249,11 +268,10 @@ class Trainer:
                                      verbose=self.info.is_main)
         if tc["PRETRAINED"]:
             self._load_pretrained(tc["PRETRAINED"])
-        resume = resume or tc["RESUME"]
-        if resume == "auto":
-            resume = find_resume_checkpoint(self.snapshot_dir) or ""
-            if not resume:
-                self.log.info("--resume auto: no checkpoint in %s, starting from scratch", self.snapshot_dir)
+        for message in skipped:
+            self.log.warning("%s", message)
+        if auto and not resume:
+            self.log.info("--resume auto: no checkpoint in %s, starting from scratch", self.snapshot_dir)
         if resume:
             self._resume(resume)
         self.ddp = wrap_model(self.model, self.info, self.sync_bn)
@@ -309,6 +327,9 @@ class Trainer:
         if progress.get("amp_scaler") and self.amp:
             self.scaler.load_state_dict(progress["amp_scaler"])
         self.start_epoch, self.start_iter = int(ckpt["epoch"]), int(progress["iteration"])
+        if self.start_epoch > self.epochs or (self.start_epoch == self.epochs and self.start_iter > 0):
+            raise ValueError(f"--resume {path}: the checkpoint is at epoch {self.start_epoch}, past "
+                             f"TRAIN.EPOCHS {self.epochs}")
         self.global_step = int(progress.get("global_step", 0))
         if ckpt.get("rng"):
             restore_rng_state(ckpt["rng"])
@@ -403,6 +424,9 @@ class Trainer:
         steps_this_run = 0
         t_start = time.time()
         last_values: dict[str, float] = {}
+        if self.start_epoch >= self.epochs:
+            self.log.info("nothing to train: the run starts at epoch %d of %d (%s)", self.start_epoch, self.epochs,
+                          self.last_good or "TRAIN.START_EPOCH")
         try:
             for epoch in range(self.start_epoch, self.epochs):
                 start_iter = self.start_iter if epoch == self.start_epoch else 0

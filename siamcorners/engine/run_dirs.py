@@ -1,0 +1,180 @@
+"""Results folders and training run directories belong to one setup each.
+
+``tools/test.py`` resumes by skipping finished videos, and ``tools/train.py --resume`` continues from the
+checkpoints it finds; both are only right when the files already there were made with the same setup.
+
+* `claim_results_folder`: ``<dataset_dir>/<tracker>/`` holds results of one tracking fingerprint
+  (`siamcorners.engine.fingerprint`), kept in ``<dataset_dir>/<tracker>.fingerprint.json``. A folder with
+  results of another fingerprint (or of an unknown one) is refused with what differs; ``overwrite`` deletes
+  those results first. ``<tracker>.config.yaml`` is written only once the folder is claimed, so it always
+  describes the files beside it.
+* `claim_run_directory`: a snapshot folder that holds checkpoints belongs to the run that wrote them. A new run
+  there is refused; a resumed run must have the same training config (`training_config`) as the checkpoint
+  it continues; ``overwrite`` deletes the old run's checkpoints, logs and resolved config first.
+"""
+from __future__ import annotations
+
+import glob
+import json
+import os
+import re
+import shutil
+from typing import Any, Callable, Mapping, Optional
+
+from ..benchmarks.sequence import BenchmarkError
+from ..benchmarks.textio import atomic_write_text
+from .fingerprint import differences, training_config
+
+__all__ = ["ResultsFolderError", "RunDirectoryError", "claim_results_folder", "claim_run_directory",
+           "fingerprint_path", "run_checkpoints"]
+
+_CKPT_RE = re.compile(r"^(checkpoint_e\d+|last)\.pth$")
+
+
+class ResultsFolderError(BenchmarkError):
+    """A results folder holds results of another setup; the message says what differs and how to proceed."""
+
+
+class RunDirectoryError(ValueError):
+    """A run directory holds another run; the message says what differs and how to proceed."""
+
+
+# ------------------------------------------------------------------------------------------ results folders
+def fingerprint_path(dataset_dir: str, tracker_name: str) -> str:
+    return os.path.join(dataset_dir, f"{tracker_name}.fingerprint.json")
+
+
+def _result_files(tracker_dir: str) -> list[str]:
+    """Files under a tracker folder, hidden ones (interrupted atomic writes) left out."""
+    out = []
+    for folder, dirs, files in os.walk(tracker_dir):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        out += [os.path.join(folder, f) for f in files if not f.startswith(".")]
+    return out
+
+
+def _read_json(path: str) -> Optional[dict]:
+    try:
+        with open(path, "r", encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def claim_results_folder(dataset_dir: str, tracker_name: str, fingerprint: Mapping[str, Any],
+                         cfg: Optional[Mapping] = None, overwrite: bool = False,
+                         log: Callable[[str], None] = print) -> str:
+    """Make ``<dataset_dir>/<tracker_name>`` the results folder of ``fingerprint`` and return its path.
+
+    Refused (:class:`ResultsFolderError`) when the folder already holds results of another fingerprint, or
+    results without a fingerprint file. With ``overwrite`` the tracker's results, submission zip, fingerprint and
+    config are deleted first. Then the fingerprint and (when given) ``cfg`` as ``<tracker_name>.config.yaml``
+    are written beside the folder.
+    """
+    tracker_dir = os.path.join(dataset_dir, tracker_name)
+    fp_path = fingerprint_path(dataset_dir, tracker_name)
+    if os.path.exists(tracker_dir) and not os.path.isdir(tracker_dir):
+        raise ResultsFolderError(f"{tracker_dir}: exists and is not a folder")
+    files = _result_files(tracker_dir) if os.path.isdir(tracker_dir) else []
+    if overwrite:
+        if os.path.isdir(tracker_dir):
+            shutil.rmtree(tracker_dir)
+        for extra in (fp_path, tracker_dir + ".zip", os.path.join(dataset_dir, f"{tracker_name}.config.yaml")):
+            if os.path.isfile(extra):
+                os.remove(extra)
+        if files:
+            log(f"--overwrite: deleted {len(files)} result file(s) of {tracker_name!r} in {dataset_dir}")
+    elif os.path.isdir(tracker_dir):
+        saved = _read_json(fp_path) if os.path.isfile(fp_path) else None
+        how = ("use --tracker-name NAME to write to a new folder, or --overwrite to delete them and run again")
+        if files and saved is None:
+            raise ResultsFolderError(
+                f"{tracker_dir}: holds {len(files)} result file(s) but no readable {os.path.basename(fp_path)} "
+                f"(an older version wrote them, or they were copied without it), so what made them is unknown "
+                f"and finished videos cannot be skipped safely; {how}")
+        if saved is not None:
+            diff = differences(saved, fingerprint)
+            diff = diff[:6] + (["..."] if len(diff) > 6 else [])
+            if diff and files:
+                raise ResultsFolderError(
+                    f"{tracker_dir}: holds {len(files)} result file(s) made with another setup "
+                    f"(saved -> now: {'; '.join(diff)}); resuming would mix them; {how}")
+            if diff:  # an empty folder: another shard of a different setup may have just claimed it
+                raise ResultsFolderError(
+                    f"{tracker_dir}: claimed by a run with another setup (saved -> now: {'; '.join(diff)}) that "
+                    f"has not written results yet; {how}")
+    os.makedirs(tracker_dir, exist_ok=True)
+    atomic_write_text(fp_path, json.dumps(dict(fingerprint), indent=1, sort_keys=True) + "\n")
+    if cfg is not None:
+        from ..config import save_config
+        save_config(cfg, os.path.join(dataset_dir, f"{tracker_name}.config.yaml"))
+    return tracker_dir
+
+
+# ------------------------------------------------------------------------------------------ training runs
+def run_checkpoints(snapshot_dir: str) -> list[str]:
+    """Training checkpoints (``checkpoint_eN.pth``, ``last.pth``) in a snapshot folder, sorted by name."""
+    if not os.path.isdir(snapshot_dir):
+        return []
+    return sorted(os.path.join(snapshot_dir, f) for f in os.listdir(snapshot_dir) if _CKPT_RE.match(f))
+
+
+def _names(paths: list[str]) -> str:
+    names = [os.path.basename(p) for p in paths]
+    return ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+
+
+def claim_run_directory(cfg: Mapping, snapshot_dir: str, resume: str, overwrite: bool = False,
+                        find_checkpoint: Optional[Callable[[str], Optional[str]]] = None,
+                        log_dir: Optional[str] = None, config_path: Optional[str] = None, is_main: bool = True,
+                        log: Callable[[str], None] = print) -> None:
+    """Refuse to mix two training runs in one snapshot folder (:class:`RunDirectoryError`).
+
+    ``resume`` is what the run continues from: "" for a new run, "auto" or a checkpoint path. A folder with
+    checkpoints accepts only a resumed run whose `training_config` equals the one stored in the folder's most
+    advanced readable checkpoint (``find_checkpoint(snapshot_dir)``).
+    ``overwrite`` (only for a new run) deletes the checkpoints, ``log_dir``'s ``train.log`` and TensorBoard
+    files, and ``config_path`` (on the main process only).
+    """
+    existing = run_checkpoints(snapshot_dir)
+    if overwrite:
+        if resume:
+            raise RunDirectoryError("--overwrite starts a new run; it cannot be combined with --resume")
+        if is_main:
+            old = existing[:]
+            if log_dir and os.path.isdir(log_dir):
+                old += [p for p in glob.glob(os.path.join(log_dir, "events.out.tfevents.*")) if os.path.isfile(p)]
+                old += [p for p in (os.path.join(log_dir, "train.log"),) if os.path.isfile(p)]
+            if config_path and os.path.isfile(config_path):
+                old.append(config_path)
+            for path in old:
+                os.remove(path)
+            if existing:
+                log(f"--overwrite: deleted {len(existing)} checkpoint(s) of the previous run in {snapshot_dir}")
+        return
+    if not existing:
+        return
+    how = ("choose a new OUTPUT_DIR (--opts OUTPUT_DIR path) for a new run, or --overwrite to delete the "
+           "old run's checkpoints and logs")
+    if not resume:
+        raise RunDirectoryError(f"{snapshot_dir}: already holds checkpoints of a run ({_names(existing)}); a new run "
+                                f"would replace them; continue it with --resume auto, {how}")
+    from ..models.checkpoint import CheckpointError, load_checkpoint
+
+    newest = find_checkpoint(snapshot_dir) if find_checkpoint else None
+    if newest is None:
+        raise RunDirectoryError(f"{snapshot_dir}: holds checkpoints ({_names(existing)}) but none can be read, so "
+                                f"the run they belong to is unknown; {how}")
+    try:
+        saved = load_checkpoint(newest).get("config")
+    except CheckpointError as e:
+        raise RunDirectoryError(str(e)) from None
+    if not isinstance(saved, Mapping):
+        raise RunDirectoryError(f"{newest}: checkpoint has no config, so the run it belongs to is unknown; {how}")
+    diff = differences({"config": training_config(saved)}, {"config": training_config(cfg)})
+    if diff:
+        raise RunDirectoryError(
+            f"{snapshot_dir}: holds a run with another config (checkpoint {os.path.basename(newest)} -> now: "
+            f"{'; '.join(diff[:6] + (['...'] if len(diff) > 6 else []))}); resuming it with this config would mix "
+            f"two runs; resume with the same config, or {how}")

@@ -1,0 +1,282 @@
+"""Results folders and training run directories never mix two setups (fingerprints, --overwrite)."""
+import importlib
+import json
+import os
+import shutil
+import textwrap
+
+import pytest
+import torch
+
+from siamcorners.benchmarks import BenchmarkError
+from siamcorners.config import get_default_config, load_config, merge_opts, to_dict
+from siamcorners.engine.fingerprint import (box_config, code_digests, differences, state_digest,
+                                            tracking_fingerprint, training_config)
+from siamcorners.engine.run_dirs import ResultsFolderError, RunDirectoryError, claim_results_folder
+from siamcorners.engine.trainer import Trainer, find_resume_checkpoint
+from siamcorners.models.checkpoint import save_checkpoint
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = os.path.join(ROOT, "experiments", "siamcorners_tiny_synthetic", "config.yaml")
+
+
+def test_main(argv):
+    return importlib.import_module("siamcorners.cli.test").main(argv)
+
+
+test_main.__test__ = False
+
+
+# ------------------------------------------------------------------------------------------ fingerprints
+def test_box_config_covers_tracking_keys_only():
+    cfg = get_default_config()
+    base = box_config(cfg)
+    assert {"TRACK.PENALTY_K", "DECODE.TOPK", "HEATMAP.STRIDE", "MODEL.LEVELS", "INFERENCE.AMP",
+            "INFERENCE.DEVICE_CROP", "MODEL.INPUT.NORMALIZE", "MODEL.BACKBONE.TYPE"} <= set(base)
+    for key, value in [("TRAIN.BASE_LR", 0.1), ("DATASET.NEG", 0.5), ("INFERENCE.FOLD_BN", True),
+                       ("MODEL.BACKBONE.PRETRAINED", "x.pth"), ("TEST.SNAPSHOT", "a.pth"), ("DEVICE", "cpu")]:
+        other = get_default_config()
+        merge_opts(other, [key, json.dumps(value) if not isinstance(value, str) else value])
+        assert box_config(other) == base, key
+    other = get_default_config()
+    merge_opts(other, ["TRACK.PENALTY_K", "0.3", "INFERENCE.AMP", "bf16"])
+    assert differences({"config": base}, {"config": box_config(other)}) == [
+        "INFERENCE.AMP 'off' -> 'bf16'", "TRACK.PENALTY_K 0.04 -> 0.3"]
+
+
+def test_training_config_ignores_how_a_run_is_executed():
+    a, b = get_default_config(), get_default_config()
+    merge_opts(b, ["TRAIN.PRINT_FREQ", "1", "TRAIN.NUM_WORKERS", "0", "TRAIN.STOP_AFTER_ITERS", "3", "OUTPUT_DIR",
+                   "/elsewhere", "DEVICE", "cpu", "TEST.SNAPSHOT", "x", "DATASET.SOURCES.VID.ROOT", "/data/vid"])
+    assert training_config(a) == training_config(b)
+    merge_opts(b, ["TRAIN.EPOCHS", "2", "SEED", "1"])
+    assert differences({"config": training_config(a)}, {"config": training_config(b)}) == [
+        "SEED 123456 -> 1", "TRAIN.EPOCHS 20 -> 2"]
+
+
+def test_code_digest_covers_the_tracker_path():
+    code = code_digests()
+    assert {"siamcorners/tracker/tracker.py", "siamcorners/models/decode.py", "siamcorners/data/crops.py",
+            "siamcorners/engine/tester.py"} <= set(code)
+    assert "siamcorners/models/losses.py" not in code and "siamcorners/tracker/video_io.py" not in code
+    changed = dict(code, **{"siamcorners/tracker/tracker.py": "0" * 64})
+    assert differences({"code": code}, {"code": changed}) == ["code differs: siamcorners/tracker/tracker.py"]
+
+
+def test_weights_digest_is_the_tensors_not_the_file(tmp_path):
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 2)
+    save_checkpoint(str(tmp_path / "last.pth"), model, epoch=3, optimizer={"state": {}, "param_groups": []})
+    save_checkpoint(str(tmp_path / "export.pth"), model)
+    cfg = get_default_config()
+    a = tracking_fingerprint(cfg, str(tmp_path / "last.pth"))
+    assert a == tracking_fingerprint(cfg, str(tmp_path / "export.pth"))
+    with torch.no_grad():
+        model.bias[0] += 1e-6
+    save_checkpoint(str(tmp_path / "other.pth"), model)
+    assert differences(a, tracking_fingerprint(cfg, str(tmp_path / "other.pth"))) == ["weights differ"]
+    assert state_digest(model.state_dict()) != a["weights"]
+
+
+# ------------------------------------------------------------------------------------------ tools/test.py
+@pytest.fixture(scope="module")
+def tiny_setup(tmp_path_factory, shared_data_dir):
+    """Two 3-frame copies of Dudek and a random tiny snapshot."""
+    tmp = tmp_path_factory.mktemp("fp")
+    src = os.path.join(shared_data_dir, "otb_mini", "Dudek")
+    for name in ("DudekA", "DudekB"):
+        os.makedirs(tmp / "otb" / name / "img")
+        for i in range(1, 4):
+            shutil.copy(os.path.join(src, "img", f"{i:04d}.jpg"), tmp / "otb" / name / "img")
+        with open(os.path.join(src, "groundtruth_rect.txt")) as f:
+            rows = f.readlines()[:3]
+        (tmp / "otb" / name / "groundtruth_rect.txt").write_text("".join(rows))
+    from siamcorners.models import build_model
+
+    torch.manual_seed(0)
+    save_checkpoint(str(tmp / "snap.pth"), build_model(load_config(TINY)))
+    torch.manual_seed(1)
+    save_checkpoint(str(tmp / "snap_other.pth"), build_model(load_config(TINY)))
+    return tmp
+
+
+def _run(setup, out, *extra, snapshot="snap.pth", opts=()):
+    return test_main(["--cfg", TINY, "--snapshot", str(setup / snapshot), "--dataset", "OTB100",
+                      "--dataset-root", str(setup / "otb"), "--out", str(out), "--no-progress", *extra,
+                      *(["--opts", *opts] if opts else [])])
+
+
+def test_resume_with_another_config_is_refused_and_names_the_difference(tiny_setup, tmp_path, capsys):
+    out = tmp_path / "results"
+    folder = out / "OTB100"
+    assert _run(tiny_setup, out, "--videos", "DudekA", opts=("TRACK.PENALTY_K", "0.3")) == 0
+    result = (folder / "snap" / "DudekA.txt").read_bytes()
+    fp = json.loads((folder / "snap.fingerprint.json").read_text())
+    assert fp["config"]["TRACK.PENALTY_K"] == 0.3 and len(fp["weights"]) == 64
+    capsys.readouterr()
+
+    # the default PENALTY_K 0.04 would track DudekB differently: refused, nothing written, config kept
+    assert _run(tiny_setup, out) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: {folder / 'snap'}: holds 2 result file(s) made with "
+                                               f"another setup (saved -> now: TRACK.PENALTY_K 0.3 -> 0.04)")
+    assert "--tracker-name NAME" in err[0] and "--overwrite" in err[0]
+    assert not (folder / "snap" / "DudekB.txt").exists()
+    assert load_config(str(folder / "snap.config.yaml")).TRACK.PENALTY_K == 0.3
+
+    # other weights under the same name
+    assert _run(tiny_setup, out, "--tracker-name", "snap", snapshot="snap_other.pth",
+                opts=("TRACK.PENALTY_K", "0.3")) == 2
+    assert "(saved -> now: weights differ)" in capsys.readouterr().err
+
+    # the same setup resumes: DudekA is skipped, DudekB is added
+    assert _run(tiny_setup, out, opts=("TRACK.PENALTY_K", "0.3", "TRAIN.BASE_LR", "1e-4")) == 0
+    assert (folder / "snap" / "DudekA.txt").read_bytes() == result and (folder / "snap" / "DudekB.txt").exists()
+
+    # --overwrite starts over with the new setup; the saved config describes the files again
+    assert _run(tiny_setup, out, "--overwrite", "--videos", "DudekB") == 0
+    assert sorted(os.listdir(folder / "snap")) == ["DudekB.txt", "times"]
+    assert load_config(str(folder / "snap.config.yaml")).TRACK.PENALTY_K == 0.04
+    assert json.loads((folder / "snap.fingerprint.json").read_text())["config"]["TRACK.PENALTY_K"] == 0.04
+
+
+def test_results_without_a_fingerprint_are_not_resumed(tiny_setup, tmp_path, capsys):
+    out = tmp_path / "results"
+    assert _run(tiny_setup, out, "--videos", "DudekA") == 0
+    os.remove(out / "OTB100" / "snap.fingerprint.json")  # as an older version left it
+    capsys.readouterr()
+    assert _run(tiny_setup, out) == 2
+    assert "but no readable snap.fingerprint.json" in capsys.readouterr().err
+    assert not (out / "OTB100" / "snap" / "DudekB.txt").exists()
+
+
+FACTORY = textwrap.dedent('''
+    class Still:
+        def init(self, frame, box):
+            self.box = list(box)
+        def track(self, frame):
+            return {"bbox": self.box, "score": 1.0}
+
+    def still(device):
+        return Still()
+
+    def other(device):
+        return Still()
+''')
+
+
+def test_custom_tracker_factory_is_fingerprinted_by_name_and_module(tmp_path, monkeypatch, shared_data_dir, capsys):
+    mods = tmp_path / "mods"
+    mods.mkdir()
+    (mods / "my_trackers.py").write_text(FACTORY)
+    monkeypatch.syspath_prepend(str(mods))
+    src = os.path.join(shared_data_dir, "otb_mini")
+    out = str(tmp_path / "r")
+
+    def run(spec, *extra):
+        return test_main(["--dataset", "OTB100", "--dataset-root", src, "--tracker-factory", spec, "--out", out,
+                          "--no-progress", "--tracker-name", "mine", *extra])
+
+    assert run("my_trackers:still") == 0
+    assert run("my_trackers:still") == 0
+    capsys.readouterr()
+    assert run("my_trackers:other") == 2
+    assert "tracker my_trackers:still -> my_trackers:other" in capsys.readouterr().err
+    (mods / "my_trackers.py").write_text(FACTORY + "\nSPEED = 2\n")
+    assert run("my_trackers:still") == 2
+    assert "code differs: my_trackers" in capsys.readouterr().err
+    assert run("my_trackers:still", "--overwrite") == 0
+    fp = json.loads((tmp_path / "r" / "OTB100" / "mine.fingerprint.json").read_text())
+    assert fp["factory"] == "my_trackers:still" and list(fp["code"]) == ["my_trackers"]
+
+
+def test_claim_refuses_a_folder_claimed_by_another_setup_before_any_result(tmp_path):
+    claim_results_folder(str(tmp_path), "trk", {"config": {"TRACK.LR": 0.3}})
+    with pytest.raises(ResultsFolderError, match=r"claimed by a run with another setup .*TRACK\.LR 0\.3 -> 0\.4"):
+        claim_results_folder(str(tmp_path), "trk", {"config": {"TRACK.LR": 0.4}})
+    assert issubclass(ResultsFolderError, BenchmarkError)
+    shutil.rmtree(tmp_path / "trk")  # the folder deleted by hand: a new start
+    claim_results_folder(str(tmp_path), "trk", {"config": {"TRACK.LR": 0.4}})
+
+
+# ------------------------------------------------------------------------------------------ training runs
+def _fake_cfg(out, *opts):
+    from test_trainer import fake_cfg
+
+    return fake_cfg(out, "DATASET.VIDEOS_PER_EPOCH", "12", *opts)  # 3 iterations per epoch
+
+
+def _train(cfg, resume="", overwrite=False):
+    from test_trainer import FakeDataset, FakeModel
+
+    torch.manual_seed(0)
+    trainer = Trainer(cfg, model=FakeModel(), dataset_builder=lambda c, e: FakeDataset(c.DATASET.VIDEOS_PER_EPOCH),
+                      resume=resume, progress=False, overwrite=overwrite)
+    try:
+        return trainer.train()
+    finally:
+        trainer.close()
+
+
+def test_a_new_run_into_a_used_directory_is_refused(tmp_path):
+    _train(_fake_cfg(tmp_path, "TRAIN.EPOCHS", "3"))
+    snap = tmp_path / "snapshot"
+    stamps = {f: os.stat(snap / f).st_mtime_ns for f in os.listdir(snap)}
+    assert {"checkpoint_e1.pth", "checkpoint_e2.pth", "checkpoint_e3.pth"} <= set(stamps)
+    # a short test run into the same directory: refused before anything is written
+    with pytest.raises(RunDirectoryError, match=r"snapshot: already holds checkpoints of a run \(checkpoint_e1.pth, "
+                                                r"checkpoint_e2.pth, checkpoint_e3.pth.*--resume auto.*OUTPUT_DIR"
+                                                r".*--overwrite"):
+        _train(_fake_cfg(tmp_path, "TRAIN.EPOCHS", "1"))
+    # --resume auto with another TRAIN.EPOCHS does not "resume" the 3-epoch run
+    with pytest.raises(RunDirectoryError, match=r"another config \(checkpoint checkpoint_e3.pth -> now: "
+                                                r"TRAIN.EPOCHS 3 -> 1\)"):
+        _train(_fake_cfg(tmp_path, "TRAIN.EPOCHS", "1"), resume="auto")
+    assert {f: os.stat(snap / f).st_mtime_ns for f in os.listdir(snap)} == stamps
+    # the same config resumes; the run is complete, so nothing is trained
+    summary = _train(_fake_cfg(tmp_path, "TRAIN.EPOCHS", "3", "TRAIN.PRINT_FREQ", "1"), resume="auto")
+    assert summary["iterations"] == 0 and summary["last_checkpoint"].endswith("checkpoint_e3.pth")
+    assert "nothing to train" in (tmp_path / "logs" / "train.log").read_text()
+    # a finished run's checkpoint resumed elsewhere with fewer epochs is an error, not "0 iterations, rc 0"
+    with pytest.raises(ValueError, match=r"checkpoint_e3.pth: the checkpoint is at epoch 3, past TRAIN.EPOCHS 2"):
+        _train(_fake_cfg(tmp_path / "other", "TRAIN.EPOCHS", "2"), resume=str(snap / "checkpoint_e3.pth"))
+    # --overwrite: the old run's checkpoints and logs go, the new run is alone
+    with pytest.raises(RunDirectoryError, match="cannot be combined with --resume"):
+        _train(_fake_cfg(tmp_path, "TRAIN.EPOCHS", "1"), resume="auto", overwrite=True)
+    _train(_fake_cfg(tmp_path, "TRAIN.EPOCHS", "1"), overwrite=True)
+    assert sorted(f for f in os.listdir(snap) if f.endswith(".pth")) == ["checkpoint_e1.pth", "last.pth"]
+    assert torch.load(str(snap / "last.pth"), weights_only=True)["epoch"] == 0  # this run's mid-epoch checkpoint
+    assert "epoch 2" not in (tmp_path / "logs" / "train.log").read_text()
+    assert len([f for f in os.listdir(tmp_path / "logs") if f.startswith("events.out")]) == 1
+
+
+def test_resume_auto_names_an_unreadable_last_checkpoint(tmp_path):
+    cfg = _fake_cfg(tmp_path, "TRAIN.STOP_AFTER_ITERS", "5")
+    assert _train(cfg)["iterations"] == 5  # last.pth at epoch 1 iteration 2
+    snap = tmp_path / "snapshot"
+    (snap / "last.pth").write_bytes((snap / "last.pth").read_bytes()[:100])  # truncated
+    warned = []
+    assert find_resume_checkpoint(str(snap), warn=warned.append) == str(snap / "checkpoint_e1.pth")
+    assert len(warned) == 1 and warned[0].startswith(f"--resume auto: skipped {snap / 'last.pth'}: cannot be read")
+    with pytest.warns(UserWarning, match="skipped .*last.pth"):
+        find_resume_checkpoint(str(snap))
+    summary = _train(_fake_cfg(tmp_path), resume="auto")
+    assert summary["iterations"] == 3
+    log = (tmp_path / "logs" / "train.log").read_text()
+    assert f"--resume auto: skipped {snap / 'last.pth'}: cannot be read" in log
+    assert f"resumed from {snap / 'checkpoint_e1.pth'} at epoch 1" in log
+
+
+def test_train_tool_refuses_to_resume_a_run_with_another_epoch_count(tmp_path, capsys):
+    cfg = load_config(TINY, ["OUTPUT_DIR", str(tmp_path), "TRAIN.EPOCHS", "10"])
+    save_checkpoint(str(tmp_path / "snapshot" / "checkpoint_e10.pth"), {}, config=to_dict(cfg), epoch=10)
+    train = importlib.import_module("siamcorners.cli.train").main
+    rc = train(["--cfg", TINY, "--no-progress", "--resume", "auto", "--opts", "OUTPUT_DIR", str(tmp_path),
+                "TRAIN.EPOCHS", "2"])
+    assert rc == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: {tmp_path / 'snapshot'}: holds a run with another config (checkpoint checkpoint_e10.pth "
+                   f"-> now: TRAIN.EPOCHS 10 -> 2); resuming it with this config would mix two runs; resume with "
+                   f"the same config, or choose a new OUTPUT_DIR (--opts OUTPUT_DIR path) for a new run, or "
+                   f"--overwrite to delete the old run's checkpoints and logs"]
+    assert not (tmp_path / "logs").exists() and not (tmp_path / "config.resolved.yaml").exists()
