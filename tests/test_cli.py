@@ -643,3 +643,11 @@ def test_translate_official_config(tmp_path, capsys):
 def test_benchmark_errors_are_one_line(capsys, tmp_path):
     assert tool("benchmark").main(["train", "--cfg", str(tmp_path / "missing.yaml")]) == 2
     one_error_line(capsys, "missing.yaml")
+
+
+def test_demo_architecture_mismatch_is_one_line(tmp_path, capsys):
+    rc = tool("demo").main(["--cfg", TINY_CFG, "--snapshot", TINY_MODEL, "--out", str(tmp_path / "d.mp4"),
+                            "--opts", "MODEL.NECK.OUT_CHANNELS", "16", "MODEL.HEAD.CHANNELS", "16"])
+    assert rc == 2
+    line = one_error_line(capsys, "model.pth", "--cfg experiments/siamcorners_tiny_synthetic/config.yaml")
+    assert "strict=False" not in line and not os.path.exists(tmp_path / "d.mp4")

@@ -27,6 +27,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 from siamcorners.benchmarks.metrics import overlap_ratio
 from siamcorners.cli.common import (add_common_args, add_opts_arg, check_device, check_output_file,
                                     join_negative_values, run_guarded)
+from siamcorners.cli.checks import check_snapshot_fits
 from siamcorners.config import load_config
 from siamcorners.data.frames import IterableSource, groundtruth_init_box, open_source
 from siamcorners.data.synthetic import make_video
@@ -111,6 +112,7 @@ def _run(args: argparse.Namespace) -> int:
     if _trained_on_synthetic_only(cfg):
         print(SYNTHETIC_NOTE)
 
+    check_snapshot_fits(cfg, cfg_path, snapshot)  # one line naming the config that fits, instead of a key list
     model = build_model(cfg)
     load_checkpoint(snapshot, model=model)
     tracker = SiamCornersTracker(model, cfg, device=args.device)
