@@ -1,4 +1,4 @@
-"""The light real-time profile: pysot's dilated MobileNetV2 under the SiamCorners head (experiments/siamcorners_mobilev2)."""
+"""The light real-time profile: pysot's dilated MobileNetV2 under the SiamCorners head (siamcorners_mobilev2)."""
 import os
 
 import numpy as np
@@ -131,3 +131,27 @@ def test_profile_trains_with_the_recipe_on_the_synthetic_source(tmp_path):
     after = load_checkpoint(str(tmp_path / "run" / "snapshot" / "checkpoint_e1.pth"))["model"]
     assert torch.equal(after["backbone.layer3.0.conv.0.weight"], before["backbone.layer3.0.conv.0.weight"])
     assert not torch.equal(after["heads.0.tl_heat.out.weight"], before["heads.0.tl_heat.out.weight"])
+
+
+def test_profile_comparison_rows_and_markdown(tmp_path):
+    from siamcorners.engine.profiling.profiles import (MOBILEV2_CFG, PROFILES_BEGIN, PROFILES_END, compare_profiles,
+                                                       profiles_markdown)
+    from siamcorners.engine.profiling.speed import SECTION_BEGIN, write_markdown_section
+
+    tiny = ["MODEL.BACKBONE.TYPE", "resnet18_small", "MODEL.BACKBONE.WIDTH", "8", "MODEL.LEVELS", "[3]", *SMALL_HEAD]
+    mobile = ["MODEL.LEVELS", "[3]", *SMALL_HEAD]  # one level: layer0..layer3 only, to keep the test short
+    r = compare_profiles([("tiny ResNet", None, tiny), ("MobileNetV2", MOBILEV2_CFG, mobile)], "cpu", None,
+                         frames=3, warmup=0, rounds=2, log=lambda s: None)
+    assert [row["label"] for row in r["rows"]] == ["tiny ResNet", "MobileNetV2"]
+    assert r["rows"][0]["ratio"] == 1.0 and all(len(row["rounds_s"]) == 2 for row in r["rows"])
+    assert r["rows"][1]["backbone_type"] == "mobilenetv2" and 0 < r["rows"][1]["backbone_s"] < r["rows"][1]["frame_s"]
+    assert r["rows"][1]["params"]["backbone"] == sum(
+        p.numel() for p in build_backbone("mobilenetv2", [3], width_mult=1.0).parameters())
+    text = profiles_markdown(r, "python tools/benchmark.py speed --mobilenet")
+    assert "| MobileNetV2 | mobilenetv2 |" in text and "--mobilenet" in text
+    path = str(tmp_path / "benchmarks.md")
+    write_markdown_section(path, "## Tracking speed\n\nrows")
+    write_markdown_section(path, text, PROFILES_BEGIN, PROFILES_END)
+    with open(path, encoding="utf-8") as f:
+        written = f.read()
+    assert SECTION_BEGIN in written and "rows" in written and written.count(PROFILES_BEGIN) == 1

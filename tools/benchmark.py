@@ -5,6 +5,7 @@
     python tools/benchmark.py data [--samples 128 --workers 0,1,2]               # training data loading
     python tools/benchmark.py train --cfg CONFIG [--iters 10]                     # training step time
     python tools/benchmark.py speed [--cfg CONFIG] [--device cpu] [--threads 2]   # tracking speed -> docs/benchmarks.md
+        [--mobilenet]                                                             # + MobileNetV2 vs ResNet-50 FPS
 """
 from __future__ import annotations
 
@@ -69,11 +70,22 @@ def _speed(args: argparse.Namespace) -> int:
     device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
     r = run_speed_benchmark(args.cfg, args.opts, device, video, args.frames, args.warmup, args.batch_videos,
                             args.compile, args.rounds)
-    text = speed_markdown(r, " ".join(["python", "tools/benchmark.py"] + args.argv))
+    command = " ".join(["python", "tools/benchmark.py"] + args.argv)
+    text = speed_markdown(r, command)
     print(text)
     if args.out:
         write_markdown_section(args.out, text)
         print(f"written to {args.out}")
+    if args.mobilenet:
+        from siamcorners.engine.profiling.profiles import (MOBILENET_PROFILES, PROFILES_BEGIN, PROFILES_END,
+                                                           compare_profiles, profiles_markdown)
+
+        reference = (f"ResNet-50 ({args.cfg or 'official profile, defaults'})", args.cfg, args.opts)
+        p = compare_profiles([reference] + MOBILENET_PROFILES, device, video, args.frames, args.warmup, args.rounds)
+        text = profiles_markdown(p, command)
+        print(text)
+        if args.out:
+            write_markdown_section(args.out, text, PROFILES_BEGIN, PROFILES_END)
     if args.json:
         print(json.dumps(r, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
     return 0
@@ -116,6 +128,9 @@ def main(argv=None) -> int:
     s.add_argument("--batch-videos", type=int, default=4)
     s.add_argument("--rounds", type=int, default=3, help="interleaved repetitions of every configuration")
     s.add_argument("--compile", action="store_true", help="also measure INFERENCE.COMPILE (slow to compile)")
+    s.add_argument("--mobilenet", action="store_true",
+                   help="also compare the light real-time profile (experiments/siamcorners_mobilev2, widths 1.0 and "
+                        "1.4) with the --cfg profile, interleaved in the same run (its own section of --out)")
     s.add_argument("--out", default=None, help="markdown file whose speed section is replaced (docs/benchmarks.md)")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=_speed, argv=list(argv) if argv is not None else sys.argv[1:])
