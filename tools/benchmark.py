@@ -6,6 +6,8 @@
     python tools/benchmark.py train --cfg CONFIG [--iters 10]                     # training step time
     python tools/benchmark.py speed [--cfg CONFIG] [--device cpu] [--threads 2]   # tracking speed -> docs/benchmarks.md
         [--mobilenet]                                                             # + MobileNetV2 vs ResNet-50 FPS
+    python tools/benchmark.py busy [--hogs 2] [--out docs/benchmarks.md]           # thread choice on a busy machine
+    python tools/benchmark.py gpu-check [--out docs/benchmarks.md]                # every CUDA path once (exit 2: no GPU)
 """
 from __future__ import annotations
 
@@ -91,6 +93,45 @@ def _speed(args: argparse.Namespace) -> int:
     return 0
 
 
+def _busy(args: argparse.Namespace) -> int:
+    from siamcorners.engine.profiling.busy import BUSY_BEGIN, BUSY_END, busy_benchmark, busy_markdown
+    from siamcorners.engine.profiling.speed import write_markdown_section
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    tiny = os.path.join(root, "experiments", "siamcorners_tiny_synthetic")
+    cfg = args.cfg or os.path.join(tiny, "config.yaml")
+    snapshot = args.snapshot if args.snapshot is not None else (os.path.join(tiny, "model.pth") if not args.cfg else "")
+    r = busy_benchmark(cfg, snapshot or None, args.opts, args.hogs, args.frames, args.warmup, args.rounds)
+    text = busy_markdown(r, " ".join(["python", "tools/benchmark.py"] + args.argv))
+    print(text)
+    if args.out:
+        write_markdown_section(args.out, text, BUSY_BEGIN, BUSY_END)
+        print(f"written to {args.out}")
+    return 0
+
+
+def _gpu_check(args: argparse.Namespace) -> int:
+    from siamcorners.engine.profiling.gpu_check import GPU_BEGIN, GPU_END, NoCudaError, gpu_markdown, run_gpu_check
+    from siamcorners.engine.profiling.speed import write_markdown_section
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    video = args.video if args.video is not None else os.path.join(os.path.dirname(root), "shared", "data", "bag.avi")
+    try:
+        r = run_gpu_check(args.device, video, args.frames, args.rounds, debug=args.debug)
+    except NoCudaError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    text = gpu_markdown(r, " ".join(["python", "tools/benchmark.py"] + args.argv))
+    print(text)
+    if args.out:
+        write_markdown_section(args.out, text, GPU_BEGIN, GPU_END)
+        print(f"written to {args.out}")
+    failed = [n for n, res in r["results"].items() if res["ok"] is False]
+    if failed:
+        print(f"gpu-check: {len(failed)} CUDA path(s) failed: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description="SiamCorners performance measurements")
     sub = p.add_subparsers(dest="command", required=True)
@@ -134,6 +175,26 @@ def main(argv=None) -> int:
     s.add_argument("--out", default=None, help="markdown file whose speed section is replaced (docs/benchmarks.md)")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=_speed, argv=list(argv) if argv is not None else sys.argv[1:])
+    b = sub.add_parser("busy", help="tracking FPS of the default thread choice vs --threads 1 while CPU-bound "
+                                    "processes run (issue 10)")
+    b.add_argument("--cfg", help="model config (default: the tiny synthetic model with its model.pth)")
+    b.add_argument("--snapshot", help="weights (default: model.pth of the tiny model; '' = random weights)")
+    b.add_argument("--opts", nargs="+", default=[], metavar="KEY VALUE", help="config overrides")
+    b.add_argument("--hogs", type=int, default=2, help="CPU-bound processes running during the measurement")
+    b.add_argument("--frames", type=int, default=60, help="frames of the synthetic video")
+    b.add_argument("--warmup", type=int, default=5, help="warm-up frames not timed")
+    b.add_argument("--rounds", type=int, default=3, help="interleaved repetitions of every configuration")
+    b.add_argument("--out", default=None, help="markdown file whose busy section is replaced (docs/benchmarks.md)")
+    b.set_defaults(func=_busy, argv=list(argv) if argv is not None else sys.argv[1:])
+    g = sub.add_parser("gpu-check", help="run every CUDA path once (AMP training, NCCL DDP, device crops, CUDA "
+                                         "events, speed on the GPU, ONNX Runtime CUDA/TensorRT) -> GPU rows")
+    g.add_argument("--device", default="cuda", help="CUDA device (cuda or cuda:N)")
+    g.add_argument("--video", help="real video (default: ../shared/data/bag.avi beside the repository, if present)")
+    g.add_argument("--frames", type=int, default=30, help="frames per video of the speed part")
+    g.add_argument("--rounds", type=int, default=3, help="interleaved repetitions in the speed part")
+    g.add_argument("--out", default=None, help="markdown file whose GPU section is replaced (docs/benchmarks.md)")
+    g.add_argument("--debug", action="store_true", help="print the traceback of a failing check")
+    g.set_defaults(func=_gpu_check, argv=list(argv) if argv is not None else sys.argv[1:])
     args = p.parse_args(argv)
     return args.func(args)
 

@@ -25,6 +25,7 @@ from siamcorners.benchmarks.metrics import overlap_ratio
 from siamcorners.config import ConfigError, load_config
 from siamcorners.data.frames import FrameSourceError, IterableSource, groundtruth_init_box, open_source
 from siamcorners.data.synthetic import make_video
+from siamcorners.engine.threads import apply_threads
 from siamcorners.models import build_model
 from siamcorners.models.checkpoint import CheckpointError, load_checkpoint
 from siamcorners.tracker import SiamCornersTracker
@@ -67,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--show", action="store_true", help="show the tracking in a window (q or Esc stops)")
     parser.add_argument("--device", help="cpu, cuda, cuda:N or auto (default: DEVICE of the config)")
     parser.add_argument("--max-frames", type=int, help="stop after this many frames")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads per process (default: chosen from the free cores and the current load, printed)")
     parser.add_argument("--seed", type=int, default=0, help="which synthetic video when --source is absent")
     parser.add_argument("--frames", type=int, default=120, help="length of the synthetic video (default 120)")
     parser.add_argument("--opts", nargs=argparse.REMAINDER, default=[], help="config overrides KEY VALUE ...")
@@ -85,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.max_frames is not None and args.max_frames < 1:
             raise ValueError(f"--max-frames must be >= 1, got {args.max_frames}")
 
+        apply_threads(args.threads)
         model = build_model(cfg)
         load_checkpoint(snapshot, model=model)
         tracker = SiamCornersTracker(model, cfg, device=args.device)

@@ -19,6 +19,7 @@ from siamcorners.benchmarks import Benchmark, BenchmarkError, DATASET_NAMES, loa
 from siamcorners.config import ConfigError
 from siamcorners.engine.tester import (ImportedFactory, SiamCornersFactory, parse_shard,
                                        track_batched_runner, track_sequential)
+from siamcorners.engine.threads import apply_threads
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -33,6 +34,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--videos", help="comma-separated video names to run (default: all)")
     p.add_argument("--workers", type=int, default=1, help="parallel worker processes")
     p.add_argument("--gpus", help="comma-separated GPU ids; workers are spread over them")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads per worker process (default: chosen from the free cores and the current load, printed)")
     p.add_argument("--shard", default="0/1", help="i/N: run every N-th video starting at i (job arrays)")
     p.add_argument("--tracker-name", help="results sub-folder (default: snapshot file name)")
     p.add_argument("--tracker-factory", help="package.module:callable(device) -> tracker, instead of SiamCorners")
@@ -90,7 +92,8 @@ def main(argv=None) -> int:
         if cfg is not None:  # the resolved config beside the tracker's results folder
             from siamcorners.config import save_config
             save_config(cfg, os.path.join(out, dataset.name, f"{name}.config.yaml"))
-        bench.run(factory, name, videos=videos, workers=args.workers,
+        threads = apply_threads(args.threads, workers=args.workers).threads
+        bench.run(factory, name, videos=videos, workers=args.workers, threads=threads,
                   devices=_devices(args, cfg), shard=parse_shard(args.shard), progress=not args.no_progress, **batched)
     except (BenchmarkError, ConfigError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -16,6 +16,7 @@ import sys
 
 from siamcorners.config import ConfigError, load_config
 from siamcorners.engine.distributed import cleanup_distributed
+from siamcorners.engine.threads import apply_threads
 from siamcorners.engine.trainer import NonFiniteLossError, Trainer
 from siamcorners.models.checkpoint import CheckpointError
 
@@ -27,6 +28,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="config overrides, e.g. TRAIN.EPOCHS 5 TRAIN.BASE_LR 0.01")
     p.add_argument("--resume", default="", help="training checkpoint to continue from, or 'auto'")
     p.add_argument("--device", default=None, help="auto | cpu | cuda | cuda:N (default: the config's DEVICE)")
+    p.add_argument("--threads", type=int, default=0,
+                   help="torch CPU threads per process (default: TRAIN.NUM_THREADS, else chosen from the free cores, "
+                        "the current load and the DataLoader workers, printed)")
     p.add_argument("--export", default="", help="after training, also write the model weights only to this path")
     p.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
     return p.parse_args(argv)
@@ -40,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
             opts += ["DEVICE", args.device]
         cfg = load_config(args.cfg, opts)
         trainer = Trainer(cfg, resume=args.resume, progress=not args.no_progress)
+        if args.threads > 0 or cfg.TRAIN.NUM_THREADS == 0:
+            per_rank = 1 + cfg.TRAIN.NUM_WORKERS  # the main process and its DataLoader workers
+            apply_threads(args.threads, workers=int(os.environ.get("LOCAL_WORLD_SIZE", "1")) * per_rank)
     except (ConfigError, CheckpointError, FileNotFoundError, ValueError, RuntimeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
