@@ -101,7 +101,8 @@ def _busy(args: argparse.Namespace) -> int:
     tiny = os.path.join(root, "experiments", "siamcorners_tiny_synthetic")
     cfg = args.cfg or os.path.join(tiny, "config.yaml")
     snapshot = args.snapshot if args.snapshot is not None else (os.path.join(tiny, "model.pth") if not args.cfg else "")
-    r = busy_benchmark(cfg, snapshot or None, args.opts, args.hogs, args.frames, args.warmup, args.rounds)
+    cfg, snapshot = os.path.relpath(cfg), os.path.relpath(snapshot) if snapshot else None  # short names in the docs
+    r = busy_benchmark(cfg, snapshot, args.opts, args.hogs, args.frames, args.warmup, args.rounds)
     text = busy_markdown(r, " ".join(["python", "tools/benchmark.py"] + args.argv))
     print(text)
     if args.out:
