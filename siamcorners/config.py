@@ -110,9 +110,12 @@ DEFAULTS: dict = {
     "MODEL": {
         "LEVELS": [3, 4, 5],          # backbone stages used: any subset of conv3/conv4/conv5 (Table III)
         "BACKBONE": {
-            "TYPE": "resnet50",       # "resnet50" (official geometry) or "resnet18_small" (CPU experiments)
+            "TYPE": "resnet50",       # "resnet50" (official geometry), "resnet18_small" (CPU experiments) or
+                                      # "mobilenetv2" (pysot's dilated MobileNetV2, light real-time profile)
             "WIDTH": 64,              # stem width of the small backbone (ignored by resnet50)
-            "PRETRAINED": "",         # local file: pysot resnet50.model or torchvision resnet50 state dict
+            "WIDTH_MULT": 1.4,        # mobilenetv2 channel multiplier: 1.4 = pysot's (levels 44/134/448 channels);
+                                      # 1.0 = torchvision's ImageNet file (32/96/320); ignored by the ResNets
+            "PRETRAINED": "",         # local file: pysot resnet50.model or torchvision resnet50 / mobilenet_v2 state dict
             "FROZEN_BN": False,       # BatchNorm layers of the backbone always in eval mode
             "TRAIN_LAYERS": ["layer2", "layer3", "layer4"],  # layers unfrozen at TRAIN.BACKBONE_EPOCH
         },
@@ -434,7 +437,7 @@ def load_config(path: str | None = None, opts: Sequence[str] | None = None, free
 
 
 _CHOICES = {
-    "MODEL.BACKBONE.TYPE": ("resnet50", "resnet18_small"),
+    "MODEL.BACKBONE.TYPE": ("resnet50", "resnet18_small", "mobilenetv2"),
     "MODEL.HEAD.CORNER_POOL": ("mcp", "ocp"),
     "MODEL.HEAD.TEMPLATES": ("four", "unified"),
     "MODEL.HEAD.POOL_IMPL": ("cummax", "logstep"),

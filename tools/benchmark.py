@@ -5,6 +5,9 @@
     python tools/benchmark.py data [--samples 128 --workers 0,1,2]               # training data loading
     python tools/benchmark.py train --cfg CONFIG [--iters 10]                     # training step time
     python tools/benchmark.py speed [--cfg CONFIG] [--device cpu] [--threads 2]   # tracking speed -> docs/benchmarks.md
+        [--mobilenet]                                                             # + MobileNetV2 vs ResNet-50 FPS
+    python tools/benchmark.py busy [--hogs 2] [--out docs/benchmarks.md]           # thread choice on a busy machine
+    python tools/benchmark.py gpu-check [--out docs/benchmarks.md]                # every CUDA path once (exit 2: no GPU)
 """
 from __future__ import annotations
 
@@ -71,14 +74,65 @@ def _speed(args: argparse.Namespace) -> int:
     device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
     r = run_speed_benchmark(args.cfg, args.opts, device, video, args.frames, args.warmup, args.batch_videos,
                             args.compile, args.rounds)
-    text = speed_markdown(r, " ".join(["python", "tools/benchmark.py"] + args.argv))
+    command = " ".join(["python", "tools/benchmark.py"] + args.argv)
+    text = speed_markdown(r, command)
     print(text)
     if args.out:
         write_markdown_section(args.out, text)
         print(f"written to {args.out}")
+    if args.mobilenet:
+        from siamcorners.engine.profiling.profiles import (MOBILENET_PROFILES, PROFILES_BEGIN, PROFILES_END,
+                                                           compare_profiles, profiles_markdown)
+
+        reference = (f"ResNet-50 ({args.cfg or 'official profile, defaults'})", args.cfg, args.opts)
+        p = compare_profiles([reference] + MOBILENET_PROFILES, device, video, args.frames, args.warmup, args.rounds)
+        text = profiles_markdown(p, command)
+        print(text)
+        if args.out:
+            write_markdown_section(args.out, text, PROFILES_BEGIN, PROFILES_END)
     if args.json:
         print(json.dumps(r, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
     return 0
+
+
+def _busy(args: argparse.Namespace) -> int:
+    from siamcorners.engine.profiling.busy import BUSY_BEGIN, BUSY_END, busy_benchmark, busy_markdown
+    from siamcorners.engine.profiling.speed import write_markdown_section
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    tiny = os.path.join(root, "experiments", "siamcorners_tiny_synthetic")
+    cfg = args.cfg or os.path.join(tiny, "config.yaml")
+    snapshot = args.snapshot if args.snapshot is not None else (os.path.join(tiny, "model.pth") if not args.cfg else "")
+    cfg, snapshot = os.path.relpath(cfg), os.path.relpath(snapshot) if snapshot else None  # short names in the docs
+    r = busy_benchmark(cfg, snapshot, args.opts, args.hogs, args.frames, args.warmup, args.rounds)
+    text = busy_markdown(r, " ".join(["python", "tools/benchmark.py"] + args.argv))
+    print(text)
+    if args.out:
+        write_markdown_section(args.out, text, BUSY_BEGIN, BUSY_END)
+        print(f"written to {args.out}")
+    return 0
+
+
+def _gpu_check(args: argparse.Namespace) -> int:
+    from siamcorners.engine.profiling.gpu_check import GPU_BEGIN, GPU_END, NoCudaError, gpu_markdown, run_gpu_check
+    from siamcorners.engine.profiling.speed import write_markdown_section
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    video = args.video if args.video is not None else os.path.join(os.path.dirname(root), "shared", "data", "bag.avi")
+    try:
+        r = run_gpu_check(args.device, video, args.frames, args.rounds, debug=args.debug)
+    except NoCudaError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    text = gpu_markdown(r, " ".join(["python", "tools/benchmark.py"] + args.argv))
+    print(text)
+    if args.out:
+        write_markdown_section(args.out, text, GPU_BEGIN, GPU_END)
+        print(f"written to {args.out}")
+    failed = [n for n, res in r["results"].items() if res["ok"] is False]
+    if failed:
+        print(f"gpu-check: {len(failed)} CUDA path(s) failed: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def main(argv=None) -> int:
@@ -120,9 +174,32 @@ def main(argv=None) -> int:
                                                                  "row (default 4)")
     s.add_argument("--rounds", type=int, default=3, help="interleaved repetitions of every configuration")
     s.add_argument("--compile", action="store_true", help="also measure INFERENCE.COMPILE (slow to compile)")
+    s.add_argument("--mobilenet", action="store_true",
+                   help="also compare the light real-time profile (experiments/siamcorners_mobilev2, widths 1.0 and "
+                        "1.4) with the --cfg profile, interleaved in the same run (its own section of --out)")
     s.add_argument("--out", default=None, help="markdown file whose speed section is replaced (docs/benchmarks.md)")
     s.add_argument("--json", action="store_true", help="also print the raw numbers as JSON")
     s.set_defaults(func=_speed, argv=list(argv) if argv is not None else sys.argv[1:])
+    b = sub.add_parser("busy", help="tracking FPS of the default thread choice vs --threads 1 while CPU-bound "
+                                    "processes run (issue 10)")
+    b.add_argument("--cfg", help="model config (default: the tiny synthetic model with its model.pth)")
+    b.add_argument("--snapshot", help="weights (default: model.pth of the tiny model; '' = random weights)")
+    b.add_argument("--opts", nargs="+", default=[], metavar="KEY VALUE", help="config overrides")
+    b.add_argument("--hogs", type=int, default=2, help="CPU-bound processes running during the measurement")
+    b.add_argument("--frames", type=int, default=60, help="frames of the synthetic video")
+    b.add_argument("--warmup", type=int, default=5, help="warm-up frames not timed")
+    b.add_argument("--rounds", type=int, default=3, help="interleaved repetitions of every configuration")
+    b.add_argument("--out", default=None, help="markdown file whose busy section is replaced (docs/benchmarks.md)")
+    b.set_defaults(func=_busy, argv=list(argv) if argv is not None else sys.argv[1:])
+    g = sub.add_parser("gpu-check", help="run every CUDA path once (AMP training, NCCL DDP, device crops, CUDA "
+                                         "events, speed on the GPU, ONNX Runtime CUDA/TensorRT) -> GPU rows")
+    g.add_argument("--device", default="cuda", help="CUDA device (cuda or cuda:N)")
+    g.add_argument("--video", help="real video (default: ../shared/data/bag.avi beside the repository, if present)")
+    g.add_argument("--frames", type=int, default=30, help="frames per video of the speed part")
+    g.add_argument("--rounds", type=int, default=3, help="interleaved repetitions in the speed part")
+    g.add_argument("--out", default=None, help="markdown file whose GPU section is replaced (docs/benchmarks.md)")
+    g.add_argument("--debug", action="store_true", help="print the traceback of a failing check")
+    g.set_defaults(func=_gpu_check, argv=list(argv) if argv is not None else sys.argv[1:])
     args = p.parse_args(argv)
     return run_guarded(lambda: args.func(args), args, tool="benchmark", argv=argv,
                        extra_errors=(ValueError, RuntimeError))

@@ -31,6 +31,7 @@ from siamcorners.cli.checks import check_snapshot_fits
 from siamcorners.config import load_config
 from siamcorners.data.frames import IterableSource, groundtruth_init_box, open_source
 from siamcorners.data.synthetic import make_video
+from siamcorners.engine.threads import apply_threads
 from siamcorners.models import build_model
 from siamcorners.models.checkpoint import load_checkpoint
 from siamcorners.tracker import SiamCornersTracker
@@ -80,6 +81,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--show", action="store_true", help="show the tracking in a window (q or Esc stops)")
     parser.add_argument("--device", help="cpu, cuda, cuda:N or auto (default: DEVICE of the config)")
     parser.add_argument("--max-frames", type=int, help="stop after this many frames")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads per process (default: chosen from the free cores and the current load, printed)")
     parser.add_argument("--seed", type=int, default=0, help="which synthetic video when --source is absent")
     parser.add_argument("--frames", type=int, default=120, help="length of the synthetic video (default 120)")
     add_opts_arg(parser)
@@ -113,6 +115,7 @@ def _run(args: argparse.Namespace) -> int:
         print(SYNTHETIC_NOTE)
 
     check_snapshot_fits(cfg, cfg_path, snapshot)  # one line naming the config that fits, instead of a key list
+    apply_threads(args.threads)
     model = build_model(cfg)
     load_checkpoint(snapshot, model=model)
     tracker = SiamCornersTracker(model, cfg, device=args.device)

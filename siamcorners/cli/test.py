@@ -29,6 +29,7 @@ from siamcorners.engine.fingerprint import factory_fingerprint, tracking_fingerp
 from siamcorners.engine.run_dirs import claim_results_folder
 from siamcorners.engine.tester import (ImportedFactory, SiamCornersFactory, parse_shard,
                                        track_batched_runner, track_sequential)
+from siamcorners.engine.threads import apply_threads
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -47,6 +48,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                                                       "one process, one video at a time)")
     p.add_argument("--workers", type=int, default=1, help="parallel worker processes")
     p.add_argument("--gpus", help="comma-separated GPU ids; workers are spread over them")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads per worker process (default: chosen from the free cores and the current load, printed)")
     p.add_argument("--shard", default="0/1", help="i/N: run every N-th video starting at i (job arrays)")
     p.add_argument("--tracker-name", help="results sub-folder (default: snapshot file name)")
     p.add_argument("--overwrite", action="store_true",
@@ -150,8 +152,9 @@ def _run(args) -> int:
     print(f"tracker {name}: results go to {tracker_dir}")
     # the fingerprint and resolved config beside the tracker's results folder (a folder never mixes setups)
     claim_results_folder(os.path.join(out, dataset.name), name, fingerprint, cfg, overwrite=args.overwrite)
+    threads = apply_threads(args.threads, workers=workers).threads
     try:
-        summary = bench.run(factory, name, videos=videos or None, workers=workers, devices=devices,
+        summary = bench.run(factory, name, videos=videos or None, workers=workers, threads=threads, devices=devices,
                             shard=parse_shard(args.shard), progress=not args.no_progress, **batched)
     except KeyboardInterrupt:
         from siamcorners.cli.common import ToolInterrupted

@@ -24,6 +24,7 @@ from siamcorners.cli.common import (add_common_args, add_opts_arg, check_device,
 from siamcorners.config import load_config
 from siamcorners.engine.distributed import cleanup_distributed
 from siamcorners.engine.trainer import NonFiniteLossError, Trainer, find_resume_checkpoint
+from siamcorners.engine.threads import apply_threads
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -34,6 +35,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--overwrite", action="store_true",
                    help="start a new run in an OUTPUT_DIR that holds another run's checkpoints (deletes them)")
     p.add_argument("--device", default=None, help="auto | cpu | cuda | cuda:N (default: the config's DEVICE)")
+    p.add_argument("--threads", type=int, default=0,
+                   help="torch CPU threads per process (default: TRAIN.NUM_THREADS, else chosen from the free cores, "
+                        "the current load and the DataLoader workers, printed)")
     p.add_argument("--export", default="", help="after training, also write the model weights only to this path")
     p.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
     p.add_argument("--local_rank", "--local-rank", dest="local_rank", type=int, default=None,
@@ -67,6 +71,9 @@ def _run(args, argv) -> int:
     check_device(cfg.DEVICE, "--device" if args.device else "DEVICE")
     check_outputs(cfg, args.export)
     trainer = Trainer(cfg, resume=args.resume, progress=not args.no_progress, overwrite=args.overwrite)
+    if args.threads > 0 or cfg.TRAIN.NUM_THREADS == 0:
+        per_rank = 1 + cfg.TRAIN.NUM_WORKERS  # the main process and its DataLoader workers
+        apply_threads(args.threads, workers=int(os.environ.get("LOCAL_WORLD_SIZE", "1")) * per_rank)
     try:
         summary = trainer.train()
         if args.export and not summary["stopped"]:

@@ -277,8 +277,11 @@ def _worker_chunk(chunk: list[Sequence]) -> list[VideoOutcome]:
 def run_benchmark(dataset: Dataset, factory: TrackerFactory, tracker_dir: str, videos: _Seq[str] | None = None,
                   workers: int = 1, devices: _Seq[str] = ("cpu",), shard: tuple[int, int] = (0, 1),
                   runner: Runner = track_sequential, videos_per_chunk: int = 1, progress: bool = True,
-                  make_zip: bool = True, log: Callable[[str], None] = print) -> dict:
+                  make_zip: bool = True, log: Callable[[str], None] = print, threads: int = 0) -> dict:
     """Track every selected, unfinished video and write its results under ``tracker_dir``.
+
+    ``threads``: torch threads of each worker process (0: the cores shared over the workers); see
+    :mod:`siamcorners.engine.threads`.
 
     Returns a summary: videos run / skipped, frames, seconds, overall and mean per-video FPS, zip path.
     """
@@ -319,7 +322,7 @@ def run_benchmark(dataset: Dataset, factory: TrackerFactory, tracker_dir: str, v
         n_proc = min(workers, len(chunks))
         for k in range(n_proc):
             queue.put(devices[k % len(devices)])
-        threads = max(1, (os.cpu_count() or 1) // n_proc)
+        threads = threads or max(1, (os.cpu_count() or 1) // n_proc)
         with ctx.Pool(n_proc, initializer=_init_worker,
                       initargs=(factory, queue, runner, layout.kind, tracker_dir, threads, os.getpid())) as pool:
             for done in pool.imap_unordered(_worker_chunk, chunks):

@@ -32,6 +32,7 @@ __all__ = [
     "Bottleneck",
     "BasicBlock",
     "DilatedResNet",
+    "LevelBackbone",
     "build_backbone",
     "load_pretrained_backbone",
     "freeze_bn",
@@ -106,7 +107,30 @@ class BasicBlock(nn.Module):
         return self.relu(out + identity)
 
 
-class DilatedResNet(nn.Module):
+class LevelBackbone(nn.Module):
+    """A backbone whose forward(x, on_level=None) returns one map per paper level (``levels``, ``out_channels``),
+    with BatchNorm freezing that ``train()`` honours (``frozen_bn``, ``trainable_layers``; see :func:`freeze_bn`,
+    :func:`set_trainable`). Implemented by :class:`DilatedResNet` and ``mobilenet.DilatedMobileNetV2``."""
+
+    def __init__(self):
+        super().__init__()
+        self.frozen_bn = False
+        self.trainable_layers: list[str] | None = None  # None = everything trains
+
+    def train(self, mode: bool = True) -> "LevelBackbone":
+        """Like ``nn.Module.train``, but BN layers that are frozen (``frozen_bn``, or outside the trainable
+        layers set by :func:`set_trainable`) stay in eval mode."""
+        super().train(mode)
+        if mode:
+            for name, child in self.named_children():
+                if self.frozen_bn or (self.trainable_layers is not None and name not in self.trainable_layers):
+                    for m in child.modules():
+                        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                            m.eval()
+        return self
+
+
+class DilatedResNet(LevelBackbone):
     """ResNet with stride 8 (layer3/4 dilated); forward returns the maps of the requested levels.
 
     ``levels`` are paper levels 3/4/5 (layer2/3/4 outputs), returned in the given order.
@@ -119,8 +143,6 @@ class DilatedResNet(nn.Module):
             raise ValueError(f"backbone levels must be a non-empty subset of [3, 4, 5], got {levels!r}")
         self.levels = levels
         self.num_layers = max(levels) - 1  # layer2 for level 3, ..., layer4 for level 5
-        self.frozen_bn = False
-        self.trainable_layers: list[str] | None = None  # None = everything trains
 
         self.inplanes = width
         self.conv1 = nn.Conv2d(3, width, 7, stride=2, padding=0, bias=False)
@@ -175,40 +197,34 @@ class DilatedResNet(nn.Module):
                     on_level(i + 1)
         return [by_level[lv] for lv in self.levels]
 
-    def train(self, mode: bool = True) -> "DilatedResNet":
-        """Like ``nn.Module.train``, but BN layers that are frozen (``frozen_bn``, or outside the trainable
-        layers set by :func:`set_trainable`) stay in eval mode."""
-        super().train(mode)
-        if mode:
-            for name, child in self.named_children():
-                if self.frozen_bn or (self.trainable_layers is not None and name not in self.trainable_layers):
-                    for m in child.modules():
-                        if isinstance(m, nn.modules.batchnorm._BatchNorm):
-                            m.eval()
-        return self
 
+def build_backbone(type: str = "resnet50", levels: Sequence[int] = (3, 4, 5), width: int = 64,
+                   width_mult: float = 1.4) -> LevelBackbone:
+    """``type`` "resnet50" (official, ``width`` ignored), "resnet18_small" (BasicBlock, stem width ``width``) or
+    "mobilenetv2" (pysot's dilated MobileNetV2, channel multiplier ``width_mult``; see :mod:`.mobilenet`)."""
+    if type == "mobilenetv2":
+        from .mobilenet import DilatedMobileNetV2
 
-def build_backbone(type: str = "resnet50", levels: Sequence[int] = (3, 4, 5), width: int = 64) -> DilatedResNet:
-    """``type`` "resnet50" (official, ``width`` ignored) or "resnet18_small" (BasicBlock, stem width ``width``)."""
+        return DilatedMobileNetV2(levels, width_mult)
     if type == "resnet50":
         return DilatedResNet(Bottleneck, [3, 4, 6, 3], levels, width=64)
     if type == "resnet18_small":
         if width < 1:
             raise ValueError(f"resnet18_small width must be >= 1, got {width}")
         return DilatedResNet(BasicBlock, [2, 2, 2, 2], levels, width=width)
-    raise ValueError(f"unknown backbone type {type!r}; expected 'resnet50' or 'resnet18_small'")
+    raise ValueError(f"unknown backbone type {type!r}; expected 'resnet50', 'resnet18_small' or 'mobilenetv2'")
 
 
 def freeze_bn(module: nn.Module) -> None:
     """Keep every BatchNorm of ``module`` in eval mode from now on (running statistics stop updating)."""
-    if isinstance(module, DilatedResNet):
+    if isinstance(module, LevelBackbone):
         module.frozen_bn = True
     for m in module.modules():
         if isinstance(m, nn.modules.batchnorm._BatchNorm):
             m.eval()
 
 
-def set_trainable(backbone: DilatedResNet, layers: Iterable[str]) -> None:
+def set_trainable(backbone: LevelBackbone, layers: Iterable[str]) -> None:
     """Only the named top-level children (e.g. ``["layer2", "layer3", "layer4"]``) get gradients; the BN layers of
     the others stay in eval mode (as the official ``build_opt_lr``). ``[]`` freezes the whole backbone."""
     layers = list(layers)
@@ -260,19 +276,28 @@ def _strip_prefixes(sd: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 
 def load_pretrained_backbone(backbone: nn.Module, path: str, verbose: bool = True) -> dict[str, list[str]]:
-    """Copy weights from a local pysot ``resnet50.model`` or torchvision ImageNet ResNet-50 state dict.
+    """Copy weights from a local pysot ``resnet50.model`` or torchvision ImageNet ResNet-50 state dict (or, for a
+    MobileNetV2 backbone, a torchvision ``mobilenet_v2`` state dict, renamed by its ``map_pretrained`` hook).
 
     Every tensor whose name and shape match is copied exactly. A 1x1 downsample kernel (torchvision) going into
-    one of our 3x3 downsample convs is placed at the kernel centre, zeros elsewhere ("adapted"). Prefixes
+    one of our 3x3 downsample convs is placed at the kernel centre, zeros elsewhere ("adapted"). Tensors the hook
+    derives (MobileNetV2: stem channel order, identity expansion) are "adapted" too. Prefixes
     ``module.`` / ``features.`` / ``backbone.`` are stripped. Returns (and prints) a report with the lists
     ``loaded``, ``adapted``, ``missing`` (ours, not in the file; ``num_batches_tracked`` ignored),
     ``unexpected`` (in the file, not ours) and ``mismatched`` (same name, incompatible shape: left as is).
     """
     src = _strip_prefixes(_read_state_dict(path))
+    derived: dict[str, torch.Tensor] = {}  # tensors a backbone's hook derives (reported as adapted)
+    if hasattr(backbone, "map_pretrained"):
+        src, derived = backbone.map_pretrained(src, path)
     own = backbone.state_dict()
     report: dict[str, list[str]] = {"loaded": [], "adapted": [], "missing": [], "unexpected": [], "mismatched": []}
     new_state = {}
     for name, target in own.items():
+        if name in derived and derived[name].shape == target.shape:
+            new_state[name] = derived[name].to(target.dtype)
+            report["adapted"].append(name)
+            continue
         if name not in src:
             if not name.endswith("num_batches_tracked"):
                 report["missing"].append(name)
@@ -295,10 +320,10 @@ def load_pretrained_backbone(backbone: nn.Module, path: str, verbose: bool = Tru
                          f"{sorted(src)[:3]}, model keys with {sorted(own)[:3]})")
     backbone.load_state_dict(new_state, strict=False)
     if verbose:
-        print(f"pretrained backbone {path}: loaded {len(report['loaded'])}, adapted 1x1->3x3 "
+        print(f"pretrained backbone {path}: loaded {len(report['loaded'])}, adapted "
               f"{len(report['adapted'])}, missing {len(report['missing'])}, unexpected {len(report['unexpected'])}, "
               f"shape-mismatched {len(report['mismatched'])}")
-        for key in ("missing", "unexpected", "mismatched"):
+        for key in ("adapted", "missing", "unexpected", "mismatched"):
             if report[key]:
                 print(f"  {key}: {', '.join(report[key][:10])}{' ...' if len(report[key]) > 10 else ''}")
     return report

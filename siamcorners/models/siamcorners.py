@@ -23,7 +23,7 @@ from typing import Any, Mapping, Sequence
 import torch
 import torch.nn as nn
 
-from .backbone import DilatedResNet, build_backbone
+from .backbone import LevelBackbone, build_backbone
 from .heads import CornerHead
 from .losses import corner_loss
 from .neck import AdjustNeck
@@ -36,7 +36,7 @@ TARGET_KEYS = ("tl_heat", "br_heat", "tl_off", "br_off", "tl_ind", "br_ind", "va
 class SiamCorners(nn.Module):
     """Backbone (``backbone``), neck (``neck``) and one :class:`CornerHead` per level (``heads.{i}``)."""
 
-    def __init__(self, backbone: DilatedResNet, neck: AdjustNeck, heads: Sequence[CornerHead],
+    def __init__(self, backbone: LevelBackbone, neck: AdjustNeck, heads: Sequence[CornerHead],
                  levels: Sequence[int], normalize: bool = False, mean: Sequence[float] = (0.0, 0.0, 0.0),
                  std: Sequence[float] = (1.0, 1.0, 1.0), loss_args: Mapping[str, Any] | None = None):
         super().__init__()
@@ -137,7 +137,7 @@ def build_model(cfg: Mapping) -> SiamCorners:
     m = cfg["MODEL"]
     levels = list(m["LEVELS"])
     bb = m["BACKBONE"]
-    backbone = build_backbone(bb["TYPE"], levels, bb["WIDTH"])
+    backbone = build_backbone(bb["TYPE"], levels, bb["WIDTH"], bb["WIDTH_MULT"])
     if bb["FROZEN_BN"]:
         backbone.frozen_bn = True
     neck_cfg = m["NECK"]

@@ -527,16 +527,17 @@ SECTION_BEGIN = "<!-- speed:begin (written by tools/benchmark.py speed) -->"
 SECTION_END = "<!-- speed:end -->"
 
 
-def write_markdown_section(path: str, text: str) -> None:
-    """Replace (or append) the speed section of ``path`` between its markers, atomically; other sections stay."""
+def write_markdown_section(path: str, text: str, begin: str = SECTION_BEGIN, end: str = SECTION_END) -> None:
+    """Replace (or append) the section of ``path`` between the markers ``begin`` / ``end`` (default: the speed
+    section), atomically; other sections stay."""
     old = ""
     if os.path.isfile(path):
         with open(path, "r", encoding="utf-8") as f:
             old = f.read()
-    block = f"{SECTION_BEGIN}\n{text.rstrip()}\n{SECTION_END}\n"
-    if SECTION_BEGIN in old and SECTION_END in old:
-        head, rest = old.split(SECTION_BEGIN, 1)
-        new = head + block + rest.split(SECTION_END, 1)[1].lstrip("\n")
+    block = f"{begin}\n{text.rstrip()}\n{end}\n"
+    if begin in old and end in old:
+        head, rest = old.split(begin, 1)
+        new = head + block + rest.split(end, 1)[1].lstrip("\n")
     else:
         new = (old.rstrip() + "\n\n" if old.strip() else "# Benchmarks\n\n") + block
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
