@@ -8,6 +8,10 @@ Results: ``<out>/<dataset>/<tracker>/<video>.txt`` (+ ``times/``); GOT-10k ``<vi
 ``<video>_time.txt``; for GOT-10k test and TrackingNet a ready-to-upload ``<tracker>.zip`` once every video
 is done. ``<out>`` defaults to ``cfg.OUTPUT_DIR/cfg.TEST.RESULTS_DIR``; ``<tracker>`` to the snapshot name.
 Finished videos are skipped, so an interrupted run resumes where it stopped.
+
+The init box and frame 0's line follow ``cfg.TEST.INIT_BOX`` and ``cfg.TEST.FIRST_FRAME_BOX`` (official profile:
+the official test.py's +0.5 px init rule and its frame-0 line); a ``--tracker-factory`` run without ``--cfg``
+uses the pysot-toolkit conventions (init rule "pysot", frame 0 = the init box).
 """
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ import sys
 
 from siamcorners.benchmarks import Benchmark, BenchmarkError, DATASET_NAMES, load_dataset
 from siamcorners.config import ConfigError
-from siamcorners.engine.tester import (ImportedFactory, SiamCornersFactory, parse_shard,
+from siamcorners.engine.tester import (ImportedFactory, SiamCornersFactory, TestConventions, parse_shard,
                                        track_batched_runner, track_sequential)
 
 
@@ -90,7 +94,8 @@ def main(argv=None) -> int:
         if cfg is not None:  # the resolved config beside the tracker's results folder
             from siamcorners.config import save_config
             save_config(cfg, os.path.join(out, dataset.name, f"{name}.config.yaml"))
-        bench.run(factory, name, videos=videos, workers=args.workers,
+        conventions = TestConventions.from_cfg(cfg) if cfg is not None else TestConventions("pysot", "init")
+        bench.run(factory, name, videos=videos, workers=args.workers, conventions=conventions,
                   devices=_devices(args, cfg), shard=parse_shard(args.shard), progress=not args.no_progress, **batched)
     except (BenchmarkError, ConfigError) as e:
         print(f"error: {e}", file=sys.stderr)
