@@ -21,7 +21,7 @@ import sys
 
 from siamcorners.benchmarks import Benchmark, BenchmarkError, DATASET_NAMES, load_dataset
 from siamcorners.config import ConfigError
-from siamcorners.engine.tester import (ImportedFactory, SiamCornersFactory, TestConventions, parse_shard,
+from siamcorners.engine.tester import (ImportedFactory, SiamCornersFactory, RunConventions, parse_shard,
                                        track_batched_runner, track_sequential)
 
 
@@ -94,7 +94,7 @@ def main(argv=None) -> int:
         if cfg is not None:  # the resolved config beside the tracker's results folder
             from siamcorners.config import save_config
             save_config(cfg, os.path.join(out, dataset.name, f"{name}.config.yaml"))
-        conventions = TestConventions.from_cfg(cfg) if cfg is not None else TestConventions("pysot", "init")
+        conventions = RunConventions.from_cfg(cfg) if cfg is not None else RunConventions()
         bench.run(factory, name, videos=videos, workers=args.workers, conventions=conventions,
                   devices=_devices(args, cfg), shard=parse_shard(args.shard), progress=not args.no_progress, **batched)
     except (BenchmarkError, ConfigError) as e:

@@ -9,7 +9,7 @@ How videos are tracked is a *runner*: ``runner(tracker, sequences, init_rule) ->
 called on chunks of ``videos_per_chunk`` sequences. `track_sequential` handles one video at a time; a
 batched tracker can plug in by passing its own runner and a chunk size > 1.
 
-`TestConventions` (from ``cfg.TEST``) says how a video starts and what frame 0's line holds:
+`RunConventions` (from ``cfg.TEST``) says how a video starts and what frame 0's line holds:
 ``init_rule`` turns the first ground-truth row (4 values, or an 8-value polygon in ``Sequence.init_region``)
 into the init box (``benchmarks/regions.py``; "pysot" = the official test.py rule, +0.5 px for x, y, w, h rows);
 ``first_frame`` "init" writes that init box, "official" what the official test.py writes (its tracker
@@ -32,7 +32,7 @@ from ..benchmarks.results import layout_for, make_submission_zip, write_result
 from ..benchmarks.sequence import BenchmarkError, Dataset, Sequence
 from ..data.crops import template_patch_box
 
-__all__ = ["VideoOutcome", "TestConventions", "track_sequential", "track_batched_runner", "track_video",
+__all__ = ["VideoOutcome", "RunConventions", "track_sequential", "track_batched_runner", "track_video",
            "run_benchmark", "select_videos", "parse_shard", "SiamCornersFactory", "ImportedFactory"]
 
 TrackerFactory = Callable[[str], Any]
@@ -40,12 +40,12 @@ Runner = Callable[[Any, list, str], list]
 
 
 @dataclass(frozen=True)
-class TestConventions:
+class RunConventions:
     """How the test runner starts a video and writes frame 0 (``cfg.TEST.INIT_BOX``, ``cfg.TEST.FIRST_FRAME_BOX``;
     ``context_amount`` = ``cfg.TRACK.CONTEXT_AMOUNT``, the template patch of the "official" frame-0 line)."""
 
     init_rule: str = "pysot"
-    first_frame: str = "official"
+    first_frame: str = "init"
     context_amount: float = 0.5
 
     def __post_init__(self) -> None:
@@ -55,7 +55,7 @@ class TestConventions:
             raise BenchmarkError(f"TEST.FIRST_FRAME_BOX must be 'official' or 'init', got {self.first_frame!r}")
 
     @classmethod
-    def from_cfg(cls, cfg: Any) -> "TestConventions":
+    def from_cfg(cls, cfg: Any) -> "RunConventions":
         return cls(str(cfg["TEST"]["INIT_BOX"]), str(cfg["TEST"]["FIRST_FRAME_BOX"]),
                    float(cfg["TRACK"]["CONTEXT_AMOUNT"]))
 
@@ -212,7 +212,7 @@ _WORKER: dict = {}
 
 
 def _init_worker(factory: TrackerFactory, devices: Any, runner: Runner, layout_kind: str, tracker_dir: str,
-                 threads: int, conventions: TestConventions) -> None:
+                 threads: int, conventions: RunConventions) -> None:
     device = devices.get()
     _WORKER.update(tracker=factory(device), runner=runner, layout=layout_for(layout_kind), dir=tracker_dir,
                    conventions=conventions)
@@ -221,7 +221,7 @@ def _init_worker(factory: TrackerFactory, devices: Any, runner: Runner, layout_k
 
 
 def _process(tracker: Any, runner: Runner, layout, tracker_dir: str, chunk: list[Sequence],
-             conventions: TestConventions) -> list[VideoOutcome]:
+             conventions: RunConventions) -> list[VideoOutcome]:
     out = []
     for seq, (boxes, times) in zip(chunk, runner(tracker, chunk, conventions.init_rule)):
         boxes = np.array(boxes, dtype=np.float64)
@@ -240,7 +240,7 @@ def run_benchmark(dataset: Dataset, factory: TrackerFactory, tracker_dir: str, v
                   workers: int = 1, devices: _Seq[str] = ("cpu",), shard: tuple[int, int] = (0, 1),
                   runner: Runner = track_sequential, videos_per_chunk: int = 1, progress: bool = True,
                   make_zip: bool = True, log: Callable[[str], None] = print,
-                  conventions: TestConventions = TestConventions()) -> dict:
+                  conventions: RunConventions = RunConventions()) -> dict:
     """Track every selected, unfinished video and write its results under ``tracker_dir``.
 
     Returns a summary: videos run / skipped, frames, seconds, overall and mean per-video FPS, zip path.
