@@ -84,5 +84,5 @@ def test_runner_init_rule_and_official_first_line(tmp_path):
                   log=lambda s: None, conventions=RunConventions("pysot", "official"))
     assert tracker.inits == [[10.5, 20.5, 30.0, 12.0]]
     lines = np.loadtxt(tmp_path / "res" / "v.txt", delimiter=",")
-    assert lines[0].tolist() == RunConventions().first_line([10.5, 20.5, 30.0, 12.0])
+    assert lines[0].tolist() == RunConventions("pysot", "official").first_line([10.5, 20.5, 30.0, 12.0]) != lines[1].tolist()
     assert lines[1].tolist() == [10.5, 20.5, 30.0, 12.0]
