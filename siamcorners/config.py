@@ -185,6 +185,9 @@ DEFAULTS: dict = {
         "TEMPLATE_OUTLINE": True,     # PAPER≠CODE #12: the 1-px red box outline the released model saw
         "TEMPLATE_FRACTION": 0.5,     # t_{w,h}: boundary templates keep this fraction of the box
         "MIN_SIZE": 10,               # clip: minimum box side in pixels
+        "NO_VALID_PAIR": "official",  # every candidate rejected (all scores -1): "official" = still take the argmax,
+                                      # size rate penalty*score*LR < 0 so the size extrapolates (official code);
+                                      # "hold" = keep the previous centre and size, report score -1
     },
     "DATASET": {
         "NAMES": ["SYNTHETIC"],       # training sources, each configured below
@@ -244,6 +247,12 @@ DEFAULTS: dict = {
     "TEST": {
         "SNAPSHOT": "",
         "RESULTS_DIR": "results",     # relative to OUTPUT_DIR
+        "INIT_BOX": "pysot",          # ground-truth row -> init box: "pysot" = official/pysot test.py rule
+                                      # (get_axis_aligned_bbox: [x+0.5, y+0.5, w, h]; polygons: area-preserving
+                                      # box), "raw" = the row as given (polygons: min-max box); regions.py
+        "FIRST_FRAME_BOX": "official",  # frame-0 line of a result file: "official" = what the official test.py
+                                        # writes (the init list its tracker overwrote: box corners in template-
+                                        # patch pixels), "init" = the init box [x, y, w, h] (pysot toolkit)
     },
     "INFERENCE": {                    # tracking-time speed switches (models/inference.py); all give the same boxes
         "PRECOMPUTE_TEMPLATE": True,  # template kernels (backbone, neck, 1x1 convs) once at init, not per frame
@@ -450,6 +459,9 @@ _CHOICES = {
     "TRACK.VARIATION": ("half", "sum"),
     "TRACK.BOX_MAPPING": ("official", "exact"),
     "TRACK.TEMPLATE_FILL": ("mean", "constant"),
+    "TRACK.NO_VALID_PAIR": ("official", "hold"),
+    "TEST.INIT_BOX": ("pysot", "raw"),
+    "TEST.FIRST_FRAME_BOX": ("official", "init"),
     "DATASET.NEG_LABELS": ("search", "none"),
     "TRAIN.GRAD_REDUCE": ("mean", "sum"),
     "INFERENCE.AMP": ("off", "fp16", "bf16"),

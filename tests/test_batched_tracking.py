@@ -55,7 +55,7 @@ def model_cfg(videos):
 
 
 def _sequential(tracker, videos):
-    return [track_video(tracker, _Seq(str(i), f, b))[0] for i, (f, b) in enumerate(videos)]
+    return [track_video(tracker, _Seq(str(i), f, b), init_rule="raw")[0] for i, (f, b) in enumerate(videos)]
 
 
 @pytest.mark.parametrize("opts", [[], ["INFERENCE.BATCH_BRANCHES", "true", "INFERENCE.SPARSE_OFFSETS", "true",

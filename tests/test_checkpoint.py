@@ -12,7 +12,7 @@ import torch.nn as nn
 from siamcorners.config import get_default_config, load_config
 from siamcorners.models import build_model
 from siamcorners.models.checkpoint import (CheckpointError, capture_rng_state, convert_official_state_dict,
-                                           load_checkpoint, load_state_dict_checked, restore_rng_state,
+                                           export_official_state_dict, load_checkpoint, load_state_dict_checked, restore_rng_state,
                                            save_checkpoint)
 from siamcorners.models.heads import CornerHead
 
@@ -266,3 +266,25 @@ def test_convert_checkpoint_cli(tmp_path, official_sd):
     bad = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "convert_checkpoint.py"),
                           str(tmp_path / "nope.pth"), str(out)], capture_output=True, text=True, cwd=ROOT)
     assert bad.returncode == 2 and "nope.pth" in bad.stderr  # rc 2: a user error, like every tool
+
+
+def test_export_official_state_dict_inverts_the_conversion(official_sd):
+    ours, _ = convert_official_state_dict(official_sd)
+    back = export_official_state_dict(ours)
+    assert set(back) == set(official_sd)                     # 672 names + the 24 train.py alias keys
+    assert all(torch.equal(back[k], official_sd[k]) for k in official_sd)
+    with pytest.raises(CheckpointError, match="no official counterpart"):
+        export_official_state_dict({**ours, "heads.0.search_conv.weight": torch.zeros(1)})
+
+
+def test_convert_checkpoint_cli_to_official_round_trip(tmp_path):
+    model = small_model()
+    ours, official = tmp_path / "ours.pth", tmp_path / "official.pth"
+    save_checkpoint(str(ours), model, epoch=3)
+    cmd = [sys.executable, os.path.join(ROOT, "tools", "convert_checkpoint.py"), "--to-official", str(ours), str(official)]
+    assert subprocess.run(cmd, capture_output=True, text=True).returncode == 0
+    saved = torch.load(official, weights_only=True)
+    assert saved["epoch"] == 3 and any(k.startswith("corner_mods_head.conv_kernel_t_.") for k in saved["state_dict"])
+    back, report = convert_official_state_dict(saved)
+    assert report["unknown"] == [] and set(back) == set(model.state_dict())
+    assert all(torch.equal(back[k], v) for k, v in model.state_dict().items())

@@ -102,3 +102,20 @@ def test_clip_box_by_hand():
     center, size = pp.clip_box((100.0, 50.0), (30.0, 40.0), (240, 320), 10)
     np.testing.assert_allclose(center, [100.0, 50.0])
     np.testing.assert_allclose(size, [30.0, 40.0])
+
+
+def test_smooth_size_without_rate_clip_extrapolates_for_a_rejected_pair():
+    """Official (TRACK.NO_VALID_PAIR official): a rejected pair (score -1) gives rate penalty * -1 * lr < 0."""
+    center, size, lr = pp.smooth_size((50, 60), (100, 50), (70, 80), (120, 40), 0.5, -1.0, 0.5, clip_rate=False)
+    assert lr == -0.25
+    assert size.tolist() == [95.0, 52.5]              # 100 * 1.25 - 120 * 0.25, 50 * 1.25 - 40 * 0.25
+    assert center.tolist() == [70.0, 80.0]
+
+
+def test_clip_box_maps_nan_and_inf_like_the_official_clip():
+    """max(low, min(v, high)) with Python's min/max: NaN -> the lower bound, +-inf -> the nearest bound."""
+    nan, inf = float("nan"), float("inf")
+    center, size = pp.clip_box((nan, inf), (nan, -inf), (240, 320), 10)
+    assert center.tolist() == [0.0, 240.0] and size.tolist() == [10.0, 10.0]
+    center, size = pp.clip_box((-inf, 5.0), (inf, 20.0), (240, 320), 10)
+    assert center.tolist() == [0.0, 5.0] and size.tolist() == [320.0, 20.0]

@@ -87,8 +87,10 @@ def test_results_layout_and_frame_zero(tmp_path, fake_module):
     assert sorted(os.listdir(tdir)) == ["Alpha.txt", "Beta.txt", "Delta.txt", "Gamma.txt", "times"]
     boxes = read_result(os.path.join(tdir, "Beta.txt"))
     assert boxes.shape == (5, 4)
-    assert boxes[0].tolist() == [4.0, 4.0, 10.5, 8.0]        # frame 0 = the init box, x,y,w,h
-    assert boxes[2].tolist() == [6.0, 4.0, 10.5, 8.0]
+    # frame 0 = the init box x,y,w,h; without --cfg the pysot rule starts the tracker at the ground truth
+    # row 4,4,10.5,8 moved by +0.5 px (the official test.py's rule; this test used the raw row before)
+    assert boxes[0].tolist() == [4.5, 4.5, 10.5, 8.0]
+    assert boxes[2].tolist() == [6.5, 4.5, 10.5, 8.0]
     with open(os.path.join(tdir, "times", "Beta_time.txt")) as f:
         assert len(f.read().split()) == 5
 
@@ -130,7 +132,7 @@ def test_got10k_and_trackingnet_submissions(tmp_path, fake_module):
     tdir = str(tmp_path / "res" / "GOT-10k-test" / "trk")
     summary = run_benchmark(ds, drift, tdir, progress=False, log=lambda s: None)
     seq = "GOT-10k_Test_000002"
-    assert read_result(os.path.join(tdir, seq, f"{seq}_001.txt"))[0].tolist() == [2.0, 3.0, 5.0, 6.0]
+    assert read_result(os.path.join(tdir, seq, f"{seq}_001.txt"))[0].tolist() == [2.5, 3.5, 5.0, 6.0]  # pysot rule
     with open(os.path.join(tdir, seq, f"{seq}_time.txt")) as f:
         assert len(f.read().split()) == 3
     assert summary["zip"] == tdir + ".zip"
@@ -221,6 +223,7 @@ def test_real_siamcorners_tracker_on_a_trimmed_dudek_copy(shared_data_dir, tmp_p
     boxes = read_result(os.path.join(out, "OTB100", "tiny_random", "Dudek.txt"))
     with open(os.path.join(src, "groundtruth_rect.txt")) as f:
         gt0 = [float(v) for v in f.readline().split(",")]
+    # this profile sets TEST.INIT_BOX raw and TEST.FIRST_FRAME_BOX init: frame 0 is the ground-truth row itself
     assert boxes.shape == (3, 4) and boxes[0].tolist() == gt0 and np.isfinite(boxes).all()
     # the resolved config of the run is written beside the tracker's results
     resolved = load_config(os.path.join(out, "OTB100", "tiny_random.config.yaml"))

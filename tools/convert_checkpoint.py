@@ -6,6 +6,11 @@ into our checkpoint format, checking that it loads into our model without missin
     python tools/convert_checkpoint.py --translate-config official/config.yaml ours.yaml   # official yacs config -> ours
 
 ``--config`` is an alias of ``--cfg``. Errors are one line (exit code 2); --debug shows the Python traceback.
+
+The other way, ``--to-official``: our checkpoint (official profile) -> a ``{'epoch', 'state_dict', 'optimizer'}``
+file with the official names (alias keys included) that the official code's ``load_pretrain`` reads.
+
+    python tools/convert_checkpoint.py --to-official OURS.pth OFFICIAL.pth
 """
 from __future__ import annotations
 
@@ -21,7 +26,8 @@ from siamcorners.cli.common import add_common_args, check_output_file, run_guard
 from siamcorners.config import load_config  # noqa: E402
 from siamcorners.models import build_model  # noqa: E402
 from siamcorners.models.checkpoint import (CHECKPOINT_FORMAT, CheckpointError,  # noqa: E402
-                                           convert_official_state_dict, load_state_dict_checked, save_checkpoint)
+                                           convert_official_state_dict, export_official_state_dict,
+                                           load_checkpoint, load_state_dict_checked, save_checkpoint)
 
 DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                               "experiments", "siamcorners_r50_official", "config.yaml")
@@ -29,15 +35,16 @@ DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("official", help="official checkpoint (.pth)")
-    parser.add_argument("output", help="our checkpoint to write")
+    parser.add_argument("official", help="official checkpoint (.pth); with --to-official: our checkpoint")
+    parser.add_argument("output", help="our checkpoint to write; with --to-official: the official file")
     parser.add_argument("--cfg", "--config", dest="cfg", default=DEFAULT_CONFIG,
                         help="model config the weights must fit (default: the official profile); --config: alias")
     parser.add_argument("--translate-config", action="store_true",
                         help="OFFICIAL is an official/pysot config.yaml: write our config YAML to OUTPUT instead")
+    parser.add_argument("--to-official", action="store_true", help="convert our checkpoint to the official layout")
     add_common_args(parser)
     args = parser.parse_args(argv)
-    body = _translate if args.translate_config else _convert
+    body = _translate if args.translate_config else _to_official if args.to_official else _convert
     return run_guarded(lambda: body(args), args, tool="convert_checkpoint", argv=argv)
 
 
@@ -105,6 +112,34 @@ def _convert(args) -> int:
     save_checkpoint(args.output, model, config=cfg, epoch=report["epoch"])
     print(f"converted {report['converted']} tensors (dropped {len(report['dropped_alias'])} alias keys) "
           f"from {args.official} -> {args.output}")
+    return 0
+
+
+def _to_official(ours: str, output: str) -> int:
+    try:
+        ckpt = load_checkpoint(ours)
+        state = export_official_state_dict(ckpt["model"])
+        folder = os.path.dirname(os.path.abspath(output))
+        os.makedirs(folder, exist_ok=True)
+        tmp = os.path.join(folder, f".{os.path.basename(output)}.tmp.{os.getpid()}")
+        torch.save({"epoch": ckpt.get("epoch") or 0, "state_dict": state, "optimizer": {}}, tmp)
+        os.replace(tmp, output)
+    except (CheckpointError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(f"wrote {len(state)} tensors with the official names from {ours} -> {output}")
+    return 0
+
+
+def _to_official(args) -> int:
+    check_output_file(args.output, "output")
+    ckpt = load_checkpoint(args.official)
+    state = export_official_state_dict(ckpt["model"])
+    folder = os.path.dirname(os.path.abspath(args.output))
+    tmp = os.path.join(folder, f".{os.path.basename(args.output)}.tmp.{os.getpid()}")
+    torch.save({"epoch": ckpt.get("epoch") or 0, "state_dict": state, "optimizer": {}}, tmp)
+    os.replace(tmp, args.output)
+    print(f"wrote {len(state)} tensors with the official names from {args.official} -> {args.output}")
     return 0
 
 

@@ -37,6 +37,8 @@ class Sequence:
     visible: (N,) bool, GOT-10k ``cover.label > 0`` (frames scored by the GOT-10k protocol), or None.
     resolution: image (W, H) where the protocol clips boxes to it (GOT-10k), or None.
     full_gt: False for test splits that publish only the first box.
+    init_region: the first frame's annotation as published when it is not an ``x, y, w, h`` box (an 8-value
+    polygon, e.g. VOT), or None; the test runner turns it into the init box (``regions.init_box_from_region``).
     """
 
     name: str
@@ -48,6 +50,7 @@ class Sequence:
     resolution: tuple[int, int] | None = None
     full_gt: bool = True
     meta: dict = field(default_factory=dict)
+    init_region: np.ndarray | None = None
 
     @property
     def frames(self) -> list[str]:
@@ -60,6 +63,11 @@ class Sequence:
     def init_box(self) -> np.ndarray:
         """The first frame's ``x, y, w, h`` box (the box a tracker is initialised with)."""
         return self.gt[0]
+
+    @property
+    def first_region(self) -> np.ndarray:
+        """The first frame's annotation as published: ``init_region`` (4 or 8 values) or ``init_box``."""
+        return self.init_region if self.init_region is not None else self.init_box
 
     @property
     def has_full_gt(self) -> bool:

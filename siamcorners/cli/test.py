@@ -15,6 +15,10 @@ Finished videos are skipped, so an interrupted run (Ctrl-C) resumes where it sto
 Errors are one line (exit code 2); --debug shows the Python traceback.
 ``<tracker>.fingerprint.json`` records the config, weights and tracker code the results were made with;
 a run with another fingerprint is refused (use another ``--tracker-name``, or ``--overwrite``).
+
+The init box and frame 0's line follow ``cfg.TEST.INIT_BOX`` and ``cfg.TEST.FIRST_FRAME_BOX`` (official profile:
+the official test.py's +0.5 px init rule and its frame-0 line); a ``--tracker-factory`` run without ``--cfg``
+uses the pysot-toolkit conventions (init rule "pysot", frame 0 = the init box).
 """
 from __future__ import annotations
 
@@ -27,7 +31,7 @@ from siamcorners.cli.common import (UserError, add_common_args, add_opts_arg, ch
                                     run_guarded)
 from siamcorners.engine.fingerprint import factory_fingerprint, tracking_fingerprint
 from siamcorners.engine.run_dirs import claim_results_folder
-from siamcorners.engine.tester import (ImportedFactory, SiamCornersFactory, parse_shard,
+from siamcorners.engine.tester import (ImportedFactory, RunConventions, SiamCornersFactory, parse_shard,
                                        track_batched_runner, track_sequential)
 from siamcorners.engine.threads import apply_threads
 
@@ -153,8 +157,10 @@ def _run(args) -> int:
     # the fingerprint and resolved config beside the tracker's results folder (a folder never mixes setups)
     claim_results_folder(os.path.join(out, dataset.name), name, fingerprint, cfg, overwrite=args.overwrite)
     threads = apply_threads(args.threads, workers=workers).threads
+    conventions = RunConventions.from_cfg(cfg) if cfg is not None else RunConventions()
     try:
-        summary = bench.run(factory, name, videos=videos or None, workers=workers, threads=threads, devices=devices,
+        summary = bench.run(factory, name, videos=videos or None, workers=workers, threads=threads,
+                            conventions=conventions, devices=devices,
                             shard=parse_shard(args.shard), progress=not args.no_progress, **batched)
     except KeyboardInterrupt:
         from siamcorners.cli.common import ToolInterrupted

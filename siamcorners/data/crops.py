@@ -30,6 +30,7 @@ __all__ = [
     "channel_average",
     "context_size",
     "subwindow_origin",
+    "template_patch_box",
     "get_subwindow",
     "boundary_regions",
     "cut_boundary_templates",
@@ -106,6 +107,16 @@ def subwindow_origin(center: Sequence[float], side: int) -> Tuple[int, int]:
     """Top-left pixel ``(xmin, ymin)`` of the ``side x side`` window centred at ``center`` (official rounding)."""
     c = (side + 1) / 2
     return int(math.floor(center[0] - c + 0.5)), int(math.floor(center[1] - c + 0.5))
+
+
+def template_patch_box(box_xywh: Sequence[float], context_amount: float = 0.5) -> Tuple[float, float, float, float]:
+    """The box ``[x, y, w, h]`` as corners ``(x1, y1, x2, y2)`` in the pixels of its template patch (the
+    ``round(s_z)``-pixel window around the centre ``(x + (w-1)/2, y + (h-1)/2)``), where the boundary templates
+    are cut. This is also what the official ``init`` leaves in the caller's box list (reference §9.1)."""
+    x, y, w, h = (float(v) for v in box_xywh)
+    s_z = max(int(round(context_size(w, h, context_amount))), 1)
+    xmin, ymin = subwindow_origin((x + (w - 1) / 2, y + (h - 1) / 2), s_z)
+    return x - xmin, y - ymin, x - xmin + w, y - ymin + h
 
 
 def _fill_pixel(fill, channels: int, dtype) -> np.ndarray:
@@ -232,8 +243,7 @@ def boundary_templates(frame: np.ndarray, box_xywh: Sequence[float], avg: Option
     s_z = int(round(context_size(w, h, context_amount)))
     s_z = max(s_z, 1)
     patch = get_subwindow(frame, center, s_z, s_z, avg)  # (s_z, s_z, C), a copy
-    xmin, ymin = subwindow_origin(center, s_z)
-    box = (x - xmin, y - ymin, x - xmin + w, y - ymin + h)
+    box = template_patch_box((x, y, w, h), context_amount)
     canvas_fill = avg if fill is None else fill
     templates = cut_boundary_templates(patch, box, canvas_fill, outline, fraction)
     if s_z == exemplar_size:

@@ -5,12 +5,16 @@ The tracker comes from a *factory*: ``factory(device: str) -> tracker`` where th
 ``workers > 1`` the factory must be picklable (a module-level function or class instance); each worker
 process builds one tracker on its device.
 
-How videos are tracked is a *runner*: ``runner(tracker, sequences) -> [(boxes (N, 4), times (N,)), ...]``,
+How videos are tracked is a *runner*: ``runner(tracker, sequences, init_rule) -> [(boxes (N, 4), times (N,)), ...]``,
 called on chunks of ``videos_per_chunk`` sequences. `track_sequential` handles one video at a time; a
 batched tracker can plug in by passing its own runner and a chunk size > 1.
 
-Frame 0's result is the init box in ``x, y, w, h`` (not the official code's mutated list). Each video's
-files are written atomically as soon as it finishes, so a killed run resumes with the missing videos.
+`RunConventions` (from ``cfg.TEST``) says how a video starts and what frame 0's line holds:
+``init_rule`` turns the first ground-truth row (4 values, or an 8-value polygon in ``Sequence.init_region``)
+into the init box (``benchmarks/regions.py``; "pysot" = the official test.py rule, +0.5 px for x, y, w, h rows);
+``first_frame`` "init" writes that init box, "official" what the official test.py writes (its tracker
+overwrites the init list with the box corners in template-patch pixels). Each video's files are written
+atomically as soon as it finishes, so a killed run resumes with the missing videos.
 """
 from __future__ import annotations
 
@@ -26,14 +30,43 @@ from typing import Any, Callable, Sequence as _Seq
 
 import numpy as np
 
+from ..benchmarks.regions import INIT_BOX_RULES, init_box_from_region
 from ..benchmarks.results import layout_for, make_submission_zip, write_result
 from ..benchmarks.sequence import BenchmarkError, Dataset, Sequence
+from ..data.crops import template_patch_box
 
-__all__ = ["VideoOutcome", "track_sequential", "track_batched_runner", "track_video", "run_benchmark",
-           "select_videos", "parse_shard", "SiamCornersFactory", "ImportedFactory"]
+__all__ = ["VideoOutcome", "RunConventions", "track_sequential", "track_batched_runner", "track_video",
+           "run_benchmark", "select_videos", "parse_shard", "SiamCornersFactory", "ImportedFactory"]
 
 TrackerFactory = Callable[[str], Any]
-Runner = Callable[[Any, list], list]
+Runner = Callable[[Any, list, str], list]
+
+
+@dataclass(frozen=True)
+class RunConventions:
+    """How the test runner starts a video and writes frame 0 (``cfg.TEST.INIT_BOX``, ``cfg.TEST.FIRST_FRAME_BOX``;
+    ``context_amount`` = ``cfg.TRACK.CONTEXT_AMOUNT``, the template patch of the "official" frame-0 line)."""
+
+    init_rule: str = "pysot"
+    first_frame: str = "init"
+    context_amount: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.init_rule not in INIT_BOX_RULES:
+            raise BenchmarkError(f"TEST.INIT_BOX must be one of {list(INIT_BOX_RULES)}, got {self.init_rule!r}")
+        if self.first_frame not in ("official", "init"):
+            raise BenchmarkError(f"TEST.FIRST_FRAME_BOX must be 'official' or 'init', got {self.first_frame!r}")
+
+    @classmethod
+    def from_cfg(cls, cfg: Any) -> "RunConventions":
+        return cls(str(cfg["TEST"]["INIT_BOX"]), str(cfg["TEST"]["FIRST_FRAME_BOX"]),
+                   float(cfg["TRACK"]["CONTEXT_AMOUNT"]))
+
+    def first_line(self, init_box: _Seq[float]) -> list[float]:
+        """Frame 0's result line for a video initialised with ``init_box`` [x, y, w, h]."""
+        if self.first_frame == "init":
+            return list(init_box)
+        return list(template_patch_box(init_box, self.context_amount))
 
 
 @dataclass
@@ -47,10 +80,19 @@ class VideoOutcome:
         return self.frames / self.seconds if self.seconds > 0 else float("inf")
 
 
-def _check_init_box(seq: Sequence, image_size: tuple[int, int] | None = None) -> list[float]:
-    """The first-frame box as 4 floats; a BenchmarkError naming the video when it is not a positive-size box or,
-    given the first frame's (H, W), when it does not overlap the image."""
-    box = np.asarray(seq.init_box, dtype=np.float64)
+def _check_init_box(seq: Sequence, init_rule: str = "pysot",
+                    image_size: tuple[int, int] | None = None) -> list[float]:
+    """The init box of ``seq`` by ``init_rule`` (from its first region, 4 or 8 values), checked: a
+    BenchmarkError naming the video when it is not a positive-size box or, given the first frame's (H, W),
+    when it does not overlap the image."""
+    region = getattr(seq, "init_region", None)
+    region = np.asarray(seq.init_box if region is None else region, dtype=np.float64).reshape(-1)
+    try:
+        if not np.all(np.isfinite(region)):
+            raise ValueError("not finite")
+        box = np.asarray(init_box_from_region(region, init_rule), dtype=np.float64)
+    except ValueError:
+        raise BenchmarkError(f"{seq.name}: first-frame region {region.tolist()} cannot initialise a tracker") from None
     if box.shape != (4,) or not np.all(np.isfinite(box)) or box[2] <= 0 or box[3] <= 0:
         raise BenchmarkError(f"{seq.name}: first-frame box {box.tolist()} cannot initialise a tracker")
     if image_size is not None:
@@ -62,12 +104,12 @@ def _check_init_box(seq: Sequence, image_size: tuple[int, int] | None = None) ->
     return box.tolist()
 
 
-def check_init_boxes(sequences: _Seq[Sequence]) -> None:
+def check_init_boxes(sequences: _Seq[Sequence], init_rule: str = "pysot") -> None:
     """Check every video's first-frame box against its first image before any tracking starts."""
     for seq in sequences:
         if not seq.frames:
             raise BenchmarkError(f"{seq.name}: no frames")
-        _check_init_box(seq, seq.frame(0).shape[:2])
+        _check_init_box(seq, init_rule, seq.frame(0).shape[:2])
 
 
 def remove_stale_tmp(tracker_dir: str) -> int:
@@ -81,16 +123,16 @@ def remove_stale_tmp(tracker_dir: str) -> int:
     return len(stale)
 
 
-def track_video(tracker: Any, seq: Sequence) -> tuple[np.ndarray, np.ndarray]:
-    """One OPE pass: boxes (N, 4) with frame 0 = the init box, and seconds per frame (N,)."""
-    init = _check_init_box(seq)
+def track_video(tracker: Any, seq: Sequence, init_rule: str = "pysot") -> tuple[np.ndarray, np.ndarray]:
+    """One OPE pass: boxes (N, 4) with frame 0 = the init box (``init_rule``), and seconds per frame (N,)."""
+    init = _check_init_box(seq, init_rule)
     n = len(seq.frames)
     boxes = np.zeros((n, 4), dtype=np.float64)
     times = np.zeros(n, dtype=np.float64)
     for i in range(n):
         frame = seq.frame(i)
         if i == 0:
-            init = _check_init_box(seq, frame.shape[:2])
+            init = _check_init_box(seq, init_rule, frame.shape[:2])
         start = time.perf_counter()
         if i == 0:
             tracker.init(frame, list(init))
@@ -105,9 +147,10 @@ def track_video(tracker: Any, seq: Sequence) -> tuple[np.ndarray, np.ndarray]:
     return boxes, times
 
 
-def track_sequential(tracker: Any, sequences: list[Sequence]) -> list[tuple[np.ndarray, np.ndarray]]:
+def track_sequential(tracker: Any, sequences: list[Sequence], init_rule: str = "pysot"
+                     ) -> list[tuple[np.ndarray, np.ndarray]]:
     """The default runner: one video after the other."""
-    return [track_video(tracker, s) for s in sequences]
+    return [track_video(tracker, s, init_rule) for s in sequences]
 
 
 class _SequenceFrames:
@@ -123,7 +166,8 @@ class _SequenceFrames:
         return self.seq.frame(i)
 
 
-def track_batched_runner(tracker: Any, sequences: list[Sequence]) -> list[tuple[np.ndarray, np.ndarray]]:
+def track_batched_runner(tracker: Any, sequences: list[Sequence], init_rule: str = "pysot"
+                         ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Runner for ``test.py --batch-videos K``: the chunk's videos in lock-step, one batched network forward
     per step (``siamcorners.tracker.batched``); needs the SiamCorners tracker."""
     from ..tracker import SiamCornersTracker
@@ -131,7 +175,7 @@ def track_batched_runner(tracker: Any, sequences: list[Sequence]) -> list[tuple[
 
     if not isinstance(tracker, SiamCornersTracker):
         raise BenchmarkError(f"--batch-videos needs the SiamCorners tracker, got {type(tracker).__name__}")
-    return track_batched(tracker, [(_SequenceFrames(s), _check_init_box(s)) for s in sequences])
+    return track_batched(tracker, [(_SequenceFrames(s), _check_init_box(s, init_rule)) for s in sequences])
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -248,20 +292,24 @@ def _die_with_parent(parent_pid: int) -> None:
 
 
 def _init_worker(factory: TrackerFactory, devices: Any, runner: Runner, layout_kind: str, tracker_dir: str,
-                 threads: int, parent_pid: int | None = None) -> None:
+                 threads: int, conventions: RunConventions, parent_pid: int | None = None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which ends the pool
     signal.signal(signal.SIGTERM, _exit_on_term)
     if parent_pid is not None:
         _die_with_parent(parent_pid)
     device = devices.get()
-    _WORKER.update(tracker=factory(device), runner=runner, layout=layout_for(layout_kind), dir=tracker_dir)
+    _WORKER.update(tracker=factory(device), runner=runner, layout=layout_for(layout_kind), dir=tracker_dir,
+                   conventions=conventions)
     if "torch" in sys.modules and threads > 0:
         sys.modules["torch"].set_num_threads(threads)
 
 
-def _process(tracker: Any, runner: Runner, layout, tracker_dir: str, chunk: list[Sequence]) -> list[VideoOutcome]:
+def _process(tracker: Any, runner: Runner, layout, tracker_dir: str, chunk: list[Sequence],
+             conventions: RunConventions) -> list[VideoOutcome]:
     out = []
-    for seq, (boxes, times) in zip(chunk, runner(tracker, chunk)):
+    for seq, (boxes, times) in zip(chunk, runner(tracker, chunk, conventions.init_rule)):
+        boxes = np.array(boxes, dtype=np.float64)
+        boxes[0] = conventions.first_line(boxes[0])
         _WORKER["writing"] = (layout.box_file(tracker_dir, seq.name), layout.time_file(tracker_dir, seq.name))
         write_result(layout, tracker_dir, seq.name, boxes, times)
         _WORKER["writing"] = None
@@ -271,13 +319,14 @@ def _process(tracker: Any, runner: Runner, layout, tracker_dir: str, chunk: list
 
 def _worker_chunk(chunk: list[Sequence]) -> list[VideoOutcome]:
     w = _WORKER
-    return _process(w["tracker"], w["runner"], w["layout"], w["dir"], chunk)
+    return _process(w["tracker"], w["runner"], w["layout"], w["dir"], chunk, w["conventions"])
 
 
 def run_benchmark(dataset: Dataset, factory: TrackerFactory, tracker_dir: str, videos: _Seq[str] | None = None,
                   workers: int = 1, devices: _Seq[str] = ("cpu",), shard: tuple[int, int] = (0, 1),
                   runner: Runner = track_sequential, videos_per_chunk: int = 1, progress: bool = True,
-                  make_zip: bool = True, log: Callable[[str], None] = print, threads: int = 0) -> dict:
+                  make_zip: bool = True, log: Callable[[str], None] = print, threads: int = 0,
+                  conventions: RunConventions = RunConventions()) -> dict:
     """Track every selected, unfinished video and write its results under ``tracker_dir``.
 
     ``threads``: torch threads of each worker process (0: the cores shared over the workers); see
@@ -289,7 +338,7 @@ def run_benchmark(dataset: Dataset, factory: TrackerFactory, tracker_dir: str, v
     selected = select_videos(dataset, videos, shard)
     pending = [s for s in selected if not layout.is_done(tracker_dir, s.name)]
     skipped = len(selected) - len(pending)
-    check_init_boxes(pending)
+    check_init_boxes(pending, conventions.init_rule)
     if os.path.isdir(tracker_dir):
         remove_stale_tmp(tracker_dir)
     if skipped:
@@ -313,7 +362,7 @@ def run_benchmark(dataset: Dataset, factory: TrackerFactory, tracker_dir: str, v
         if chunks:
             tracker = factory(devices[0])
             for chunk in chunks:
-                record(_process(tracker, runner, layout, tracker_dir, chunk))
+                record(_process(tracker, runner, layout, tracker_dir, chunk, conventions))
     else:
         for s in pending:
             s.frames  # list the frames here so the sequences pickle without their lazy listers
@@ -324,7 +373,8 @@ def run_benchmark(dataset: Dataset, factory: TrackerFactory, tracker_dir: str, v
             queue.put(devices[k % len(devices)])
         threads = threads or max(1, (os.cpu_count() or 1) // n_proc)
         with ctx.Pool(n_proc, initializer=_init_worker,
-                      initargs=(factory, queue, runner, layout.kind, tracker_dir, threads, os.getpid())) as pool:
+                      initargs=(factory, queue, runner, layout.kind, tracker_dir, threads, conventions,
+                                os.getpid())) as pool:
             for done in pool.imap_unordered(_worker_chunk, chunks):
                 record(done)
     if bar is not None:

@@ -19,6 +19,8 @@ Official layout (reference section 10) -> ours::
     corner_mods_head.conv_kernel_θ_.*             -> dropped (24 alias keys of conv_kernel_θ.2, reference §3.6)
 
 The official model has all three levels, so a converted state dict fits ``MODEL.LEVELS: [3, 4, 5]``.
+:func:`export_official_state_dict` is the inverse (ours -> official names, alias keys added): a model of the official
+profile, trained or seeded here, then loads into the official code (``tools/convert_checkpoint.py --to-official``).
 """
 from __future__ import annotations
 
@@ -39,6 +41,7 @@ __all__ = [
     "load_checkpoint",
     "load_state_dict_checked",
     "convert_official_state_dict",
+    "export_official_state_dict",
     "capture_rng_state",
     "restore_rng_state",
 ]
@@ -241,3 +244,43 @@ def convert_official_state_dict(sd: Mapping[str, Any]) -> tuple[dict[str, torch.
         else:
             report["unknown"].append(name)
     return ours, report
+
+
+_EXPORT_RULES = [
+    (re.compile(r"^backbone\.(.+)$"), lambda m: f"backbone.{m[1]}"),
+    (re.compile(r"^neck\.layers\.([012])\.(conv|bn)\.(.+)$"),
+     lambda m: f"neck.downsample{int(m[1]) + 2}.downsample.{'0' if m[2] == 'conv' else '1'}.{m[3]}"),
+    (re.compile(r"^heads\.(\d+)\.kernel_([tlbr])\.(conv|bn)\.(.+)$"),
+     lambda m: f"corner_mods_head.conv_kernel_{m[2]}.{m[1]}.{'0' if m[3] == 'conv' else '1'}.{m[4]}"),
+    (re.compile(r"^heads\.(\d+)\.(tl|br)_pool\.(" + "|".join(re.escape(v) for v in _POOL_PARTS.values())
+                + r")\.(.+)$"),
+     lambda m: f"corner_mods_head.{m[2]}_modules.{m[1]}.{_OFFICIAL_PART[m[3]]}.{m[4]}"),
+    (re.compile(r"^heads\.(\d+)\.(tl|br)_(heat|off)\.(conv|out)\.(.+)$"),
+     lambda m: f"corner_mods_head.{m[2]}_{'heats' if m[3] == 'heat' else 'offs'}.{m[1]}."
+               f"{'0' if m[4] == 'conv' else '1'}.{m[5]}"),
+]
+_OFFICIAL_PART = {v: k for k, v in _POOL_PARTS.items()}
+
+
+def export_official_state_dict(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Our state dict (official profile: ResNet-50, ``MODEL.LEVELS [3, 4, 5]``, no paper-only layers) -> the official
+    state dict, including the 24 ``conv_kernel_θ_`` alias keys the official train.py saves (copies of level 2).
+    A key with no official counterpart (e.g. ``SEARCH_CONV`` or ``HEAD_BN`` layers) is a :class:`CheckpointError`.
+    ``convert_official_state_dict(export_official_state_dict(sd))[0]`` equals ``sd``."""
+    out: dict[str, torch.Tensor] = {}
+    unknown = []
+    for key, value in state.items():
+        for pattern, rename in _EXPORT_RULES:
+            m = pattern.match(key)
+            if m:
+                out[rename(m)] = value
+                break
+        else:
+            unknown.append(key)
+    if unknown:
+        raise CheckpointError(f"export_official_state_dict: {len(unknown)} keys have no official counterpart "
+                              f"(is this the official profile?): {', '.join(unknown[:8])}")
+    for key in [k for k in out if re.match(r"^corner_mods_head\.conv_kernel_[tlbr]\.2\.", k)]:
+        prefix, rest = key.split(".2.", 1)
+        out[f"{prefix}_.{rest}"] = out[key]
+    return out

@@ -165,17 +165,21 @@ def ranked_hanning(pscore: np.ndarray, variation: np.ndarray, window: np.ndarray
 
 def smooth_size(prev_center: Sequence[float], prev_size: Sequence[float], cand_center: Sequence[float],
                 cand_size: Sequence[float], penalty: float, score: float, lr: float,
-                smooth_center: bool = False) -> Tuple[np.ndarray, np.ndarray, float]:
+                smooth_center: bool = False, clip_rate: bool = True) -> Tuple[np.ndarray, np.ndarray, float]:
     """Linear interpolation of the target state with rate ``penalty * score * lr`` (reference §7.3 step 8).
 
     size = prev_size (1 - rate) + cand_size rate. The official code takes the candidate centre as is;
-    ``smooth_center`` interpolates the centre with the same rate. The rate is kept in [0, 1] (for valid
-    candidates it already is). Returns (center (2,), size (2,), rate).
+    ``smooth_center`` interpolates the centre with the same rate. With ``clip_rate`` the rate is kept in
+    [0, 1] (for valid candidates it already is); without it (official) a rejected pair (score -1) gives a
+    negative rate and the size moves away from the candidate's. Returns (center (2,), size (2,), rate).
     """
-    rate = float(np.clip(penalty * score * lr, 0.0, 1.0))
-    prev_size = np.asarray(prev_size, dtype=np.float64)
-    cand_center = np.asarray(cand_center, dtype=np.float64)
-    size = prev_size * (1.0 - rate) + np.asarray(cand_size, dtype=np.float64) * rate
+    with np.errstate(invalid="ignore", over="ignore"):  # a rejected pair's penalty may be huge (official)
+        rate = float(penalty * score * lr)
+        if clip_rate:
+            rate = float(np.clip(rate, 0.0, 1.0))
+        prev_size = np.asarray(prev_size, dtype=np.float64)
+        cand_center = np.asarray(cand_center, dtype=np.float64)
+        size = prev_size * (1.0 - rate) + np.asarray(cand_size, dtype=np.float64) * rate
     if smooth_center:
         center = np.asarray(prev_center, dtype=np.float64) * (1.0 - rate) + cand_center * rate
     else:
@@ -188,11 +192,12 @@ def clip_box(center: Sequence[float], size: Sequence[float], image_hw: Tuple[int
     """Clip the state to the frame (official ``_bbox_clip``).
 
     cx in [0, W], cy in [0, H], w in [min_size, W], h in [min_size, H] (the minimum wins for frames
-    narrower than ``min_size``). Returns (center (2,), size (2,)).
+    narrower than ``min_size``). As in the official code, ``max(low, min(v, high))`` with Python's
+    ``min``/``max``, so a NaN becomes the lower bound and +-inf the nearest bound. Returns (center (2,), size (2,)).
     """
     img_h, img_w = float(image_hw[0]), float(image_hw[1])
-    cx = min(max(float(center[0]), 0.0), img_w)
-    cy = min(max(float(center[1]), 0.0), img_h)
-    w = max(min(float(size[0]), img_w), min_size)
-    h = max(min(float(size[1]), img_h), min_size)
+    cx = max(0.0, min(float(center[0]), img_w))
+    cy = max(0.0, min(float(center[1]), img_h))
+    w = max(float(min_size), min(float(size[0]), img_w))
+    h = max(float(min_size), min(float(size[1]), img_h))
     return np.array([cx, cy]), np.array([w, h])

@@ -69,6 +69,7 @@ class SiamCornersTracker:
         self.template_outline = bool(t["TEMPLATE_OUTLINE"])
         self.template_fraction = float(t["TEMPLATE_FRACTION"])
         self.min_size = float(t["MIN_SIZE"])
+        self.no_valid_pair = str(t["NO_VALID_PAIR"])
         self.topk = int(dec["TOPK"])
         self.nms_kernel = int(dec["NMS_KERNEL"])
         self.num_pairs = int(dec["NUM_PAIRS"])
@@ -78,7 +79,8 @@ class SiamCornersTracker:
         for key, value, choices in (("TRACK.PENALTY_FORM", self.penalty_form, ("siamrpn", "paper")),
                                     ("TRACK.VARIATION", self.variation, ("half", "sum")),
                                     ("TRACK.BOX_MAPPING", self.box_mapping, ("official", "exact")),
-                                    ("TRACK.TEMPLATE_FILL", t["TEMPLATE_FILL"], ("mean", "constant"))):
+                                    ("TRACK.TEMPLATE_FILL", t["TEMPLATE_FILL"], ("mean", "constant")),
+                                    ("TRACK.NO_VALID_PAIR", self.no_valid_pair, ("official", "hold"))):
             if value not in choices:
                 raise ValueError(f"config key {key!r} must be one of {list(choices)}, got {value!r}")
         self.device = resolve_device(device if device is not None else cfg.get("DEVICE", "auto"))
@@ -185,11 +187,17 @@ class SiamCornersTracker:
         variation = pp.variation_degree(cand, center, size, self.variation)
         pscore, order = pp.ranked_hanning(penalty * score, variation, self._window(len(score)),
                                           self.window_influence)
-        pscore = np.where(np.isfinite(pscore) & np.all(np.isfinite(cand), axis=1), pscore, -np.inf)
-        best = int(np.argmax(pscore))
-        new_center, new_size, rate = pp.smooth_size(center, size, cand[best, :2], cand[best, 2:],
-                                                    penalty[best], score[best], self.lr, self.smooth_center)
-        if not (np.all(np.isfinite(new_center)) and np.all(np.isfinite(new_size))):
+        official = self.no_valid_pair == "official"
+        if not official:
+            pscore = np.where(np.isfinite(pscore) & np.all(np.isfinite(cand), axis=1), pscore, -np.inf)
+        best = int(np.argmax(pscore))  # official: NumPy's argmax as is (a NaN would win, like in the official code)
+        if not official and not np.any(score >= 0):  # "hold": every pair rejected -> keep the state
+            new_center, new_size, rate = center, size, 0.0
+        else:
+            new_center, new_size, rate = pp.smooth_size(center, size, cand[best, :2], cand[best, 2:],
+                                                        penalty[best], score[best], self.lr, self.smooth_center,
+                                                        clip_rate=not official)
+        if not official and not (np.all(np.isfinite(new_center)) and np.all(np.isfinite(new_size))):
             new_center, new_size = center, size
         new_center, new_size = pp.clip_box(new_center, new_size, image_hw, self.min_size)
         self.center, self.size = new_center, new_size
