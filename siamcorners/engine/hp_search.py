@@ -232,7 +232,7 @@ def run_search(dataset: Dataset, settings: _Seq[Setting], results_dir: str,
     `siamcorners.engine.tester.run_benchmark` (workers, devices, progress, ...). Returns (scored results
     ranked best first, settings still incomplete).
     """
-    from .tester import run_benchmark
+    from .tester import RunConventions, run_benchmark
 
     if not dataset.scored_locally:
         raise BenchmarkError(f"{dataset.name} is scored by its evaluation server; a hyper-parameter search "
@@ -245,11 +245,13 @@ def run_search(dataset: Dataset, settings: _Seq[Setting], results_dir: str,
             log(f"[{k}/{len(mine)}] {s.name}: done earlier")
             continue
         log(f"[{k}/{len(mine)}] {s.name}")
+        kwargs = dict(run_kwargs)
         if base_cfg is not None:
             cfg = base_cfg.clone().defrost()
             merge_opts(cfg, s.opts, source="--search")
             save_config(cfg, os.path.join(results_dir, f"{s.name}.config.yaml"))
-        run_benchmark(dataset, make_factory(s), tracker_dir, make_zip=False, log=log, **run_kwargs)
+            kwargs.setdefault("conventions", RunConventions.from_cfg(cfg))  # TEST.INIT_BOX / FIRST_FRAME_BOX
+        run_benchmark(dataset, make_factory(s), tracker_dir, make_zip=False, log=log, **kwargs)
     results, pending = [], []
     for s in settings:
         tracker_dir = os.path.join(results_dir, s.name)
