@@ -49,9 +49,11 @@ def test_training_config_ignores_how_a_run_is_executed():
     merge_opts(b, ["TRAIN.PRINT_FREQ", "1", "TRAIN.NUM_WORKERS", "0", "TRAIN.STOP_AFTER_ITERS", "3", "OUTPUT_DIR",
                    "/elsewhere", "DEVICE", "cpu", "TEST.SNAPSHOT", "x", "DATASET.SOURCES.VID.ROOT", "/data/vid"])
     assert training_config(a) == training_config(b)
-    merge_opts(b, ["TRAIN.EPOCHS", "2", "SEED", "1"])
+    merge_opts(b, ["TRAIN.EPOCHS", "30"])  # extending a run
+    assert training_config(a) == training_config(b)
+    merge_opts(b, ["TRAIN.BASE_LR", "0.01", "SEED", "1"])
     assert differences({"config": training_config(a)}, {"config": training_config(b)}) == [
-        "SEED 123456 -> 1", "TRAIN.EPOCHS 20 -> 2"]
+        "SEED 123456 -> 1", "TRAIN.BASE_LR 0.005 -> 0.01"]
 
 
 def test_code_digest_covers_the_tracker_path():
@@ -228,10 +230,14 @@ def test_a_new_run_into_a_used_directory_is_refused(tmp_path):
                                                 r"checkpoint_e2.pth, checkpoint_e3.pth.*--resume auto.*OUTPUT_DIR"
                                                 r".*--overwrite"):
         _train(_fake_cfg(tmp_path, "TRAIN.EPOCHS", "1"))
-    # --resume auto with another TRAIN.EPOCHS does not "resume" the 3-epoch run
-    with pytest.raises(RunDirectoryError, match=r"another config \(checkpoint checkpoint_e3.pth -> now: "
-                                                r"TRAIN.EPOCHS 3 -> 1\)"):
+    # --resume auto with fewer TRAIN.EPOCHS does not "resume" the 3-epoch run with 0 iterations
+    with pytest.raises(ValueError, match=r"checkpoint_e3.pth: the checkpoint is at epoch 3, past TRAIN.EPOCHS 1; "
+                                         r"set TRAIN.EPOCHS >= 3 to continue"):
         _train(_fake_cfg(tmp_path, "TRAIN.EPOCHS", "1"), resume="auto")
+    # nor with another training config
+    with pytest.raises(RunDirectoryError, match=r"another config \(checkpoint checkpoint_e3.pth -> now: "
+                                                r"TRAIN.LR.END_LR 0.01 -> 0.02\)"):
+        _train(_fake_cfg(tmp_path, "TRAIN.EPOCHS", "3", "TRAIN.LR.END_LR", "0.02"), resume="auto")
     assert {f: os.stat(snap / f).st_mtime_ns for f in os.listdir(snap)} == stamps
     # the same config resumes; the run is complete, so nothing is trained
     summary = _train(_fake_cfg(tmp_path, "TRAIN.EPOCHS", "3", "TRAIN.PRINT_FREQ", "1"), resume="auto")
@@ -267,16 +273,19 @@ def test_resume_auto_names_an_unreadable_last_checkpoint(tmp_path):
     assert f"resumed from {snap / 'checkpoint_e1.pth'} at epoch 1" in log
 
 
-def test_train_tool_refuses_to_resume_a_run_with_another_epoch_count(tmp_path, capsys):
+def test_train_tool_refuses_to_resume_a_run_with_another_config(tmp_path, capsys):
     cfg = load_config(TINY, ["OUTPUT_DIR", str(tmp_path), "TRAIN.EPOCHS", "10"])
     save_checkpoint(str(tmp_path / "snapshot" / "checkpoint_e10.pth"), {}, config=to_dict(cfg), epoch=10)
     train = importlib.import_module("siamcorners.cli.train").main
     rc = train(["--cfg", TINY, "--no-progress", "--resume", "auto", "--opts", "OUTPUT_DIR", str(tmp_path),
-                "TRAIN.EPOCHS", "2"])
+                "TRAIN.EPOCHS", "2", "TRAIN.BASE_LR", "1e-4"])
     assert rc == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"error: {tmp_path / 'snapshot'}: holds a run with another config (checkpoint checkpoint_e10.pth "
-                   f"-> now: TRAIN.EPOCHS 10 -> 2); resuming it with this config would mix two runs; resume with "
-                   f"the same config, or choose a new OUTPUT_DIR (--opts OUTPUT_DIR path) for a new run, or "
-                   f"--overwrite to delete the old run's checkpoints and logs"]
+                   f"-> now: TRAIN.BASE_LR {cfg.TRAIN.BASE_LR!r} -> 0.0001); resuming it with this config would mix "
+                   f"two runs; resume with the same config, or choose a new OUTPUT_DIR (--opts OUTPUT_DIR path) for a "
+                   f"new run, or --overwrite to delete the old run's checkpoints and logs"]
     assert not (tmp_path / "logs").exists() and not (tmp_path / "config.resolved.yaml").exists()
+    # a new run into the same directory
+    assert train(["--cfg", TINY, "--no-progress", "--opts", "OUTPUT_DIR", str(tmp_path)]) == 2
+    assert "already holds checkpoints of a run (checkpoint_e10.pth)" in capsys.readouterr().err

@@ -20,7 +20,9 @@ A custom ``--tracker-factory`` is fingerprinted by its ``module:callable`` strin
 file (`factory_fingerprint`); that module is the tracker's code.
 
 A *training* fingerprint (`training_config`) is the resolved config minus `NOT_TRAINING_KEYS`: where files
-are and how the run is executed or logged, none of which changes the weights a run produces.
+are and how the run is executed or logged, none of which changes the weights a run produces, and
+``TRAIN.EPOCHS``, so that a finished run can be extended (``--resume auto --opts TRAIN.EPOCHS 30``); a resume
+point past ``TRAIN.EPOCHS`` is refused by the Trainer.
 """
 from __future__ import annotations
 
@@ -49,6 +51,7 @@ NOT_BOX_KEYS = frozenset({
 NOT_TRAINING_KEYS = frozenset({
     "NAME", "OUTPUT_DIR", "DEVICE",   # labels and places; a run may resume on another device
     "TRAIN.NUM_WORKERS",              # items are seeded by (SEED, epoch, index): workers do not change them
+    "TRAIN.EPOCHS",                   # a run may be extended; the Trainer refuses a resume point past it
     "TRAIN.NUM_THREADS", "TRAIN.PRINT_FREQ", "TRAIN.RESUME", "TRAIN.CHECKPOINT_ITERS", "TRAIN.STOP_AFTER_ITERS",
     "TRAIN.SNAPSHOT_DIR", "TRAIN.LOG_DIR",
     "TRAIN.PRETRAINED", "MODEL.BACKBONE.PRETRAINED",  # file locations; a resumed run loads its checkpoint

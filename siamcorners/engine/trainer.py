@@ -329,7 +329,8 @@ class Trainer:
         self.start_epoch, self.start_iter = int(ckpt["epoch"]), int(progress["iteration"])
         if self.start_epoch > self.epochs or (self.start_epoch == self.epochs and self.start_iter > 0):
             raise ValueError(f"--resume {path}: the checkpoint is at epoch {self.start_epoch}, past "
-                             f"TRAIN.EPOCHS {self.epochs}")
+                             f"TRAIN.EPOCHS {self.epochs}; set TRAIN.EPOCHS >= {self.start_epoch} to continue that "
+                             f"run, or start a new one in a new OUTPUT_DIR (or with --overwrite)")
         self.global_step = int(progress.get("global_step", 0))
         if ckpt.get("rng"):
             restore_rng_state(ckpt["rng"])
