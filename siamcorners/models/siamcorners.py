@@ -118,7 +118,8 @@ class SiamCorners(nn.Module):
     def forward(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Training step: ``batch`` holds ``template`` (B,K,3,127,127), ``search`` (B,3,255,255) and the targets
         ``tl_heat``, ``br_heat`` (B,1,25,25), ``tl_off``, ``br_off`` (B,2), ``tl_ind``, ``br_ind`` (B,) int64,
-        ``valid`` (B,), optionally ``no_target`` (B,) -> dict of scalar losses (``total``, ``focal``, ``offset``, ...)."""
+        ``valid`` (B,), optionally ``no_target`` (B,) -> dict of scalar losses (``total``, ``focal``,
+        ``offset``, ...)."""
         missing = [k for k in ("template", "search") + TARGET_KEYS if k not in batch]
         if missing:
             raise KeyError(f"SiamCorners.forward: batch is missing {missing} (has {sorted(batch)})")
