@@ -117,7 +117,8 @@ DEFAULTS: dict = {
                                       # 1.0 = torchvision's ImageNet file (32/96/320); ignored by the ResNets
             "PRETRAINED": "",         # local file: pysot resnet50.model or torchvision resnet50 / mobilenet_v2 state dict
             "FROZEN_BN": False,       # BatchNorm layers of the backbone always in eval mode
-            "TRAIN_LAYERS": ["layer2", "layer3", "layer4"],  # layers unfrozen at TRAIN.BACKBONE_EPOCH
+            "TRAIN_LAYERS": ["layer2", "layer3", "layer4"],  # PAPER≠CODE #9: backbone children unfrozen at
+                                      # TRAIN.BACKBONE_EPOCH (their BN train too): conv1, bn1, layer1..layer4
         },
         "NECK": {
             "OUT_CHANNELS": 256,
@@ -158,9 +159,10 @@ DEFAULTS: dict = {
         "ALPHA": 2.0,
         "BETA": 4.0,
         "OFFSET_WEIGHT": 1.0,
-        "FOCAL_NORM": "num_pos",      # PAPER≠CODE #5: "num_pos" (code) or "num_pos_per_level" | see losses.py
-        "OFFSET_NORM": "num_objects", # PAPER≠CODE #6: "num_objects" (code: B) or "num_pos"
-        "LEVEL_REDUCTION": "mean",    # levels summed then divided by the number of levels
+        "FOCAL_NORM": "num_pos",      # PAPER≠CODE #5: "num_pos" batch positives (code), "num_pos_per_level" masked
+                                      # batch positives, "per_heatmap" eq. 1 per heat map, K = its corners (paper)
+        "OFFSET_NORM": "num_objects", # PAPER≠CODE #6: "num_objects" (code: B) or "num_pos" (eq. 3: on-map corners)
+        "LEVEL_REDUCTION": "mean",    # PAPER≠CODE #5/#6: "mean" level sums / number of levels (code), "sum" (paper)
     },
     "DECODE": {
         "TOPK": 12,                   # PAPER≠CODE #2: corners per heatmap (paper: 15)
@@ -193,7 +195,8 @@ DEFAULTS: dict = {
         "NAMES": ["SYNTHETIC"],       # training sources, each configured below
         "VIDEOS_PER_EPOCH": 1000000,
         "NEG": 0.2,                   # PAPER≠CODE #13: probability of an unrelated template
-        "NEG_LABELS": "search",       # "search": labelled on the search target (official); "none": empty heatmaps
+        "NEG_LABELS": "search",       # "search": labelled on the search target (official); "none": empty heat maps
+                                      # trained towards 0 everywhere, no offset loss (see losses.py)
         "GRAY": 0.0,
         "TEMPLATE_FILL_VALUE": [87, 135, 123],  # PAPER≠CODE #12 (training templates)
         "TEMPLATE_OUTLINE": True,
@@ -222,7 +225,9 @@ DEFAULTS: dict = {
     "TRAIN": {
         "EPOCHS": 20,
         "START_EPOCH": 0,
-        "BATCH_SIZE": 58,             # per process
+        "BATCH_SIZE": 58,             # PAPER≠CODE #10: pairs per step, read as BATCH_SIZE_MODE says
+        "BATCH_SIZE_MODE": "per_process",  # "per_process": each of N processes takes BATCH_SIZE (official: 58 x N);
+                                      # "total": BATCH_SIZE over all processes, BATCH_SIZE / N each (must divide)
         "NUM_WORKERS": 4,
         "NUM_THREADS": 0,             # torch intra-op CPU threads per process (0 = torch's default)
         "BASE_LR": 0.005,
@@ -233,7 +238,7 @@ DEFAULTS: dict = {
         "WARMUP": {"ENABLED": True, "TYPE": "step", "EPOCHS": 5, "START_LR": 0.001, "END_LR": 0.005, "STEP": 1},
         "BACKBONE_EPOCH": 30,         # PAPER≠CODE #9: epoch at which TRAIN_LAYERS unfreeze (30 > 20: never)
         "BACKBONE_LR_MULT": 0.1,
-        "GRAD_REDUCE": "mean",        # PAPER≠CODE #10: "sum" across ranks (official) or "mean"
+        "GRAD_REDUCE": "sum",         # PAPER≠CODE #10: gradients "sum"med across ranks (official) or "mean"
         "SYNC_BN": False,
         "AMP": False,                 # mixed precision on CUDA
         "PRINT_FREQ": 20,
@@ -452,7 +457,7 @@ _CHOICES = {
     "MODEL.HEAD.POOL_IMPL": ("cummax", "logstep"),
     "MODEL.HEAD.POOL_TIE_RULE": ("official", "cummax"),
     "LABEL.SIGMA": ("diameter", "radius"),
-    "LOSS.FOCAL_NORM": ("num_pos", "num_pos_per_level"),
+    "LOSS.FOCAL_NORM": ("num_pos", "num_pos_per_level", "per_heatmap"),
     "LOSS.OFFSET_NORM": ("num_objects", "num_pos"),
     "LOSS.LEVEL_REDUCTION": ("mean", "sum"),
     "TRACK.PENALTY_FORM": ("siamrpn", "paper"),
@@ -464,6 +469,7 @@ _CHOICES = {
     "TEST.FIRST_FRAME_BOX": ("official", "init"),
     "DATASET.NEG_LABELS": ("search", "none"),
     "TRAIN.GRAD_REDUCE": ("mean", "sum"),
+    "TRAIN.BATCH_SIZE_MODE": ("per_process", "total"),
     "INFERENCE.AMP": ("off", "fp16", "bf16"),
     "TRAIN.LR.TYPE": ("log", "step", "cos", "linear"),
     "TRAIN.WARMUP.TYPE": ("step", "linear"),

@@ -29,14 +29,95 @@ def test_shipped_experiments_load(name):
     assert cfg.OUTPUT_DIR == os.path.join(ROOT, "experiments", name)
 
 
-def test_paper_profile_flips_the_documented_switches():
-    off = load_config(os.path.join(ROOT, "experiments/siamcorners_r50_official/config.yaml"))
-    pap = load_config(os.path.join(ROOT, "experiments/siamcorners_r50/config.yaml"))
-    assert (off.DECODE.TOPK, pap.DECODE.TOPK) == (12, 15)
-    assert (off.DECODE.NMS_KERNEL, pap.DECODE.NMS_KERNEL) == (1, 3)
-    assert (off.TRACK.PENALTY_FORM, pap.TRACK.PENALTY_FORM) == ("siamrpn", "paper")
-    assert (off.LABEL.SIGMA, pap.LABEL.SIGMA) == ("diameter", "radius")
-    assert off.MODEL.HEAD.HEAD_BN is False and pap.MODEL.HEAD.HEAD_BN is True
+# Every paper switch (section 12 of the reference; docs/design.md "Paper readings"): (item, key, official, paper).
+PAPER_SWITCHES = [
+    ("#1 NMS", "DECODE.NMS_KERNEL", 1, 3),
+    ("#2 top-K", "DECODE.TOPK", 12, 15),
+    ("#3 penalty form", "TRACK.PENALTY_FORM", "siamrpn", "paper"),
+    ("#3 penalty unit fix", "TRACK.PENALTY_SCALE_BUG", True, False),
+    ("#4 sigma", "LABEL.SIGMA", "diameter", "radius"),
+    ("#5 focal normaliser", "LOSS.FOCAL_NORM", "num_pos", "per_heatmap"),
+    ("#5/#6 level average", "LOSS.LEVEL_REDUCTION", "mean", "sum"),
+    ("#6 offset normaliser", "LOSS.OFFSET_NORM", "num_objects", "num_pos"),
+    ("#7 head BN", "MODEL.HEAD.HEAD_BN", False, True),
+    ("#7 head last kernel", "MODEL.HEAD.HEAD_LAST_KERNEL", 1, 3),
+    ("#8 search conv", "MODEL.HEAD.SEARCH_CONV", False, True),
+    ("#9 warm-up", "TRAIN.WARMUP.END_LR", 0.005, 0.001),
+    ("#9 unfreeze epoch", "TRAIN.BACKBONE_EPOCH", 30, 5),
+    ("#9 unfrozen stages", "MODEL.BACKBONE.TRAIN_LAYERS", ["layer2", "layer3", "layer4"],
+     ["conv1", "bn1", "layer1", "layer2", "layer3", "layer4"]),
+    ("#10 gradient reduction", "TRAIN.GRAD_REDUCE", "sum", "mean"),
+    ("#10 batch 58 in total", "TRAIN.BATCH_SIZE_MODE", "per_process", "total"),
+    ("#11 search flip", "DATASET.SEARCH.FLIP", 0.0, 0.5),
+    ("#11 template flip", "DATASET.TEMPLATE.FLIP", 0.0, 0.5),
+    ("#11 motion blur", "DATASET.SEARCH.BLUR", 0.2, 0.0),
+    ("#11 brightness", "DATASET.BRIGHTNESS", 0.0, 0.2),
+    ("#11 contrast", "DATASET.CONTRAST", 0.0, 0.2),
+    ("#12 tracking fill", "TRACK.TEMPLATE_FILL", "mean", "constant"),
+    ("#12 tracking outline", "TRACK.TEMPLATE_OUTLINE", True, False),
+    ("#12 training outline", "DATASET.TEMPLATE_OUTLINE", True, False),
+    ("#13 negative pairs", "DATASET.NEG", 0.2, 0.0),
+    ("#14 heat stride", "HEATMAP.STRIDE", 10.2, 8.0),
+    ("#14 heat origin", "HEATMAP.ORIGIN", 0.0, 31.0),
+    ("#14 floor", "HEATMAP.TRUNCATE", True, False),
+    ("#15 variation", "TRACK.VARIATION", "half", "sum"),
+]
+# values both profiles share although the keys are switches: the paper agrees with the code (section 12 #16, #9)
+SHARED = [("TRAIN.BATCH_SIZE", 58), ("TRACK.SMOOTH_CENTER", False), ("TRAIN.WARMUP.START_LR", 0.001),
+          ("TRAIN.WARMUP.EPOCHS", 5), ("TRAIN.LR.START_LR", 0.005), ("TRAIN.LR.END_LR", 0.0005)]
+PAPER = os.path.join(ROOT, "experiments", "siamcorners_r50", "config.yaml")
+OFFICIAL = os.path.join(ROOT, "experiments", "siamcorners_r50_official", "config.yaml")
+
+
+def _get(cfg, dotted):
+    for part in dotted.split("."):
+        cfg = cfg[part]
+    return cfg
+
+
+def _leaves(tree, prefix=""):
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            yield from _leaves(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}"
+
+
+@pytest.mark.parametrize("item, key, official, paper", PAPER_SWITCHES, ids=[r[0] for r in PAPER_SWITCHES])
+def test_paper_profile_sets_the_paper_value_of_every_switch(item, key, official, paper):
+    assert _get(load_config(OFFICIAL), key) == official, f"{item}: official profile"
+    assert _get(get_default_config(), key) == official, f"{item}: the default is the official value"
+    assert _get(load_config(PAPER), key) == paper, f"{item}: paper profile"
+
+
+def test_shared_values_of_both_profiles():
+    for key, value in SHARED:
+        assert _get(load_config(OFFICIAL), key) == _get(load_config(PAPER), key) == value, key
+    # the paper's warm-up is constant 0.001 for 5 epochs, then 0.005 -> 0.0005 (reference 8.3)
+    from siamcorners.engine.lr_scheduler import build_lr_scheduler
+
+    lrs = build_lr_scheduler(load_config(PAPER).TRAIN).lrs
+    assert lrs[:5] == pytest.approx([0.001] * 5) and lrs[5] == pytest.approx(0.005) and lrs[-1] == pytest.approx(5e-4)
+
+
+def test_dropping_any_line_of_the_paper_profile_loses_a_paper_value(tmp_path):
+    """Every setting in experiments/siamcorners_r50/config.yaml is a table row, and deleting it changes that row."""
+    with open(PAPER, encoding="utf-8") as f:
+        data = yaml.safe_load(f)
+    data["_BASE_"] = os.path.join(ROOT, "configs", "base_r50.yaml")
+    table = {key: paper for _, key, _, paper in PAPER_SWITCHES}
+    leaves = [k for k in _leaves(data) if k not in ("_BASE_", "NAME")]
+    assert sorted(leaves) == sorted(table), "the paper profile and the PAPER_SWITCHES table list different keys"
+    for leaf in leaves:
+        trimmed = yaml.safe_load(yaml.safe_dump(data))
+        parts = leaf.split(".")
+        node = trimmed
+        for p in parts[:-1]:
+            node = node[p]
+        del node[parts[-1]]
+        path = tmp_path / "paper_without.yaml"
+        path.write_text(yaml.safe_dump(trimmed))
+        assert _get(load_config(str(path)), leaf) != table[leaf], f"dropping {leaf} keeps the paper value"
 
 
 def test_base_inheritance_and_override(tmp_path):

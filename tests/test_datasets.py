@@ -16,7 +16,8 @@ from siamcorners.data.targets import corner_targets
 from siamcorners.engine.profiling.throughput import write_fake_crop_dataset
 
 SHAPES = {"template": (4, 3, 127, 127), "search": (3, 255, 255), "tl_heat": (1, 25, 25), "br_heat": (1, 25, 25),
-          "tl_off": (2,), "br_off": (2,), "tl_ind": (), "br_ind": (), "valid": (), "skipped": ()}
+          "tl_off": (2,), "br_off": (2,), "tl_ind": (), "br_ind": (), "valid": (), "no_target": (),
+          "skipped": ()}
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +50,7 @@ def test_items_follow_the_training_contract(fake):
     assert len(ds) == 24
     item = ds[5]
     assert {k: tuple(v.shape) for k, v in item.items()} == SHAPES
-    for k in ("template", "search", "tl_heat", "br_heat", "tl_off", "br_off", "valid"):
+    for k in ("template", "search", "tl_heat", "br_heat", "tl_off", "br_off", "valid", "no_target"):
         assert item[k].dtype == torch.float32, k
     assert item["tl_ind"].dtype == torch.int64 and item["br_ind"].dtype == torch.int64
     assert item["tl_heat"].max() == 1.0 and item["valid"] == 1.0
@@ -94,13 +95,26 @@ def test_labels_match_the_search_box_without_augmentation(fake):
     assert np.array_equal(top[:, 120, 63], [87.0, 135.0, 123.0])  # below the box: canvas
 
 
-def test_negative_pairs(fake):
+def test_negative_pairs_with_empty_labels_train_the_heat_maps_towards_zero(fake):
+    """NEG_LABELS none: a negative pair is an all-background target that still contributes a focal loss."""
+    from siamcorners.models.losses import corner_loss
+
     cfg = _cfg(fake, **{"DATASET.NEG": 1.0, "DATASET.NEG_LABELS": "none"})
-    item = build_train_dataset(cfg, epoch=0)[0]
-    assert item["tl_heat"].sum() == 0 and item["br_heat"].sum() == 0 and item["valid"] == 0
+    batch = next(iter(DataLoader(build_train_dataset(cfg, epoch=0), batch_size=2)))
+    assert batch["tl_heat"].sum() == 0 and batch["br_heat"].sum() == 0
+    assert batch["valid"].tolist() == [1.0, 1.0] and batch["no_target"].tolist() == [1.0, 1.0]
+    logits = {k: torch.zeros(2, 1, 25, 25, requires_grad=True) for k in ("tl_heat", "br_heat")}
+    offsets = {k: torch.zeros(2, 2, 25, 25, requires_grad=True) for k in ("tl_off", "br_off")}
+    losses = corner_loss([{**logits, **offsets}], batch)
+    assert losses["focal"].item() > 1.0 and losses["offset"].item() == 0
+    losses["total"].backward()
+    for k, v in logits.items():
+        assert torch.all(v.grad > 0), k  # a gradient step lowers every corner score
+    assert all(v.grad.abs().sum() == 0 for v in offsets.values())
+    # official labelling: the same negative pair is labelled on the search image's own target
     cfg = _cfg(fake, **{"DATASET.NEG": 1.0, "DATASET.NEG_LABELS": "search"})
     item = build_train_dataset(cfg, epoch=0)[0]
-    assert item["tl_heat"].max() == 1.0 and item["valid"] == 1.0
+    assert item["tl_heat"].max() == 1.0 and item["valid"] == 1.0 and item["no_target"] == 0
 
 
 def test_bad_entries_are_reported_skipped_and_counted(fake, tmp_path, caplog):

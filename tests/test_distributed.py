@@ -11,7 +11,8 @@ TINY = os.path.join(ROOT, "experiments", "siamcorners_tiny_synthetic", "config.y
 
 
 def _opts(out_dir):
-    return ["OUTPUT_DIR", out_dir, "DEVICE", "cpu", "TRAIN.EPOCHS", "2", "TRAIN.BATCH_SIZE", "2",
+    return ["OUTPUT_DIR", out_dir, "DEVICE", "cpu", "TRAIN.EPOCHS", "2", "TRAIN.BATCH_SIZE", "4",
+            "TRAIN.BATCH_SIZE_MODE", "total",
             "TRAIN.NUM_WORKERS", "0", "DATASET.VIDEOS_PER_EPOCH", "12", "TRAIN.CHECKPOINT_ITERS", "0",
             "TRAIN.PRINT_FREQ", "1", "MODEL.BACKBONE.WIDTH", "4"]
 
@@ -33,7 +34,8 @@ def _worker(out_dir):
         gathered = [torch.empty_like(flat) for _ in range(dist.get_world_size())]
         dist.all_gather(gathered, flat)
         checks.append({"epoch": epoch, "iteration": it, "equal": all(torch.equal(gathered[0], g) for g in gathered),
-                       "grad_params": sum(p.grad is not None for p in trainer.model.parameters())})
+                       "grad_params": sum(p.grad is not None for p in trainer.model.parameters()),
+                       "batch_size": trainer.batch_size})
 
     trainer = Trainer(cfg, progress=False, step_callback=same_weights)
     try:
@@ -65,6 +67,23 @@ def test_single_process_needs_no_launcher(monkeypatch):
         wrap_model(model, info.__class__(0, 0, 2, torch.device("cpu"), "gloo"), sync_bn=True)
 
 
+@pytest.mark.parametrize("world, expected", [(1, 58), (2, 29), (29, 2), (58, 1)])
+def test_total_batch_is_split_over_the_processes(world, expected):
+    from siamcorners.engine.distributed import per_process_batch_size
+
+    assert per_process_batch_size(58, "total", world) == expected
+    assert per_process_batch_size(58, "per_process", world) == 58  # official: 58 on each process
+
+
+@pytest.mark.parametrize("world", [3, 4, 8, 59])
+def test_total_batch_that_does_not_divide_names_the_keys(world):
+    from siamcorners.config import ConfigError
+    from siamcorners.engine.distributed import per_process_batch_size
+
+    with pytest.raises(ConfigError, match=rf"TRAIN\.BATCH_SIZE=58 with TRAIN\.BATCH_SIZE_MODE 'total'.* {world} proc"):
+        per_process_batch_size(58, "total", world)
+
+
 @pytest.mark.slow
 def test_torchrun_two_processes_keep_ranks_in_sync_and_resume_in_one_process(tmp_path):
     out = str(tmp_path)
@@ -77,9 +96,9 @@ def test_torchrun_two_processes_keep_ranks_in_sync_and_resume_in_one_process(tmp
         with open(tmp_path / f"checks_rank{rank}.json") as f:
             record = json.load(f)
         assert record["world_size"] == 2
-        # 12 items / (2 per rank x 2 ranks) = 3 steps per epoch, 2 epochs
+        # a total batch of 4: 2 pairs per rank; 12 items / (2 per rank x 2 ranks) = 3 steps per epoch, 2 epochs
         assert [(c["epoch"], c["iteration"]) for c in record["checks"]] == [(e, i) for e in range(2) for i in range(3)]
-        assert all(c["equal"] and c["grad_params"] > 0 for c in record["checks"])
+        assert all(c["equal"] and c["grad_params"] > 0 and c["batch_size"] == 2 for c in record["checks"])
 
     import torch
 
@@ -99,7 +118,7 @@ def test_torchrun_two_processes_keep_ranks_in_sync_and_resume_in_one_process(tmp
         summary = trainer.train()
     finally:
         trainer.close()
-    assert summary["iterations"] == 6  # 12 items / batch 2 in one process
+    assert summary["iterations"] == 3  # 12 items / the total batch of 4 in one process
     assert load_checkpoint(str(tmp_path / "snapshot" / "checkpoint_e3.pth"))["epoch"] == 3
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from siamcorners.models.losses import corner_loss, focal_loss, gather_offsets, normalise_focal
+from siamcorners.models.losses import corner_loss, focal_loss, focal_loss_per_map, gather_offsets, normalise_focal
 
 LEVELS = 3
 
@@ -142,3 +142,75 @@ def test_bad_arguments_name_the_key():
     targets["tl_ind"] = targets["tl_ind"].view(3, 1)
     with pytest.raises(ValueError, match="tl_ind"):
         corner_loss(outputs, targets)
+
+
+def test_per_heatmap_focal_normaliser_differs_from_the_batch_count():
+    """Paper eq. 1 per heat map (K = that map's corners) against the code's batch count of positives."""
+    outputs, targets = synthetic_batch(num_levels=1)
+    code = corner_loss(outputs, targets)
+    paper = corner_loss(outputs, targets, focal_norm="per_heatmap")
+    per_map, k = focal_loss_per_map(outputs[0]["br_heat"], targets["br_heat"])
+    assert k.tolist() == [1.0, 1.0, 0.0]  # sample 2's br corner is off the map
+    # code: the three maps' sums over the batch's 2 positives; paper: the mean of S_0/1, S_1/1, S_2/max(1, 0)
+    assert code["focal_br_0"].item() == pytest.approx(per_map.sum().item() / 2, rel=1e-6)
+    assert paper["focal_br_0"].item() == pytest.approx(per_map.sum().item() / 3, rel=1e-6)
+    assert paper["focal_br_0"].item() < 0.9 * code["focal_br_0"].item()
+    # with one corner on every map the two readings agree (tl)
+    assert paper["focal_tl_0"].item() == pytest.approx(code["focal_tl_0"].item(), rel=1e-6)
+    # a sample left out by the valid mask is left out of the mean as well
+    targets["valid"] = torch.tensor([1.0, 0.0, 1.0])
+    masked = corner_loss(outputs, targets, focal_norm="per_heatmap")
+    assert masked["focal_br_0"].item() == pytest.approx((per_map[0] + per_map[2]).item() / 2, rel=1e-6)
+
+
+def test_paper_profile_loss_adds_levels_and_uses_both_paper_normalisers():
+    outputs, targets = synthetic_batch(num_levels=3)
+    targets["br_heat"].view(3, -1)[1, 500] = 0  # a second sample without a br peak: unequal counts per sample
+    code = corner_loss(outputs, targets)
+    paper = corner_loss(outputs, targets, focal_norm="per_heatmap", offset_norm="num_pos", level_reduction="sum")
+    expected_focal = expected_offset = 0.0
+    for level in range(3):
+        for c in ("tl", "br"):
+            per_map, k = focal_loss_per_map(outputs[level][f"{c}_heat"], targets[f"{c}_heat"])
+            expected_focal += (per_map / k.clamp(min=1)).mean().item()
+            pred = gather_offsets(outputs[level][f"{c}_off"], targets[f"{c}_ind"])
+            per_obj = torch.nn.functional.smooth_l1_loss(pred, targets[f"{c}_off"], reduction="none").sum(1)
+            on_map = k.eq(1)
+            expected_offset += per_obj[on_map].mean().item()
+    assert paper["focal"].item() == pytest.approx(expected_focal, rel=1e-5)
+    assert paper["offset"].item() == pytest.approx(expected_offset, rel=1e-5)
+    # the code's value: the same parts under its own normalisers, divided by the 3 levels
+    assert code["total"].item() == pytest.approx(
+        sum(code[f"{p}_{c}_{lv}"].item() for p in ("focal", "offset") for c in ("tl", "br") for lv in range(3)) / 3,
+        rel=1e-5)
+    # no division by the number of levels, and a value the code's settings do not give
+    paper_mean = corner_loss(outputs, targets, focal_norm="per_heatmap", offset_norm="num_pos")
+    assert paper["total"].item() == pytest.approx(3 * paper_mean["total"].item(), rel=1e-6)
+    assert abs(paper["total"].item() - code["total"].item()) > 0.2 * code["total"].item()
+
+
+@pytest.mark.parametrize("norms", [dict(), dict(focal_norm="per_heatmap", offset_norm="num_pos"),
+                                   dict(focal_norm="num_pos_per_level")], ids=["code", "paper", "per-level"])
+def test_negative_pair_trains_both_heat_maps_towards_zero_without_offset_loss(norms):
+    """DATASET.NEG_LABELS none: an empty target with ``no_target`` = 1 is an all-negative focal term."""
+    outputs, targets = synthetic_batch(num_levels=1)
+    for key in ("tl_heat", "br_heat", "tl_off", "br_off", "tl_ind", "br_ind"):
+        targets[key][2] = 0
+    targets["no_target"] = torch.tensor([0.0, 0.0, 1.0])
+    out = {k: v.clone().requires_grad_(True) for k, v in outputs[0].items()}
+    losses = corner_loss([out], targets, **norms)
+    losses["total"].backward()
+    for c in ("tl", "br"):
+        grad = out[f"{c}_heat"].grad[2]
+        # gradient descent lowers every logit of the negative sample's maps: loss grows with the score
+        assert torch.all(grad > 0), c
+        assert out[f"{c}_off"].grad[2].abs().sum() == 0  # no offset loss for it
+    # the positives' offset terms are normalised by the 2 samples that have corners
+    alone = corner_loss([{k: v[:2] for k, v in outputs[0].items()}],
+                        {k: v[:2] for k, v in targets.items()}, **norms)
+    assert losses["offset_tl_0"].item() == pytest.approx(alone["offset_tl_0"].item(), rel=1e-4)
+    if norms.get("offset_norm", "num_objects") == "num_objects":
+        # without the flag the empty sample counts as an object whose offset is trained at index 0
+        del targets["no_target"]
+        flagless = corner_loss(outputs, targets, **norms)
+        assert flagless["offset_tl_0"].item() != pytest.approx(losses["offset_tl_0"].item(), rel=1e-3)

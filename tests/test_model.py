@@ -162,16 +162,31 @@ def test_ocp_variant_has_single_shortcut():
 
 
 def test_unified_template():
-    model = build_model(small_cfg("MODEL.HEAD.TEMPLATES", "unified")).eval()
-    assert not any("kernel_t" in k for k in model.state_dict()) and any("kernel_z" in k for k in model.state_dict())
+    """One whole-box template feeds both corner-pool inputs: it equals the four-template network given the same
+    template four times with the same kernel weights, and differs from it on four different templates."""
+    torch.manual_seed(0)
+    unified = build_model(small_cfg("MODEL.HEAD.TEMPLATES", "unified")).eval()
+    state = unified.state_dict()
+    assert not any("kernel_t" in k for k in state) and any("kernel_z" in k for k in state)
+    four = build_model(small_cfg()).eval()
+    shared = {k: v for k, v in state.items() if "kernel_z" not in k}
+    for b in ("t", "l", "b", "r"):
+        shared.update({k.replace("kernel_z", f"kernel_{b}"): v for k, v in state.items() if "kernel_z" in k})
+    four.load_state_dict(shared)
     x = torch.rand(1, 3, 255, 255) * 255
     z = torch.rand(1, 3, 127, 127) * 255
-    a = run_track(model, z, x)
-    b = run_track(model, z.unsqueeze(1), x)
+    a = run_track(unified, z, x)
     check_outputs(a, 3)
-    torch.testing.assert_close(a[0]["br_heat"], b[0]["br_heat"])
+    torch.testing.assert_close(run_track(unified, z.unsqueeze(1), x)[0]["br_heat"], a[0]["br_heat"])
+    same = run_track(four, z.unsqueeze(1).expand(1, 4, 3, 127, 127), x)
+    different = run_track(four, torch.rand(1, 4, 3, 127, 127) * 255, x)
+    for level in range(3):  # logits of order 50 (random weights, raw 0..255 input): float32 summation order
+        for key in ("tl_heat", "br_heat", "tl_off", "br_off"):
+            scale = float(a[level][key].abs().max())
+            torch.testing.assert_close(a[level][key], same[level][key], rtol=0, atol=1e-5 * scale)
+            assert (different[level][key] - a[level][key]).abs().max() > 1e-2 * scale
     with pytest.raises(ValueError, match=r"\(B, 1, 3, H, W\)"):
-        model.template(torch.rand(1, 4, 3, 127, 127))
+        unified.template(torch.rand(1, 4, 3, 127, 127))
 
 
 def test_paper_head_switches():

@@ -31,6 +31,17 @@ def video():
 
 
 def test_stage_clock_sums_repeated_stages():
+    """Each stage gets the time since the previous mark; a stage met twice in a frame gets the sum of both."""
+    clock = StageClock("cpu")
+    ticks = iter([10.0, 11.0, 13.5, 17.5, 17.75])
+    clock._now = lambda: next(ticks)  # a fake clock: marks at 10, 11, 13.5, 17.5, 17.75 s
+    clock.start()
+    clock("a")  # 1.0
+    clock("b")  # 2.5
+    clock("a")  # 4.0
+    clock("c")  # 0.25
+    assert clock.finish() == {"a": 5.0, "b": 2.5, "c": 0.25}
+    # the real clock
     clock = StageClock("cpu")
     clock.start()
     clock("a")

@@ -94,13 +94,53 @@ def test_variation_sum_ranks_like_half(steps):
     np.testing.assert_allclose([o["bbox"] for o in summed], [o["bbox"] for o in half], rtol=0, atol=1e-9)
 
 
-def test_paper_profile_switches_change_the_result_and_stay_valid(steps):
-    _, official, _ = _run_stored(steps)
-    _, paper, _ = _run_stored(steps, ["TRACK.PENALTY_FORM", "paper", "TRACK.PENALTY_SCALE_BUG", "false",
-                                      "TRACK.SMOOTH_CENTER", "true", "TRACK.BOX_MAPPING", "exact"])
-    boxes = np.array([o["bbox"] for o in paper])
-    assert np.all(np.isfinite(boxes))
-    assert not np.allclose(boxes, [o["bbox"] for o in official], atol=1e-3)
+def _first_frame(steps, opts=()):
+    _, outs, debugs = _run_stored(steps, opts)
+    return outs[0], debugs[0]
+
+
+def _change(r):
+    return np.maximum(r, 1.0 / r)
+
+
+def _sz(w, h):
+    pad = (w + h) * 0.5
+    return np.sqrt((w + pad) * (h + pad))
+
+
+def test_paper_switches_move_the_first_frame_the_documented_way(steps):
+    """Frame 1 starts from the same state and maps in every run, so each switch's effect is isolated."""
+    out, off = _first_frame(steps)
+    w, h = steps["init_box_xywh"][2:].tolist()
+    cand = off["cand_cxcywh"]
+    valid = np.isfinite(off["penalty"]) & (off["score"] > 0)
+    r_c = _change((w / h) / (cand[:, 2] / cand[:, 3]))
+    # #3 penalty form: exp(-k rc sc) = exp(-(rc sc - 1) k) * exp(-k): every candidate is penalised e^-0.04 more
+    _, form = _first_frame(steps, ["TRACK.PENALTY_FORM", "paper"])
+    np.testing.assert_allclose(form["penalty"][valid], off["penalty"][valid] * np.exp(-0.04), rtol=1e-12)
+    # #3 unit fix: the scale change is measured against the previous size in image pixels, not x scale_z
+    _, fix = _first_frame(steps, ["TRACK.PENALTY_SCALE_BUG", "false"])
+    scale_z = off["scale_z"]
+    assert abs(scale_z - 1) > 0.1  # the fixture's case: the two units differ
+    s_img = _change(_sz(cand[:, 2], cand[:, 3]) / _sz(w, h))
+    s_bug = _change(_sz(cand[:, 2], cand[:, 3]) / _sz(w * scale_z, h * scale_z))
+    np.testing.assert_allclose(fix["penalty"][valid], np.exp(-(r_c * s_img - 1) * 0.04)[valid], rtol=1e-9)
+    np.testing.assert_allclose(off["penalty"][valid], np.exp(-(r_c * s_bug - 1) * 0.04)[valid], rtol=1e-9)
+    # ... so a candidate that keeps the previous size is penalised less than with the bug
+    same_size = valid & (s_img < s_bug)
+    assert same_size.any()
+    assert np.all(fix["penalty"][same_size] > off["penalty"][same_size])
+    # #16 (not a paper disagreement; the paper smooths the size only): the centre moves by the same rate
+    smooth_out, smooth = _first_frame(steps, ["TRACK.SMOOTH_CENTER", "true"])
+    prev = np.array(steps["init_box_xywh"][:2]) + (np.array([w, h]) - 1) / 2
+    jump = cand[off["best_idx"], :2]
+    centre = np.array(smooth_out["bbox"][:2]) + np.array(smooth_out["bbox"][2:]) / 2
+    np.testing.assert_allclose(centre, prev + smooth["lr"] * (jump - prev), atol=1e-6)
+    assert np.linalg.norm(centre - prev) < np.linalg.norm(jump - prev)
+    # exact crop->image mapping: the same candidates to within a pixel
+    _, exact = _first_frame(steps, ["TRACK.BOX_MAPPING", "exact"])
+    diff = np.abs(exact["cand_cxcywh"] - cand)[valid]
+    assert 0 < diff.max() < 1.0
 
 
 def test_template_switches_reach_the_model(steps):
@@ -192,6 +232,17 @@ def test_unified_template_model(shared_data_dir):
     cfg = load_config(opts=SMALL_MODEL + ["MODEL.HEAD.TEMPLATES", "unified", "MODEL.LEVELS", "[4]"])
     frame = np.random.default_rng(0).integers(0, 256, size=(120, 160, 3), dtype=np.uint8)
     tracker = SiamCornersTracker(build_model(cfg), cfg)
+    # the unified path crops one whole-box exemplar; the four-template path cuts four boundary images
+    from siamcorners.data.crops import exemplar_crop
+
+    z = tracker.template_input(frame, [40, 30, 50, 40])
+    assert tuple(z.shape) == (1, 1, 3, 127, 127)
+    expected = exemplar_crop(frame, [40, 30, 50, 40])
+    np.testing.assert_array_equal(z[0, 0].permute(1, 2, 0).numpy(), expected)
+    four_cfg = load_config(opts=SMALL_MODEL + ["MODEL.LEVELS", "[4]"])
+    four = SiamCornersTracker(build_model(four_cfg), four_cfg).template_input(frame, [40, 30, 50, 40])
+    assert tuple(four.shape) == (1, 4, 3, 127, 127)
+    assert not any(torch.equal(four[0, k], z[0, 0]) for k in range(4))
     outs = _track_sequence(tracker, [frame, frame], [40, 30, 50, 40])
     assert tracker.debug["cand_cxcywh"].shape == (15, 4)  # one level x 15 pairs
     _assert_box_in_image(outs[0], frame.shape[:2])

@@ -35,6 +35,7 @@ class TrainPairDataset(Dataset):
         tl_off, br_off    # (2,) float32, heat units, x first
         tl_ind, br_ind    # () int64, flat y * size + x
         valid             # () float32
+        no_target         # () float32, 1 for a negative pair with NEG_LABELS "none": empty heat maps, no offsets
         skipped           # () int64, bad entries met (and skipped) while making this item
 
     ``num_skipped`` counts bad entries met in this process; the per-item ``skipped`` lets a trainer sum
@@ -134,9 +135,12 @@ class TrainPairDataset(Dataset):
         templates = training_boundary_templates(template, t_box, **self.template_kwargs)  # (4, 127, 127, 3)
         targets = corner_targets(s_box[None], **self.target_kwargs)
         item = {k: torch.as_tensor(v[0]) for k, v in targets.items()}
-        if neg and self.neg_labels == "none":
-            for k in item:
+        empty = neg and self.neg_labels == "none"
+        if empty:  # background everywhere: the focal loss trains both maps towards 0, no offset loss
+            for k in ("tl_heat", "br_heat", "tl_off", "br_off", "tl_ind", "br_ind"):
                 item[k] = torch.zeros_like(item[k])
+            item["valid"] = torch.ones_like(item["valid"])
+        item["no_target"] = torch.tensor(float(empty), dtype=torch.float32)
         item["template"] = torch.from_numpy(np.ascontiguousarray(
             np.asarray(templates, dtype=np.float32).transpose(0, 3, 1, 2)))
         item["search"] = torch.from_numpy(np.ascontiguousarray(search.transpose(2, 0, 1), dtype=np.float32))

@@ -7,6 +7,9 @@ environment; the backend is NCCL on CUDA and gloo on CPU.
 Gradient reduction: DistributedDataParallel averages gradients ("mean"). The official code sums them
 ("sum"); :func:`loss_scale_for_reduce` gives the factor (the world size) to multiply the loss by so
 the averaged gradient equals the sum.
+
+Batch size: :func:`per_process_batch_size` reads ``TRAIN.BATCH_SIZE`` per process (official: 58 on each of
+N GPUs) or as the total over all processes (paper: "a batch size of 58" in all).
 """
 from __future__ import annotations
 
@@ -18,6 +21,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from siamcorners.config import ConfigError
+
 __all__ = [
     "DistInfo",
     "all_reduce_mean",
@@ -26,6 +31,7 @@ __all__ = [
     "init_distributed",
     "is_main_process",
     "loss_scale_for_reduce",
+    "per_process_batch_size",
     "resolve_device",
     "unwrap_model",
     "wrap_model",
@@ -131,6 +137,23 @@ def loss_scale_for_reduce(grad_reduce: str, world_size: int) -> float:
     if grad_reduce == "sum":
         return float(world_size)
     raise ValueError(f"TRAIN.GRAD_REDUCE must be 'mean' or 'sum', got {grad_reduce!r}")
+
+
+def per_process_batch_size(batch_size: int, mode: str, world_size: int) -> int:
+    """Pairs each process takes per step: ``batch_size`` itself ("per_process") or ``batch_size / world_size``
+    ("total"; ConfigError naming the keys when it does not divide)."""
+    if batch_size < 1 or world_size < 1:
+        raise ConfigError(f"TRAIN.BATCH_SIZE={batch_size} over {world_size} process(es): both must be >= 1")
+    if mode == "per_process":
+        return batch_size
+    if mode == "total":
+        if batch_size % world_size:
+            raise ConfigError(
+                f"TRAIN.BATCH_SIZE={batch_size} with TRAIN.BATCH_SIZE_MODE 'total' does not divide over "
+                f"{world_size} processes ({batch_size} % {world_size} = {batch_size % world_size}); launch a "
+                f"number of processes that divides it, or change TRAIN.BATCH_SIZE")
+        return batch_size // world_size
+    raise ConfigError(f"TRAIN.BATCH_SIZE_MODE must be 'per_process' or 'total', got {mode!r}")
 
 
 def all_reduce_mean(values: Mapping[str, float | torch.Tensor], info: DistInfo) -> dict[str, float]:

@@ -43,6 +43,7 @@ from siamcorners.engine.distributed import (
     barrier,
     init_distributed,
     loss_scale_for_reduce,
+    per_process_batch_size,
     resolve_device,
     unwrap_model,
     wrap_model,
@@ -218,7 +219,8 @@ class Trainer:
         self.device = self.info.device
         self.seed = int(cfg["SEED"])
         self.epochs = int(tc["EPOCHS"])
-        self.batch_size = int(tc["BATCH_SIZE"])
+        self.batch_size = per_process_batch_size(int(tc["BATCH_SIZE"]), tc["BATCH_SIZE_MODE"],
+                                                 self.info.world_size)  # pairs per process and step
         self.num_workers = int(tc["NUM_WORKERS"])
         self.grad_clip = float(tc["GRAD_CLIP"])
         self.print_freq = max(int(tc["PRINT_FREQ"]), 1)
@@ -435,7 +437,9 @@ class Trainer:
                 iters = len(dataset) // (self.batch_size * self.info.world_size)
                 if iters < 1:
                     raise ValueError(f"epoch {epoch}: the dataset has {len(dataset)} items, fewer than one batch "
-                                     f"of TRAIN.BATCH_SIZE={self.batch_size} x {self.info.world_size} process(es)")
+                                     f"of {self.batch_size} x {self.info.world_size} process(es) (TRAIN.BATCH_SIZE="
+                                     f"{self.cfg['TRAIN']['BATCH_SIZE']}, TRAIN.BATCH_SIZE_MODE "
+                                     f"{self.cfg['TRAIN']['BATCH_SIZE_MODE']})")
                 lr = self._begin_epoch(epoch)
                 self.log.info("epoch %d/%d: lr %.6g, %d iterations of %d x %d process(es)%s", epoch + 1,
                               self.epochs, lr, iters, self.batch_size, self.info.world_size,

@@ -11,16 +11,24 @@ Normalisers (switches for the paper profile, PAPER≠CODE #5 and #6):
 
 - ``focal_norm="num_pos"`` (code): N = number of target entries exactly equal to 1 in the whole batch for that
   corner type; when N = 0 the division is skipped (FL = -sum over negatives).
-- ``focal_norm="num_pos_per_level"`` (paper eq. 1, "K = number of candidate corners"): N = max(1, K), with K the
-  number of target peaks (entries == 1) of that level's map that lie inside the valid mask. Samples masked out
-  do not count, and there is no separate un-normalised branch. With an all-ones mask it gives the same value as
-  ``"num_pos"``.
+- ``focal_norm="num_pos_per_level"``: N = max(1, K), with K the number of target peaks (entries == 1) of that
+  level's batch map that lie inside the valid mask. Samples masked out do not count, and there is no separate
+  un-normalised branch. All levels share one target map, so with an all-ones mask this is ``"num_pos"``.
+- ``focal_norm="per_heatmap"`` (paper eq. 1 read per heat map, docs/design.md "Paper readings"): each sample's
+  heat map is one eq. 1 sum divided by its own K = max(1, number of its target peaks), and the batch value is
+  the mean of these over the counted samples (valid mask). A sample whose corner is off the map (or a
+  negative pair) keeps its un-normalised all-negative sum instead of being folded into the batch count.
 - ``offset_norm="num_objects"`` (code): the sum runs over all valid objects, including corners that fall outside
   the map (whose flat index was clamped), and D = sum(v) + 1e-4, i.e. about B.
 - ``offset_norm="num_pos"`` (paper eq. 3, 1/K sum over the K corners): the sum runs only over valid objects whose
   corner lies on the map (the target heat at its index equals 1), and D = max(1, K).
 
-``level_reduction="mean"`` divides the level sums by the number of levels (code); ``"sum"`` does not.
+``level_reduction="mean"`` divides the level sums by the number of levels (code); ``"sum"`` does not (paper
+eq. 4 adds the terms of the three independent levels).
+
+Negative pairs (``DATASET.NEG_LABELS: none``): the optional target ``no_target`` (B,) marks samples whose search
+crop holds no labelled target. Their heat maps are all background, so the focal term pushes every cell of
+both maps towards 0; they get no offset loss and do not count in the offset normaliser.
 The probability clamp and its zero gradient outside [1e-4, 1 - 1e-4] follow the official code (no log-sigmoid).
 """
 from typing import Dict, Optional, Sequence, Tuple
@@ -28,11 +36,11 @@ from typing import Dict, Optional, Sequence, Tuple
 import torch
 import torch.nn.functional as F
 
-__all__ = ["PROB_EPS", "clamped_sigmoid", "focal_loss", "normalise_focal", "gather_offsets", "offset_loss",
-           "corner_loss"]
+__all__ = ["PROB_EPS", "clamped_sigmoid", "focal_loss", "focal_loss_per_map", "normalise_focal", "gather_offsets",
+           "offset_loss", "corner_loss"]
 
 PROB_EPS = 1e-4
-FOCAL_NORMS = ("num_pos", "num_pos_per_level")
+FOCAL_NORMS = ("num_pos", "num_pos_per_level", "per_heatmap")
 OFFSET_NORMS = ("num_objects", "num_pos")
 LEVEL_REDUCTIONS = ("mean", "sum")
 CORNER_TYPES = ("tl", "br")
@@ -66,6 +74,22 @@ def focal_loss(logits: torch.Tensor, target: torch.Tensor, alpha: float = 2.0, b
     return -(pos_sum + neg_sum), pos.sum().to(p.dtype)
 
 
+def focal_loss_per_map(logits: torch.Tensor, target: torch.Tensor, alpha: float = 2.0,
+                       beta: float = 4.0) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Corner focal loss of each heat map separately.
+
+    logits, target: (B, 1, H, W). Returns (loss (B,), num_pos (B,)): loss_b = -[sum_pos + sum_neg] over sample b's
+    map and num_pos_b = its number of target entries == 1."""
+    if logits.shape != target.shape:
+        raise ValueError(f"focal_loss_per_map: logits {tuple(logits.shape)} and target {tuple(target.shape)} differ")
+    p = clamped_sigmoid(logits)
+    pos = target.eq(1)
+    pos_term = torch.log(p) * torch.pow(1 - p, alpha)
+    neg_term = torch.log(1 - p) * torch.pow(p, alpha) * torch.pow(1 - target, beta)
+    terms = torch.where(pos, pos_term, torch.where(target.lt(1), neg_term, torch.zeros_like(p)))
+    return -terms.flatten(1).sum(1), pos.flatten(1).sum(1).to(p.dtype)
+
+
 def normalise_focal(loss_sum: torch.Tensor, num_pos: torch.Tensor) -> torch.Tensor:
     """Official rule: loss_sum / num_pos, or loss_sum itself when num_pos == 0 (no host sync)."""
     return torch.where(num_pos > 0, loss_sum / num_pos.clamp(min=1), loss_sum)
@@ -93,8 +117,8 @@ def _check_targets(targets: Dict[str, torch.Tensor], batch: int) -> None:
         if key not in targets:
             raise KeyError(f"corner_loss: targets lack key {key!r}")
     for key, shape in (("tl_off", (batch, 2)), ("br_off", (batch, 2)), ("tl_ind", (batch,)),
-                       ("br_ind", (batch,)), ("valid", (batch,))):
-        if tuple(targets[key].shape) != shape:
+                       ("br_ind", (batch,)), ("valid", (batch,)), ("no_target", (batch,))):
+        if key in targets and tuple(targets[key].shape) != shape:
             raise ValueError(f"corner_loss: targets[{key!r}] has shape {tuple(targets[key].shape)}, "
                              f"expected {shape}")
 
@@ -106,7 +130,8 @@ def corner_loss(outputs: Sequence[Dict[str, torch.Tensor]], targets: Dict[str, t
 
     outputs: one dict per level with "tl_heat", "br_heat" (B, 1, H, W) logits and optionally "tl_off", "br_off"
     (B, 2, H, W) (missing or None -> no offset loss). targets: "tl_heat", "br_heat" (B, 1, H, W); "tl_off",
-    "br_off" (B, 2) x first; "tl_ind", "br_ind" (B,) int64 flat y*W+x; "valid" (B,) float.
+    "br_off" (B, 2) x first; "tl_ind", "br_ind" (B,) int64 flat y*W+x; "valid" (B,) float; optionally
+    "no_target" (B,) float, 1 for a negative pair with empty heat maps (no offset loss).
     Returns scalars: "total", "focal", "offset" and the per-part terms "focal_<c>_<l>", "offset_<c>_<l>"
     (c in tl/br, l the level position) before the level reduction."""
     if focal_norm not in FOCAL_NORMS:
@@ -123,6 +148,8 @@ def corner_loss(outputs: Sequence[Dict[str, torch.Tensor]], targets: Dict[str, t
     ref = outputs[0]["tl_heat"]
     valid = targets["valid"].to(device=ref.device, dtype=ref.dtype)  # (B,)
     mask = valid.view(-1, 1, 1, 1)
+    no_target = targets.get("no_target")
+    has_corner = valid if no_target is None else valid * (1 - no_target.to(device=ref.device, dtype=ref.dtype))
     parts: Dict[str, torch.Tensor] = {}
     focal_total = ref.new_zeros(())
     offset_total = ref.new_zeros(())
@@ -130,22 +157,26 @@ def corner_loss(outputs: Sequence[Dict[str, torch.Tensor]], targets: Dict[str, t
         heat_t = targets[f"{c}_heat"].to(device=ref.device, dtype=ref.dtype)  # (B, 1, H, W)
         ind = targets[f"{c}_ind"].to(ref.device)
         if offset_norm == "num_objects":
-            off_weight, off_norm = valid, valid.sum() + 1e-4
+            off_weight, off_norm = has_corner, has_corner.sum() + 1e-4
         else:
             on_map = gather_offsets(heat_t, ind).squeeze(1).eq(1).to(ref.dtype)  # (B,)
-            off_weight = valid * on_map
+            off_weight = has_corner * on_map
             off_norm = off_weight.sum().clamp(min=1)
         for level, out in enumerate(outputs):
             logits = out[f"{c}_heat"]
             if logits.shape != heat_t.shape:
                 raise ValueError(f"corner_loss: outputs[{level}][{c + '_heat'!r}] has shape "
                                  f"{tuple(logits.shape)}, targets[{c + '_heat'!r}] {tuple(heat_t.shape)}")
-            loss_sum, num_pos = focal_loss(logits, heat_t, alpha, beta, mask)
-            if focal_norm == "num_pos":
-                fl = normalise_focal(loss_sum, num_pos)
+            if focal_norm == "per_heatmap":
+                per_map, k = focal_loss_per_map(logits, heat_t, alpha, beta)  # (B,), (B,)
+                fl = (valid * per_map / k.clamp(min=1)).sum() / valid.sum().clamp(min=1)
             else:
-                k = (heat_t.eq(1).to(ref.dtype) * mask).sum()
-                fl = loss_sum / k.clamp(min=1)
+                loss_sum, num_pos = focal_loss(logits, heat_t, alpha, beta, mask)
+                if focal_norm == "num_pos":
+                    fl = normalise_focal(loss_sum, num_pos)
+                else:
+                    k = (heat_t.eq(1).to(ref.dtype) * mask).sum()
+                    fl = loss_sum / k.clamp(min=1)
             off_map = out.get(f"{c}_off")
             if off_map is None:
                 off = ref.new_zeros(())

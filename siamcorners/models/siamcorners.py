@@ -31,6 +31,7 @@ from .neck import AdjustNeck
 __all__ = ["SiamCorners", "build_model", "TARGET_KEYS"]
 
 TARGET_KEYS = ("tl_heat", "br_heat", "tl_off", "br_off", "tl_ind", "br_ind", "valid")
+OPTIONAL_TARGET_KEYS = ("no_target",)  # (B,) 1 = negative pair with empty heat maps (losses.corner_loss)
 
 
 class SiamCorners(nn.Module):
@@ -117,14 +118,15 @@ class SiamCorners(nn.Module):
     def forward(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Training step: ``batch`` holds ``template`` (B,K,3,127,127), ``search`` (B,3,255,255) and the targets
         ``tl_heat``, ``br_heat`` (B,1,25,25), ``tl_off``, ``br_off`` (B,2), ``tl_ind``, ``br_ind`` (B,) int64,
-        ``valid`` (B,) -> dict of scalar losses (``total``, ``focal``, ``offset``, ...)."""
+        ``valid`` (B,), optionally ``no_target`` (B,) -> dict of scalar losses (``total``, ``focal``,
+        ``offset``, ...)."""
         missing = [k for k in ("template", "search") + TARGET_KEYS if k not in batch]
         if missing:
             raise KeyError(f"SiamCorners.forward: batch is missing {missing} (has {sorted(batch)})")
         outputs = self._heads(batch["search"], self._kernels_for(batch["template"]))
         if not self.offsets:  # no offset heads: no offset loss
             outputs = [{**o, "tl_off": None, "br_off": None} for o in outputs]
-        targets = {k: batch[k] for k in TARGET_KEYS}
+        targets = {k: batch[k] for k in TARGET_KEYS + OPTIONAL_TARGET_KEYS if k in batch}
         return corner_loss(outputs, targets, **self.loss_args)
 
 
