@@ -61,6 +61,9 @@ PAPER_SWITCHES = [
     ("#14 heat origin", "HEATMAP.ORIGIN", 0.0, 31.0),
     ("#14 floor", "HEATMAP.TRUNCATE", True, False),
     ("#15 variation", "TRACK.VARIATION", "half", "sum"),
+    # not paper-vs-code items: test-path choices where the official behaviour is a quirk (docs/design.md)
+    ("no valid pair", "TRACK.NO_VALID_PAIR", "official", "hold"),
+    ("frame-0 line", "TEST.FIRST_FRAME_BOX", "official", "init"),
 ]
 # values both profiles share although the keys are switches: the paper agrees with the code (section 12 #16, #9)
 SHARED = [("TRAIN.BATCH_SIZE", 58), ("TRACK.SMOOTH_CENTER", False), ("TRAIN.WARMUP.START_LR", 0.001),
