@@ -11,7 +11,7 @@ from siamcorners.data.synthetic import make_video
 from siamcorners.engine.speed import (BACKBONE_STAGES, SECTION_BEGIN, SECTION_END, StageClock,
                                       conditioned_random_model, profile_components, write_markdown_section)
 from siamcorners.models import build_model
-from siamcorners.models.inference import InferenceSettings, InferenceSiamCorners
+from siamcorners.models.runtime import InferenceSettings, InferenceSiamCorners
 from siamcorners.tracker import SiamCornersTracker
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

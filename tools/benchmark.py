@@ -5,6 +5,7 @@
     python tools/benchmark.py data [--samples 128 --workers 0,1,2]               # training data loading
     python tools/benchmark.py train --cfg CONFIG [--iters 10]                     # training step time
     python tools/benchmark.py speed [--cfg CONFIG] [--device cpu] [--threads 2]   # tracking speed -> docs/benchmarks.md
+        [--sections switches,goal,precision]      # per-switch FPS; frame vs backbone, ONNX Runtime; bf16/int8
 """
 from __future__ import annotations
 
@@ -67,16 +68,47 @@ def _speed(args: argparse.Namespace) -> int:
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     video = args.video if args.video is not None else os.path.join(os.path.dirname(root), "shared", "data", "bag.avi")
     device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
-    r = run_speed_benchmark(args.cfg, args.opts, device, video, args.frames, args.warmup, args.batch_videos,
-                            args.compile, args.rounds)
-    text = speed_markdown(r, " ".join(["python", "tools/benchmark.py"] + args.argv))
-    print(text)
-    if args.out:
-        write_markdown_section(args.out, text)
-        print(f"written to {args.out}")
+    sections = [x.strip() for x in args.sections.split(",") if x.strip()]
+    unknown = [x for x in sections if x not in SPEED_SECTIONS]
+    if unknown:
+        print(f"error: --sections: unknown {unknown}; choose from {', '.join(SPEED_SECTIONS)}", file=sys.stderr)
+        return 2
+    command = " ".join(["python", "tools/benchmark.py"] + args.argv)
+    results = {}
+    if "switches" in sections:
+        r = run_speed_benchmark(args.cfg, args.opts, device, video, args.frames, args.warmup, args.batch_videos,
+                                args.compile, args.rounds)
+        results["switches"] = r
+        _emit(speed_markdown(r, command), args.out, write_markdown_section)
+    runtime = [x for x in sections if x in ("goal", "precision")]
+    if runtime:
+        results["runtime"] = _runtime_rows(args, device, video, runtime, command, root)
     if args.json:
-        print(json.dumps(r, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
+        print(json.dumps(results, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
     return 0
+
+
+SPEED_SECTIONS = ("switches", "goal", "precision")
+
+
+def _emit(text: str, out: str | None, write, **markers) -> None:
+    print(text)
+    if out:
+        write(out, text, **markers)
+        print(f"written to {out}")
+
+
+def _runtime_rows(args: argparse.Namespace, device: str, video: str, sections: list, command: str, root: str):
+    """Issue-12 rows: whole frame vs plain backbone, eager vs ONNX Runtime, bf16/int8 FPS and AUC change."""
+    from siamcorners.engine.speed import (RUNTIME_BEGIN, RUNTIME_END, run_runtime_benchmark, runtime_markdown,
+                                          write_markdown_section)
+
+    tiny = os.path.join(root, "experiments", "siamcorners_tiny_synthetic")
+    r = run_runtime_benchmark(args.cfg, args.opts, device, video, args.frames, args.warmup, args.rounds, sections,
+                              os.path.join(tiny, "config.yaml"), os.path.join(tiny, "model.pth"), args.heldout,
+                              args.heldout_videos)
+    _emit(runtime_markdown(r, command), args.out, write_markdown_section, begin=RUNTIME_BEGIN, end=RUNTIME_END)
+    return r
 
 
 def main(argv=None) -> int:
@@ -116,7 +148,13 @@ def main(argv=None) -> int:
     s.add_argument("--batch-videos", type=int, default=4)
     s.add_argument("--rounds", type=int, default=3, help="interleaved repetitions of every configuration")
     s.add_argument("--compile", action="store_true", help="also measure INFERENCE.COMPILE (slow to compile)")
-    s.add_argument("--out", default=None, help="markdown file whose speed section is replaced (docs/benchmarks.md)")
+    s.add_argument("--sections", default=",".join(SPEED_SECTIONS),
+                   help="comma-separated: switches (FPS per INFERENCE switch, Table IV, batched), goal (whole frame "
+                        "vs the plain eager backbone; eager vs ONNX Runtime; bf16/int8 FPS), precision (bf16/int8 "
+                        "success-AUC change of the tiny model on the held-out synthetic set)")
+    s.add_argument("--heldout", default=None, help="held-out synthetic set folder (default: a temporary one)")
+    s.add_argument("--heldout-videos", type=int, default=20, help="held-out videos for the precision rows")
+    s.add_argument("--out", default=None, help="markdown file whose speed sections are replaced (docs/benchmarks.md)")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=_speed, argv=list(argv) if argv is not None else sys.argv[1:])
     args = p.parse_args(argv)
