@@ -82,7 +82,11 @@ def _speed(args: argparse.Namespace) -> int:
         _emit(speed_markdown(r, command), args.out, write_markdown_section)
     runtime = [x for x in sections if x in ("goal", "precision")]
     if runtime:
-        results["runtime"] = _runtime_rows(args, device, video, runtime, command, root)
+        try:
+            results["runtime"] = _runtime_rows(args, device, video, runtime, command, root)
+        except ValueError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
     if args.json:
         print(json.dumps(results, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
     return 0
@@ -106,7 +110,7 @@ def _runtime_rows(args: argparse.Namespace, device: str, video: str, sections: l
     tiny = os.path.join(root, "experiments", "siamcorners_tiny_synthetic")
     r = run_runtime_benchmark(args.cfg, args.opts, device, video, args.frames, args.warmup, args.rounds, sections,
                               os.path.join(tiny, "config.yaml"), os.path.join(tiny, "model.pth"), args.heldout,
-                              args.heldout_videos)
+                              args.heldout_videos, [x.strip() for x in args.runtimes.split(",") if x.strip()])
     _emit(runtime_markdown(r, command), args.out, write_markdown_section, begin=RUNTIME_BEGIN, end=RUNTIME_END)
     return r
 
@@ -152,6 +156,8 @@ def main(argv=None) -> int:
                    help="comma-separated: switches (FPS per INFERENCE switch, Table IV, batched), goal (whole frame "
                         "vs the plain eager backbone; eager vs ONNX Runtime; bf16/int8 FPS), precision (bf16/int8 "
                         "success-AUC change of the tiny model on the held-out synthetic set)")
+    s.add_argument("--runtimes", default="plain,default,onnxruntime,bf16,int8",
+                   help="ways of running the network timed in the goal rows (comma-separated)")
     s.add_argument("--heldout", default=None, help="held-out synthetic set folder (default: a temporary one)")
     s.add_argument("--heldout-videos", type=int, default=20, help="held-out videos for the precision rows")
     s.add_argument("--out", default=None, help="markdown file whose speed sections are replaced (docs/benchmarks.md)")

@@ -690,16 +690,20 @@ RUNTIME_BEGIN = "<!-- speed-runtime:begin (written by tools/benchmark.py speed) 
 RUNTIME_END = "<!-- speed-runtime:end -->"
 GOAL_NAMES = ("plain eager", "default (torch)", "onnxruntime")
 PRECISION_NAMES = ("bf16 (torch AMP)", "int8 (onnxruntime)")
+RUNTIME_KEYS = {"plain": "plain eager", "default": "default (torch)", "onnxruntime": "onnxruntime",
+                "bf16": "bf16 (torch AMP)", "int8": "int8 (onnxruntime)"}  # tools/benchmark.py speed --runtimes
 
 
 def run_runtime_benchmark(cfg_path: str | None, opts: Sequence[str] = (), device: str = "cpu",
                           real_video: str | None = None, frames: int = 10, warmup: int = 2, rounds: int = 3,
                           sections: Sequence[str] = ("goal", "precision"), tiny_cfg: str | None = None,
                           tiny_snapshot: str | None = None, heldout_dir: str | None = None, heldout_videos: int = 20,
-                          log: Callable[[str], None] = print) -> dict[str, Any]:
+                          runtimes: Sequence[str] = tuple(RUNTIME_KEYS), log: Callable[[str], None] = print
+                          ) -> dict[str, Any]:
     """The issue-12 rows in one run: ``goal`` (plain eager backbone vs the whole frame of the plain eager, default
     and ONNX Runtime trackers, plus the bf16 / int8 FPS on the profile) and ``precision`` (success AUC of the
-    tiny model on the held-out synthetic set in fp32, bf16 and int8). ONNX exports go to a temporary folder."""
+    tiny model on the held-out synthetic set in fp32, bf16 and int8). ``runtimes``: keys of RUNTIME_KEYS timed
+    in the goal rows. ONNX exports go to a temporary folder."""
     import tempfile
 
     from ..config import load_config
@@ -718,8 +722,11 @@ def run_runtime_benchmark(cfg_path: str | None, opts: Sequence[str] = (), device
             torch.manual_seed(0)
             model = _conditioned_model(cfg, fr, box, dev)
             log(f"runtime benchmark on {dev}: {name}, {frames} frames, {rounds} rounds")
-            out["goal"] = frame_goal_rows(model, cfg_path, opts, dev, fr, box, GOAL_NAMES + PRECISION_NAMES, cache,
-                                          rounds, warmup, log)
+            unknown = [k for k in runtimes if k not in RUNTIME_KEYS]
+            if unknown:
+                raise ValueError(f"unknown runtime(s) {unknown}; choose from {', '.join(RUNTIME_KEYS)}")
+            names = [RUNTIME_KEYS[k] for k in runtimes]
+            out["goal"] = frame_goal_rows(model, cfg_path, opts, dev, fr, box, names, cache, rounds, warmup, log)
             out["goal"]["video"] = name
         if "precision" in sections:
             if not (tiny_cfg and tiny_snapshot and os.path.isfile(tiny_snapshot)):

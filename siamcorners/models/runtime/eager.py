@@ -20,6 +20,7 @@ class EagerRuntime:
         self.model = model
         self.stage_hook: StageHook = None
 
+    @torch.no_grad()
     def template(self, z: torch.Tensor) -> None:
         """Cache the templates z (B, K, 3, 127, 127)."""
         self.model.template(z)
