@@ -688,8 +688,6 @@ def precision_rows(tiny_cfg: str, tiny_snapshot: str, data_dir: str, num_videos:
 
 RUNTIME_BEGIN = "<!-- speed-runtime:begin (written by tools/benchmark.py speed) -->"
 RUNTIME_END = "<!-- speed-runtime:end -->"
-GOAL_NAMES = ("plain eager", "default (torch)", "onnxruntime")
-PRECISION_NAMES = ("bf16 (torch AMP)", "int8 (onnxruntime)")
 RUNTIME_KEYS = {"plain": "plain eager", "default": "default (torch)", "onnxruntime": "onnxruntime",
                 "bf16": "bf16 (torch AMP)", "int8": "int8 (onnxruntime)"}  # tools/benchmark.py speed --runtimes
 

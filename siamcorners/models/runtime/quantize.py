@@ -15,7 +15,6 @@ import os
 from typing import Any, Iterator, Mapping
 
 import numpy as np
-import torch
 
 from ..siamcorners import SiamCorners
 from .onnx_export import META_FILE, read_meta
