@@ -361,7 +361,7 @@ def run_speed_benchmark(cfg_path: str | None, opts: Sequence[str] = (), device: 
     from ..tracker import SiamCornersTracker
 
     dev = torch.device(device)
-    base_opts = list(opts) + ["DEVICE", str(dev)]
+    base_opts = PLAIN_OPTS + list(opts) + ["DEVICE", str(dev)]  # baseline = every switch off (not the defaults)
     cfg = load_config(cfg_path, base_opts)
     videos: dict[str, tuple[list[np.ndarray], list[float]]] = {}
     if real_video and os.path.isfile(real_video):
