@@ -259,15 +259,26 @@ DEFAULTS: dict = {
                                         # writes (the init list its tracker overwrote: box corners in template-
                                         # patch pixels), "init" = the init box [x, y, w, h] (pysot toolkit)
     },
-    "INFERENCE": {                    # tracking-time speed switches (models/inference.py); all give the same boxes
+    "INFERENCE": {                    # how the network runs when tracking (models/runtime/); exact = same boxes
         "PRECOMPUTE_TEMPLATE": True,  # template kernels (backbone, neck, 1x1 convs) once at init, not per frame
-        "FOLD_BN": False,             # fold eval-mode BatchNorm into the preceding convolutions
-        "BATCH_BRANCHES": False,      # TL/BR branches and all levels as grouped convolutions (one call per layer)
-        "SPARSE_OFFSETS": False,      # offset heads evaluated only at the decoded top-k corners
-        "CHANNELS_LAST": False,       # channels-last memory format for weights and activations
-        "AMP": "off",                 # "off", "fp16" or "bf16" autocast of the search branch (CUDA; bf16 also CPU)
+        # On by default: exact on every device (boxes equal the plain model's to float rounding, <= 0.01 px on
+        # bag.avi, tests/test_speed_switches.py) and they remove work: BN passes, the dense offset heads, layout
+        # conversions inside oneDNN/cuDNN convolutions.
+        "FOLD_BN": True,              # fold eval-mode BatchNorm into the preceding convolutions
+        "SPARSE_OFFSETS": True,       # offset heads evaluated only at the decoded top-k corners
+        "CHANNELS_LAST": True,        # channels-last memory format for the backbone and neck
+        "BATCH_BRANCHES": False,      # TL/BR branches and all levels as grouped convolutions (exact; slower on CPU)
+        "AMP": "off",                 # "off", "fp16" or "bf16" autocast of the search branch (CUDA; bf16 also CPU;
+                                      # not exact: tools/benchmark.py speed --precision shows FPS and AUC change)
         "COMPILE": False,             # torch.compile the search network
         "DEVICE_CROP": False,         # search crop + resize on the model's device (torch) instead of OpenCV
+        "BACKEND": "torch",           # "torch": eager PyTorch; "onnxruntime": exported ONNX graphs in ONNX Runtime
+                                      # (pip install siamcorners[onnx]; the recommended CPU setting, README)
+        "ONNX_DIR": "",               # onnxruntime: folder from tools/export.py ("": export on first use into
+                                      # ONNX_CACHE, one sub-folder per weights + MODEL config hash)
+        "ONNX_CACHE": "",             # "": $XDG_CACHE_HOME/siamcorners/onnx (default ~/.cache/siamcorners/onnx)
+        "INT8": False,                # onnxruntime: int8 search graph (static quantisation; not exact)
+        "INT8_CALIBRATION": 32,       # synthetic training pairs used to calibrate the int8 graph
     },
 }
 
@@ -471,6 +482,7 @@ _CHOICES = {
     "TRAIN.GRAD_REDUCE": ("mean", "sum"),
     "TRAIN.BATCH_SIZE_MODE": ("per_process", "total"),
     "INFERENCE.AMP": ("off", "fp16", "bf16"),
+    "INFERENCE.BACKEND": ("torch", "onnxruntime"),
     "TRAIN.LR.TYPE": ("log", "step", "cos", "linear"),
     "TRAIN.WARMUP.TYPE": ("step", "linear"),
 }
@@ -495,7 +507,10 @@ def validate(cfg: CfgNode, source: str) -> None:
         raise ConfigError(f"{source}: key 'MODEL.LEVELS' must be a non-empty subset of [3, 4, 5], got {levels!r}")
     if cfg.MODEL.HEAD.CHANNELS != cfg.MODEL.NECK.OUT_CHANNELS:
         raise ConfigError(f"{source}: key 'MODEL.HEAD.CHANNELS' must equal MODEL.NECK.OUT_CHANNELS")
-    for key in ("DECODE.TOPK", "DECODE.NUM_PAIRS", "DECODE.NMS_KERNEL", "TRAIN.BATCH_SIZE"):
+    if cfg.INFERENCE.INT8 and cfg.INFERENCE.BACKEND != "onnxruntime":
+        raise ConfigError(f"{source}: key 'INFERENCE.INT8' needs INFERENCE.BACKEND onnxruntime")
+    for key in ("DECODE.TOPK", "DECODE.NUM_PAIRS", "DECODE.NMS_KERNEL", "TRAIN.BATCH_SIZE",
+                "INFERENCE.INT8_CALIBRATION"):
         if _get(cfg, key) < 1:
             raise ConfigError(f"{source}: key {key!r} must be >= 1, got {_get(cfg, key)!r}")
     if cfg.DECODE.NMS_KERNEL % 2 == 0:

@@ -12,7 +12,7 @@ from siamcorners.engine.trainer import Trainer
 from siamcorners.models import build_model
 from siamcorners.models.backbone import build_backbone, load_pretrained_backbone
 from siamcorners.models.checkpoint import load_checkpoint
-from siamcorners.models.inference import fold_batchnorm
+from siamcorners.models.runtime import fold_batchnorm
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PROFILE = os.path.join(ROOT, "experiments", "siamcorners_mobilev2", "config.yaml")

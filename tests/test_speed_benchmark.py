@@ -11,7 +11,7 @@ from siamcorners.data.synthetic import make_video
 from siamcorners.engine.profiling.speed import (BACKBONE_STAGES, SECTION_BEGIN, SECTION_END, StageClock,
                                       conditioned_random_model, profile_components, write_markdown_section)
 from siamcorners.models import build_model
-from siamcorners.models.inference import InferenceSettings, InferenceSiamCorners
+from siamcorners.models.runtime import InferenceSettings, InferenceSiamCorners
 from siamcorners.tracker import SiamCornersTracker
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -110,7 +110,7 @@ def test_speed_subcommand_writes_its_section(tmp_path, shared_data_dir):
     spec.loader.exec_module(tool)
     out = str(tmp_path / "benchmarks.md")
     rc = tool.main(["speed", "--opts"] + TINY[:-2] + ["--device", "cpu", "--threads", "0", "--frames", "4",
-                    "--warmup", "1", "--batch-videos", "2", "--rounds", "2",
+                    "--warmup", "1", "--batch-videos", "2", "--rounds", "2", "--sections", "switches",
                     "--video", os.path.join(shared_data_dir, "bag.avi"), "--out", out])
     assert rc == 0
     text = _read(out)
@@ -118,3 +118,28 @@ def test_speed_subcommand_writes_its_section(tmp_path, shared_data_dir):
                    "Batched multi-video", "not measured", "share of the backbone"):
         assert needle in text
     assert not np.isnan(float(text.split("| baseline | ")[1].split(" ")[0]))
+
+
+@pytest.mark.slow
+def test_speed_goal_and_precision_sections(tmp_path, shared_data_dir):
+    """The issue-12 rows: frame vs plain backbone for eager / default / ONNX Runtime / bf16 / int8 and the
+    held-out AUC of the tiny model, written in their own section beside the switches section."""
+    pytest.importorskip("onnxruntime")
+    spec = importlib.util.spec_from_file_location("benchmark_tool", os.path.join(ROOT, "tools", "benchmark.py"))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    out = str(tmp_path / "benchmarks.md")
+    write_markdown_section(out, "## Tracking speed\n\nswitches table")
+    rc = tool.main(["speed", "--opts"] + TINY[:-2] + ["--threads", "0", "--frames", "4", "--warmup", "1",
+                    "--rounds", "1", "--sections", "goal,precision", "--heldout-videos", "1",
+                    "--heldout", str(tmp_path / "heldout"), "--json",
+                    "--video", os.path.join(shared_data_dir, "bag.avi"), "--out", out])
+    assert rc == 0
+    text = _read(out)
+    assert "switches table" in text  # the other section stays
+    for needle in ("Plain eager backbone on the search crop", "| default (torch) |", "| onnxruntime |",
+                   "| int8 (onnxruntime) |", "| bf16 (torch AMP) |", "success AUC", "vs onnxruntime"):
+        assert needle in text
+    ratio = float(text.split("| default (torch) | ")[1].split("**")[1].rstrip("x"))
+    assert 0 < ratio < 100
+    assert tool.main(["speed", "--sections", "goal,nope"]) == 2

@@ -8,13 +8,14 @@ import torch
 from siamcorners.config import ConfigError, load_config
 from siamcorners.data.crops import search_crop
 from siamcorners.data.device_crops import search_crop_device
-from siamcorners.engine.profiling.speed import box_agreement, conditioned_random_model, load_video_frames, tracking_run
+from siamcorners.engine.profiling.speed import PLAIN_OPTS, box_agreement, conditioned_random_model, load_video_frames, tracking_run
 from siamcorners.models import build_model
-from siamcorners.models.inference import InferenceSettings, InferenceSiamCorners, fold_batchnorm
+from siamcorners.models.runtime import EagerRuntime, InferenceSettings, InferenceSiamCorners, fold_batchnorm
 from siamcorners.tracker import SiamCornersTracker
 
 SMALL = ["MODEL.BACKBONE.TYPE", "resnet18_small", "MODEL.BACKBONE.WIDTH", "16", "MODEL.NECK.OUT_CHANNELS", "64",
          "MODEL.HEAD.CHANNELS", "64", "MODEL.HEAD.POOL_CHANNELS", "32", "DEVICE", "cpu"]
+PLAIN = SMALL + PLAIN_OPTS  # every switch off: the plain model
 BOX = [200, 120, 80, 100]  # the bag in bag.avi frame 0
 EXACT_TOL_PX = 1e-2        # float rounding only (BN folding, grouped convs, memory format, summation order)
 EXACT_SWITCHES = {
@@ -46,7 +47,7 @@ def _conditioned(opts, frames):
 
 @pytest.fixture(scope="module")
 def small(frames):
-    model, cfg = _conditioned(SMALL, frames)
+    model, cfg = _conditioned(PLAIN, frames)
     base = tracking_run(SiamCornersTracker(model, cfg), frames, BOX, warmup=0)["boxes"]
     return model, base
 
@@ -54,12 +55,22 @@ def small(frames):
 @pytest.mark.parametrize("name", list(EXACT_SWITCHES) + ["all"])
 def test_switch_gives_baseline_boxes(name, small, frames):
     model, base = small
-    opts = SMALL + (ALL_EXACT if name == "all" else EXACT_SWITCHES[name])
+    opts = PLAIN + (ALL_EXACT if name == "all" else EXACT_SWITCHES[name])
     tracker = SiamCornersTracker(model, load_config(opts=opts))
     boxes = tracking_run(tracker, frames, BOX, warmup=0)["boxes"]
     assert box_agreement(base, boxes)["max_abs_px"] < EXACT_TOL_PX
     if name not in ("device-crop", "pool-logstep"):
         assert isinstance(tracker.model, InferenceSiamCorners)  # the switch really reached the model
+
+
+def test_default_config_is_exact_and_optimised(small, frames):
+    """As shipped, the exact switches are on (config comment) and the boxes are the plain model's."""
+    model, base = small
+    tracker = SiamCornersTracker(model, load_config(opts=SMALL))
+    s = tracker.model.settings
+    assert isinstance(tracker.model, InferenceSiamCorners) and s.fold_bn and s.sparse_offsets and s.channels_last
+    assert box_agreement(base, tracking_run(tracker, frames, BOX, warmup=0)["boxes"])["max_abs_px"] < EXACT_TOL_PX
+    assert isinstance(SiamCornersTracker(model, load_config(opts=PLAIN)).model, EagerRuntime)
 
 
 def test_baseline_boxes_move(small):

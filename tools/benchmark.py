@@ -5,7 +5,8 @@
     python tools/benchmark.py data [--samples 128 --workers 0,1,2]               # training data loading
     python tools/benchmark.py train --cfg CONFIG [--iters 10]                     # training step time
     python tools/benchmark.py speed [--cfg CONFIG] [--device cpu] [--threads 2]   # tracking speed -> docs/benchmarks.md
-        [--mobilenet]                                                             # + MobileNetV2 vs ResNet-50 FPS
+        [--sections switches,goal,precision]      # per-switch FPS; frame vs backbone, ONNX Runtime; bf16/int8
+        [--mobilenet]                             # + MobileNetV2 vs ResNet-50 FPS in the same run
     python tools/benchmark.py busy [--hogs 2] [--out docs/benchmarks.md]           # thread choice on a busy machine
     python tools/benchmark.py gpu-check [--out docs/benchmarks.md]                # every CUDA path once (exit 2: no GPU)
 """
@@ -72,27 +73,62 @@ def _speed(args: argparse.Namespace) -> int:
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     video = args.video if args.video is not None else os.path.join(os.path.dirname(root), "shared", "data", "bag.avi")
     device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
-    r = run_speed_benchmark(args.cfg, args.opts, device, video, args.frames, args.warmup, args.batch_videos,
-                            args.compile, args.rounds)
+    sections = [x.strip() for x in args.sections.split(",") if x.strip()]
+    unknown = [x for x in sections if x not in SPEED_SECTIONS]
+    if unknown:
+        print(f"error: --sections: unknown {unknown}; choose from {', '.join(SPEED_SECTIONS)}", file=sys.stderr)
+        return 2
     command = " ".join(["python", "tools/benchmark.py"] + args.argv)
-    text = speed_markdown(r, command)
-    print(text)
-    if args.out:
-        write_markdown_section(args.out, text)
-        print(f"written to {args.out}")
+    results = {}
+    if "switches" in sections:
+        r = run_speed_benchmark(args.cfg, args.opts, device, video, args.frames, args.warmup, args.batch_videos,
+                                args.compile, args.rounds)
+        results["switches"] = r
+        _emit(speed_markdown(r, command), args.out, write_markdown_section)
+    runtime = [x for x in sections if x in ("goal", "precision")]
+    if runtime:
+        try:
+            results["runtime"] = _runtime_rows(args, device, video, runtime, command, root)
+        except ValueError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
     if args.mobilenet:
         from siamcorners.engine.profiling.profiles import (MOBILENET_PROFILES, PROFILES_BEGIN, PROFILES_END,
                                                            compare_profiles, profiles_markdown)
 
         reference = (f"ResNet-50 ({args.cfg or 'official profile, defaults'})", args.cfg, args.opts)
-        p = compare_profiles([reference] + MOBILENET_PROFILES, device, video, args.frames, args.warmup, args.rounds)
+        p = results["profiles"] = compare_profiles([reference] + MOBILENET_PROFILES, device, video, args.frames,
+                                                   args.warmup, args.rounds)
         text = profiles_markdown(p, command)
         print(text)
         if args.out:
             write_markdown_section(args.out, text, PROFILES_BEGIN, PROFILES_END)
     if args.json:
-        print(json.dumps(r, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
+        print(json.dumps(results, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
     return 0
+
+
+SPEED_SECTIONS = ("switches", "goal", "precision")
+
+
+def _emit(text: str, out: str | None, write, **markers) -> None:
+    print(text)
+    if out:
+        write(out, text, **markers)
+        print(f"written to {out}")
+
+
+def _runtime_rows(args: argparse.Namespace, device: str, video: str, sections: list, command: str, root: str):
+    """Issue-12 rows: whole frame vs plain backbone, eager vs ONNX Runtime, bf16/int8 FPS and AUC change."""
+    from siamcorners.engine.profiling.speed import (RUNTIME_BEGIN, RUNTIME_END, run_runtime_benchmark, runtime_markdown,
+                                                    write_markdown_section)
+
+    tiny = os.path.join(root, "experiments", "siamcorners_tiny_synthetic")
+    r = run_runtime_benchmark(args.cfg, args.opts, device, video, args.frames, args.warmup, args.rounds, sections,
+                              os.path.join(tiny, "config.yaml"), os.path.join(tiny, "model.pth"), args.heldout,
+                              args.heldout_videos, [x.strip() for x in args.runtimes.split(",") if x.strip()])
+    _emit(runtime_markdown(r, command), args.out, write_markdown_section, begin=RUNTIME_BEGIN, end=RUNTIME_END)
+    return r
 
 
 def _busy(args: argparse.Namespace) -> int:
@@ -174,10 +210,18 @@ def main(argv=None) -> int:
                                                                  "row (default 4)")
     s.add_argument("--rounds", type=int, default=3, help="interleaved repetitions of every configuration")
     s.add_argument("--compile", action="store_true", help="also measure INFERENCE.COMPILE (slow to compile)")
+    s.add_argument("--sections", default=",".join(SPEED_SECTIONS),
+                   help="comma-separated: switches (FPS per INFERENCE switch, Table IV, batched), goal (whole frame "
+                        "vs the plain eager backbone; eager vs ONNX Runtime; bf16/int8 FPS), precision (bf16/int8 "
+                        "success-AUC change of the tiny model on the held-out synthetic set)")
+    s.add_argument("--runtimes", default="plain,default,onnxruntime,bf16,int8",
+                   help="ways of running the network timed in the goal rows (comma-separated)")
+    s.add_argument("--heldout", default=None, help="held-out synthetic set folder (default: a temporary one)")
+    s.add_argument("--heldout-videos", type=int, default=20, help="held-out videos for the precision rows")
+    s.add_argument("--out", default=None, help="markdown file whose speed sections are replaced (docs/benchmarks.md)")
     s.add_argument("--mobilenet", action="store_true",
                    help="also compare the light real-time profile (experiments/siamcorners_mobilev2, widths 1.0 and "
                         "1.4) with the --cfg profile, interleaved in the same run (its own section of --out)")
-    s.add_argument("--out", default=None, help="markdown file whose speed section is replaced (docs/benchmarks.md)")
     s.add_argument("--json", action="store_true", help="also print the raw numbers as JSON")
     s.set_defaults(func=_speed, argv=list(argv) if argv is not None else sys.argv[1:])
     b = sub.add_parser("busy", help="tracking FPS of the default thread choice vs --threads 1 while CPU-bound "

@@ -62,6 +62,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                    "instead of SiamCorners")
     p.add_argument("--out", help="results root (default: cfg.OUTPUT_DIR/cfg.TEST.RESULTS_DIR)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--onnx", metavar="DIR", help="run the ONNX export DIR (tools/export.py) in ONNX Runtime")
     p.add_argument("--batch-videos", type=int, default=1, metavar="K",
                    help="track K videos in lock-step with one batched forward per step (SiamCorners tracker)")
     add_common_args(p)
@@ -106,6 +107,9 @@ def dataset_root(args) -> str:
 
 def _run(args) -> int:
     cfg = None
+    if args.onnx:  # the INFERENCE.BACKEND / ONNX_DIR overrides; the export is checked against the snapshot below
+        from siamcorners.models.runtime.onnx_export import backend_opts, check_export
+        args.opts = list(args.opts) + backend_opts(args.onnx)
     if args.cfg:
         from siamcorners.config import load_config
         cfg = load_config(args.cfg, args.opts)
@@ -124,6 +128,8 @@ def _run(args) -> int:
             raise BenchmarkError(f"{snapshot}: snapshot not found")
         from siamcorners.cli.checks import check_snapshot_fits
         check_snapshot_fits(cfg, args.cfg, snapshot)
+        if args.onnx:
+            check_export(args.onnx, cfg, snapshot)
         factory = SiamCornersFactory(args.cfg, snapshot, args.opts)
         default_name = os.path.splitext(os.path.basename(snapshot))[0]
         fingerprint = tracking_fingerprint(cfg, snapshot)

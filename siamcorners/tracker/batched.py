@@ -20,27 +20,9 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from ..models.inference import InferenceSiamCorners
-from ..models.siamcorners import SiamCorners
 from .tracker import SiamCornersTracker
 
 __all__ = ["track_batched"]
-
-
-def _batched_model(tracker: SiamCornersTracker) -> InferenceSiamCorners:
-    """The tracker's model as an InferenceSiamCorners (the plain model is wrapped with the tracker's switches,
-    which with every switch off computes what the plain model computes); cached on the tracker."""
-    model = tracker.model
-    if isinstance(model, InferenceSiamCorners):
-        return model
-    cached = getattr(tracker, "_batched_model", None)
-    if cached is not None and cached[0] is model:
-        return cached[1]
-    if not isinstance(model, SiamCorners):
-        raise TypeError(f"batched tracking needs a SiamCorners model, got {type(model).__name__}")
-    wrapped = InferenceSiamCorners(model, tracker.settings)
-    tracker._batched_model = (model, wrapped)
-    return wrapped
 
 
 @torch.inference_mode()
@@ -49,7 +31,7 @@ def track_batched(tracker: SiamCornersTracker,
     """Track every (frames, init box [x, y, w, h]) in lock-step -> per video (boxes (N, 4), seconds (N,))."""
     if not videos:
         return []
-    model = _batched_model(tracker)
+    model = tracker.model  # the runtime (models/runtime/): template_kernels + detect(..., kernels=)
     slots = [copy.copy(tracker) for _ in videos]
     lengths = [len(frames) for frames, _ in videos]
     boxes = [np.zeros((n, 4), dtype=np.float64) for n in lengths]

@@ -20,9 +20,7 @@ import torch
 from ..data.crops import (boundary_templates, channel_average, check_box, check_frame, context_size,
                           exemplar_crop, search_crop)
 from ..data.device_crops import search_crop_device
-from ..models.decode import decode_corners
-from ..models.inference import InferenceSettings, InferenceSiamCorners
-from ..models.siamcorners import SiamCorners
+from ..models.runtime import InferenceSettings, build_runtime
 from . import postprocess as pp
 
 __all__ = ["SiamCornersTracker", "resolve_device"]
@@ -46,8 +44,8 @@ class SiamCornersTracker:
 
     All settings are read from ``cfg`` once here (``TRACK``, ``DECODE``, ``HEATMAP``,
     ``MODEL.HEAD.TEMPLATES``, ``DEVICE``, ``INFERENCE``); with ``TEMPLATES: unified`` one whole-box template
-    is used. The model is moved to the device and put in eval mode; when an ``INFERENCE`` switch changes the model,
-    the tracker runs an optimised copy (:class:`~siamcorners.models.inference.InferenceSiamCorners`). After each ``track`` call,
+    is used. The model is moved to the device and put in eval mode; ``self.model`` is the runtime the ``INFERENCE``
+    keys choose (:func:`~siamcorners.models.runtime.build_runtime`: eager, optimised eager or ONNX Runtime). After each ``track`` call,
     ``self.debug`` holds the intermediate arrays of that frame (candidates, penalty, pscore, ...).
     """
 
@@ -87,10 +85,8 @@ class SiamCornersTracker:
         if isinstance(model, torch.nn.Module):
             model.to(self.device)
             model.eval()
-        self.settings = InferenceSettings.from_cfg(cfg)    # INFERENCE switches (models/inference.py)
-        if isinstance(model, SiamCorners) and self.settings.changes_model:
-            model = InferenceSiamCorners(model, self.settings)
-        self.model = model
+        self.settings = InferenceSettings.from_cfg(cfg)    # INFERENCE keys (models/runtime/)
+        self.model = build_runtime(model, cfg, self.settings)
         self.stage_hook: Optional[Any] = None  # callable(stage name) at each stage end (engine/profiling/speed.py timing)
         self._windows: Dict[int, np.ndarray] = {}
         self.center: Optional[np.ndarray] = None   # (2,) cx, cy in image pixels
@@ -160,13 +156,8 @@ class SiamCornersTracker:
 
     def _detect(self, x: torch.Tensor) -> np.ndarray:
         """Network + decoding of every level; the only device->host copy of the frame."""
-        if hasattr(self.model, "detect"):  # InferenceSiamCorners: network + decoding of all levels at once
-            det = self.model.detect(x, self.topk, self.nms_kernel, self.num_pairs)  # (1, N, 5)
-            return det[0].double().cpu().numpy()
-        outputs = self.model.track(x)
-        dets = [decode_corners(o["tl_heat"], o["br_heat"], o.get("tl_off"), o.get("br_off"),
-                               self.topk, self.nms_kernel, self.num_pairs) for o in outputs]  # (1, P, 5) each
-        return torch.cat(dets, dim=1)[0].double().cpu().numpy()                            # (N, 5)
+        det = self.model.detect(x, self.topk, self.nms_kernel, self.num_pairs)  # (1, N, 5)
+        return det[0].double().cpu().numpy()                                     # (N, 5)
 
     def _window(self, n: int) -> np.ndarray:
         if n not in self._windows:

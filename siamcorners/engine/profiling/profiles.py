@@ -59,7 +59,7 @@ def compare_profiles(profiles: Sequence[Profile], device: str = "cpu", real_vide
     ``opts`` apply to every profile (after its own). The video is ``real_video`` when it exists, else a synthetic
     480x360 one. Returns ``{"rows": [...], "machine", "video", "frames", "warmup", "rounds", "device"}``.
     """
-    from ...models.inference import InferenceSettings
+    from ...models.runtime import InferenceSettings
     from ...tracker import SiamCornersTracker
     from .speed import _stage_tracker, _synthetic_videos
 

@@ -32,53 +32,21 @@ from __future__ import annotations
 
 import contextlib
 import copy
-from dataclasses import dataclass, fields
-from typing import Any, Callable, Mapping, Optional, Sequence
+from typing import Any, Sequence
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .decode import _nms, decode_corners
-from .pools import directional_pool
-from .siamcorners import SiamCorners
-from .xcorr import xcorr_depthwise_multi
+from ..decode import _nms, decode_corners
+from ..pools import directional_pool
+from ..siamcorners import SiamCorners
+from ..xcorr import xcorr_depthwise_multi
+from .settings import AMP_MODES, InferenceSettings, StageHook
 
 __all__ = ["InferenceSettings", "InferenceSiamCorners", "fold_batchnorm", "fold_conv_bn", "AMP_MODES"]
 
-AMP_MODES = {"off": None, "fp16": torch.float16, "bf16": torch.bfloat16}
 _CONV_BN_PAIRS = (("conv", "bn"), ("conv1", "bn1"), ("conv2", "bn2"), ("conv3", "bn3"), ("merge_conv", "merge_bn"))
-StageHook = Optional[Callable[[str], None]]
-
-
-@dataclass(frozen=True)
-class InferenceSettings:
-    """The ``INFERENCE`` switches (see the module docstring). All off but ``precompute_template`` = plain model."""
-
-    precompute_template: bool = True
-    fold_bn: bool = False
-    batch_branches: bool = False
-    sparse_offsets: bool = False
-    channels_last: bool = False
-    amp: str = "off"
-    compile: bool = False
-    device_crop: bool = False
-
-    def __post_init__(self):
-        if self.amp not in AMP_MODES:
-            raise ValueError(f"config key 'INFERENCE.AMP' must be one of {list(AMP_MODES)}, got {self.amp!r}")
-
-    @classmethod
-    def from_cfg(cls, cfg: Mapping) -> "InferenceSettings":
-        """From the full config tree (``cfg["INFERENCE"]``; missing keys keep their defaults)."""
-        section = cfg.get("INFERENCE", {}) or {}
-        return cls(**{f.name: section[f.name.upper()] for f in fields(cls) if f.name.upper() in section})
-
-    @property
-    def changes_model(self) -> bool:
-        """True when the model needs the :class:`InferenceSiamCorners` wrapper (any model-side switch)."""
-        return (not self.precompute_template or self.fold_bn or self.batch_branches or self.sparse_offsets
-                or self.channels_last or self.amp != "off" or self.compile)
 
 
 # ------------------------------------------------------------------------------------------------ BN folding
@@ -400,7 +368,12 @@ class InferenceSiamCorners(nn.Module):
     def track(self, x: torch.Tensor, kernels: Sequence[torch.Tensor] | None = None) -> list[dict[str, torch.Tensor]]:
         """Same contract as :meth:`SiamCorners.track` (dense offset maps; zeros without offset heads)."""
         heat, corner = self.heat_and_features(x, kernels)
-        with self._autocast(x.device):
+        return self.maps_from(heat, corner)
+
+    @torch.no_grad()
+    def maps_from(self, heat: torch.Tensor, corner: torch.Tensor) -> list[dict[str, torch.Tensor]]:
+        """heat (B, L, 2, H, W), corner features (B, L, 2, C, H, W) -> the per-level dicts of :meth:`track`."""
+        with self._autocast(heat.device):
             off = self._dense_offsets(corner).float()
         return [{"tl_heat": heat[:, i, 0:1], "br_heat": heat[:, i, 1:2], "tl_off": off[:, i, 0],
                  "br_off": off[:, i, 1]} for i in range(heat.shape[1])]
@@ -411,17 +384,24 @@ class InferenceSiamCorners(nn.Module):
         """x (B, 3, 255, 255) -> candidates (B, L * num_pairs, 5) [x1, y1, x2, y2, score] in heat units, level
         by level, exactly as ``decode_corners`` on each level of :meth:`track` (all levels in one call)."""
         heat, corner = self.heat_and_features(x, kernels)
+        return self.detect_from(heat, corner, topk, nms_kernel, num_pairs)
+
+    @torch.no_grad()
+    def detect_from(self, heat: torch.Tensor, corner: torch.Tensor, topk: int = 12, nms_kernel: int = 1,
+                    num_pairs: int = 15) -> torch.Tensor:
+        """heat logits (B, L, 2, H, W) float32 and corner features (B, L, 2, C, H, W) -> candidates
+        (B, L * num_pairs, 5): offsets (sparse with SPARSE_OFFSETS) and decoding of every level."""
         b, nl, _, h, w = heat.shape
         if self.sparse:
             scores = _nms(torch.sigmoid(heat.reshape(b * nl * 2, 1, h, w)), nms_kernel)
             inds = torch.topk(scores.reshape(b * nl * 2, h * w), topk).indices.reshape(b, nl, 2, topk)
-            with self._autocast(x.device):
+            with self._autocast(heat.device):
                 vals = self._sparse_offsets(corner, inds).float()  # (B, L, 2, 2, topk)
             off = heat.new_zeros(b, nl, 2, 2, h * w)
             off.scatter_(4, inds.unsqueeze(3).expand(b, nl, 2, 2, topk), vals)
             off = off.reshape(b * nl, 2, 2, h, w)
         else:
-            with self._autocast(x.device):
+            with self._autocast(heat.device):
                 off = self._dense_offsets(corner).float().reshape(b * nl, 2, 2, h, w)
         self._tick("offsets")
         heat = heat.reshape(b * nl, 2, 1, h, w)

@@ -1,0 +1,209 @@
+"""ONNX export of the two tracking branches (``tools/export.py``; the ``onnxruntime`` backend exports on first use).
+
+Graphs (float32, opset 17, the TorchScript-based exporter: no extra dependency beyond ``onnx``)::
+
+    template.onnx   templates (B, K, 3, 127, 127) raw BGR 0..255  ->  kernels (B, L, K, C, 7, 7)     (B dynamic)
+    search.onnx     search (1, 3, 255, 255), kernels (1, L, K, C, 7, 7)
+                        ->  heat (1, L, 2, 25, 25) logits [tl, br],  corner (1, L, 2, C, 25, 25) corner features
+    meta.json       inputs/outputs, the MODEL config, the weights hash, versions
+
+The search graph stops at the corner features: the offset heads run in PyTorch at the top-k decoded corners only
+(``SPARSE_OFFSETS``, the only cells decoding reads) or densely from them. Its batch is 1 because the depthwise
+correlation is a grouped convolution whose group count (batch x channels) ONNX fixes at export; batched tracking
+runs it once per video. BN is folded into the convolutions and the directional pools export as their log-step
+form (``torch.cummax`` has no standard ONNX operator), both exact up to float rounding.
+
+``weights_sha256`` (over the state dict) and the MODEL config let a runtime detect a stale export.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import warnings
+from typing import Any, Mapping
+
+import torch
+import torch.nn as nn
+
+from ...config import ConfigError
+from ..pools import BottomPool, LeftPool, RightPool, TopPool
+from ..siamcorners import SiamCorners
+from .optimised import InferenceSiamCorners
+from .settings import InferenceSettings
+
+__all__ = ["export_onnx", "weights_sha256", "read_meta", "check_export", "backend_opts", "META_FILE", "OPSET",
+           "FORMAT_VERSION", "ExportError"]
+
+META_FILE = "meta.json"
+OPSET = 17
+FORMAT_VERSION = 1
+
+
+class ExportError(ConfigError):
+    """An export folder (``INFERENCE.ONNX_DIR``, ``--onnx``) that is missing, unreadable or does not match the model."""
+
+
+def weights_sha256(model: nn.Module) -> str:
+    """SHA-256 over the state dict (names, shapes and float32 bytes, sorted by name): a stale export's detector."""
+    h = hashlib.sha256()
+    for name, t in sorted(model.state_dict().items()):
+        t = t.detach().to("cpu", torch.float32).contiguous() if t.is_floating_point() else t.detach().cpu()
+        h.update(name.encode())
+        h.update(str(tuple(t.shape)).encode())
+        h.update(t.numpy().tobytes())
+    return h.hexdigest()
+
+
+def _export_network(model: SiamCorners) -> InferenceSiamCorners:
+    """The network that is exported: BN folded, log-step pools, per-module head (a CPU copy)."""
+    net = InferenceSiamCorners(copy.deepcopy(model).cpu().float(), InferenceSettings(fold_bn=True))
+    for m in net.model.modules():
+        if isinstance(m, (TopPool, BottomPool, LeftPool, RightPool)):
+            m.impl = "logstep"
+    return net
+
+
+class _TemplateGraph(nn.Module):
+    def __init__(self, net: InferenceSiamCorners):
+        super().__init__()
+        self.net = net
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:  # (B, K, 3, 127, 127) -> (B, L, K, C, 7, 7)
+        return torch.stack(self.net.template_kernels(z), dim=1)
+
+
+class _SearchGraph(nn.Module):
+    def __init__(self, net: InferenceSiamCorners):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor, kernels: torch.Tensor):  # (1, 3, 255, 255), (1, L, K, C, 7, 7)
+        heat, corner = self.net._search_network(x, list(kernels.unbind(1)))
+        return heat, corner  # (1, L, 2, 25, 25), (1, L, 2, C, 25, 25)
+
+
+def _io(name: str, t: torch.Tensor, dynamic_batch: bool = False) -> dict[str, Any]:
+    shape: list[Any] = list(t.shape)
+    if dynamic_batch:
+        shape[0] = "batch"
+    return {"name": name, "shape": shape, "dtype": "float32"}
+
+
+def export_onnx(model: SiamCorners, out_dir: str, model_cfg: Mapping | None = None,
+                exemplar_size: int = 127, instance_size: int = 255, overwrite: bool = True) -> dict[str, Any]:
+    """Write ``template.onnx``, ``search.onnx`` and ``meta.json`` for ``model`` into ``out_dir`` (the folder is
+    replaced as a whole: the files appear together or not at all). With ``overwrite=False`` an ``out_dir`` that
+    appeared meanwhile (another process exporting the same cache entry) is kept. Returns the meta dict."""
+    import onnx  # optional extra: requirements/onnx.txt
+
+    if not isinstance(model, SiamCorners):
+        raise TypeError(f"export_onnx needs a SiamCorners model, got {type(model).__name__}")
+    net = _export_network(model)
+    k = model.num_templates
+    z = torch.rand(1, k, 3, exemplar_size, exemplar_size) * 255
+    x = torch.rand(1, 3, instance_size, instance_size) * 255
+    tmpl, search = _TemplateGraph(net).eval(), _SearchGraph(net).eval()
+    with torch.no_grad():
+        kernels = tmpl(z)
+        heat, corner = search(x, kernels)
+    parent = os.path.dirname(os.path.abspath(out_dir))
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=".export-", dir=parent)
+    try:
+        with warnings.catch_warnings():  # the TorchScript-based exporter is deprecated in favour of one that
+            warnings.simplefilter("ignore")  # needs onnxscript; its graphs are the same standard operators
+            torch.onnx.export(tmpl, (z,), os.path.join(tmp, "template.onnx"), input_names=["templates"],
+                              output_names=["kernels"], opset_version=OPSET, dynamo=False,
+                              dynamic_axes={"templates": {0: "batch"}, "kernels": {0: "batch"}})
+            torch.onnx.export(search, (x, kernels), os.path.join(tmp, "search.onnx"),
+                              input_names=["search", "kernels"], output_names=["heat", "corner"],
+                              opset_version=OPSET, dynamo=False)
+        for name in ("template.onnx", "search.onnx"):
+            onnx.checker.check_model(os.path.join(tmp, name))
+        meta = {
+            "format": FORMAT_VERSION,
+            "weights_sha256": weights_sha256(model),
+            "levels": list(model.levels),
+            "num_templates": k,
+            "offsets": bool(model.offsets),
+            "opset": OPSET,
+            "torch": torch.__version__,
+            "onnx": onnx.__version__,
+            "graphs": {
+                "template": {"file": "template.onnx", "inputs": [_io("templates", z, True)],
+                             "outputs": [_io("kernels", kernels, True)]},
+                "search": {"file": "search.onnx", "inputs": [_io("search", x), _io("kernels", kernels)],
+                           "outputs": [_io("heat", heat), _io("corner", corner)]},
+            },
+            "notes": "templates/search: raw BGR 0..255 float32 (normalisation inside); heat: logits per level "
+                     "[tl, br]; corner: corner-pool features the offset heads read (run in PyTorch)",
+            "config": {"MODEL": _plain(model_cfg["MODEL"])} if model_cfg is not None and "MODEL" in model_cfg
+            else None,
+        }
+        with open(os.path.join(tmp, META_FILE), "w", encoding="utf-8") as f:
+            json.dump(meta, f, indent=1)
+        if os.path.isdir(out_dir) and overwrite:
+            shutil.rmtree(out_dir)
+        try:
+            os.replace(tmp, out_dir)
+        except OSError:
+            if overwrite or not os.path.isdir(out_dir):
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return meta
+
+
+def _plain(obj: Any) -> Any:
+    if isinstance(obj, Mapping):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    return obj
+
+
+def read_meta(onnx_dir: str, model: SiamCorners | None = None) -> dict[str, Any]:
+    """``meta.json`` of an export folder; with ``model``, check that the export was made from these weights
+    (ExportError naming the folder otherwise)."""
+    path = os.path.join(onnx_dir, META_FILE)
+    if not os.path.isfile(path):
+        raise ExportError(f"{onnx_dir}: not an ONNX export folder (no {META_FILE}; make one with tools/export.py)")
+    try:
+        with open(path, encoding="utf-8") as f:
+            meta = json.load(f)
+    except (OSError, ValueError) as e:
+        raise ExportError(f"{path}: unreadable ({e})") from None
+    if meta.get("format") != FORMAT_VERSION:
+        raise ExportError(f"{path}: export format {meta.get('format')!r}, this version reads {FORMAT_VERSION}; "
+                          f"re-export with tools/export.py")
+    for name in ("template", "search"):
+        file = os.path.join(onnx_dir, meta["graphs"][name]["file"])
+        if not os.path.isfile(file):
+            raise ExportError(f"{onnx_dir}: {meta['graphs'][name]['file']} is missing")
+    if model is not None:
+        digest = weights_sha256(model)
+        if meta.get("weights_sha256") != digest:
+            raise ExportError(f"{onnx_dir}: stale export: its weights hash {str(meta.get('weights_sha256'))[:12]} "
+                              f"differs from the model's {digest[:12]}; re-export with tools/export.py")
+    return meta
+
+
+def backend_opts(onnx_dir: str) -> list[str]:
+    """Config overrides that make the tracker run the export folder ``onnx_dir`` in ONNX Runtime."""
+    return ["INFERENCE.BACKEND", "onnxruntime", "INFERENCE.ONNX_DIR", os.path.abspath(onnx_dir)]
+
+
+def check_export(onnx_dir: str, cfg: Mapping, snapshot: str) -> None:
+    """ExportError unless ``onnx_dir`` was exported from ``snapshot``'s weights (``tools/test.py --onnx``)."""
+    from ..checkpoint import load_checkpoint
+    from ..siamcorners import build_model
+
+    model = build_model(cfg)
+    load_checkpoint(snapshot, model=model)
+    read_meta(onnx_dir, model)
