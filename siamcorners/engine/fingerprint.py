@@ -47,6 +47,8 @@ NOT_BOX_KEYS = frozenset({
     "TEST.RESULTS_DIR",               # where results go
     "INFERENCE.PRECOMPUTE_TEMPLATE", "INFERENCE.FOLD_BN", "INFERENCE.BATCH_BRANCHES",
     "INFERENCE.SPARSE_OFFSETS", "INFERENCE.CHANNELS_LAST", "INFERENCE.COMPILE",  # same boxes up to rounding
+    "INFERENCE.BACKEND",              # ONNX Runtime fp32 = eager up to rounding (INT8 stays in: not exact)
+    "INFERENCE.ONNX_DIR", "INFERENCE.ONNX_CACHE",  # where the exported graphs are
 })
 NOT_TRAINING_KEYS = frozenset({
     "NAME", "OUTPUT_DIR", "DEVICE",   # labels and places; a run may resume on another device
@@ -60,7 +62,8 @@ NOT_TRAINING_KEYS = frozenset({
 _LOCATION_SUFFIXES = (".ROOT", ".ANNO")  # DATASET.SOURCES.<name>.ROOT / .ANNO: where the data lives
 
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TRACKER_CODE = ("models/*.py", "tracker/*.py", "data/crops.py", "data/device_crops.py", "benchmarks/sequence.py",
+TRACKER_CODE = ("models/*.py", "models/runtime/*.py", "tracker/*.py", "data/crops.py", "data/device_crops.py",
+                "benchmarks/sequence.py",
                 "engine/tester.py")
 _NOT_TRACKER_CODE = ("models/losses.py", "models/checkpoint.py", "tracker/video_io.py")
 
