@@ -12,7 +12,7 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
 
 from siamcorners.config import ConfigError, load_config  # noqa: E402
-from siamcorners.engine.speed import (PLAIN_OPTS, box_agreement, conditioned_random_model,  # noqa: E402
+from siamcorners.engine.profiling.speed import (PLAIN_OPTS, box_agreement, conditioned_random_model,  # noqa: E402
                                       load_video_frames, tracking_run)
 from siamcorners.models import build_model  # noqa: E402
 from siamcorners.models.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402

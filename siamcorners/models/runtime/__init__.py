@@ -6,7 +6,7 @@
     maps = runtime.track(x)                          # the dense per-level maps (SiamCorners.track contract)
     kernels = runtime.template_kernels(z)            # explicit per-video kernels (batched tracking):
     det = runtime.detect(x, ..., kernels=kernels)    #   detect(x, ..., kernels=...) uses them instead
-    runtime.stage_hook = callable(stage name)        # stage timing (engine/speed.py)
+    runtime.stage_hook = callable(stage name)        # stage timing (engine/profiling/speed.py)
 
 Implementations (each gives the plain model's boxes up to float rounding, except AMP and INT8):
 
