@@ -129,6 +129,15 @@ class LevelBackbone(nn.Module):
                             m.eval()
         return self
 
+    def _init_weights(self) -> None:
+        """He init of the convolutions (fan-out), BN as identity; pretrained weights are loaded over it."""
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+
 
 class DilatedResNet(LevelBackbone):
     """ResNet with stride 8 (layer3/4 dilated); forward returns the maps of the requested levels.
@@ -174,14 +183,6 @@ class DilatedResNet(LevelBackbone):
         self.inplanes = cout
         blocks_ += [block(cout, planes, 1, dilation) for _ in range(1, blocks)]
         return nn.Sequential(*blocks_)
-
-    def _init_weights(self) -> None:
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
 
     def forward(self, x: torch.Tensor, on_level: Optional[Callable[[int], None]] = None) -> list[torch.Tensor]:
         """x (N, 3, H, W) -> one map per level, e.g. (N, C_l, 15, 15) for H = W = 127, 31x31 for 255.

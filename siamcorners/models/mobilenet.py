@@ -91,14 +91,6 @@ class DilatedMobileNetV2(LevelBackbone):
         self.out_channels = [self.out_channels_by_level[lv] for lv in levels]
         self._init_weights()
 
-    def _init_weights(self) -> None:
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
-
     def forward(self, x: torch.Tensor, on_level: Optional[Callable[[int], None]] = None) -> list[torch.Tensor]:
         """x (N, 3, H, W) -> one map per level: (N, C_l, 15, 15) for H = W = 127, 31x31 for 255.
 
