@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 from typing import Any, Sequence
@@ -79,18 +78,19 @@ def main(argv: list[str] | None = None) -> int:
     model = os.path.abspath(args.model)
     if not args.skip_train:
         model = os.path.join(out, "snapshot", "model.pth")
-        _run([py, "tools/train.py", "--cfg", args.cfg, "--no-progress", "--export", model,
+        # --resume auto: an interrupted quickstart continues, a finished one is reused (a changed config is refused)
+        _run([py, "tools/train.py", "--cfg", args.cfg, "--no-progress", "--resume", "auto", "--export", model,
               "--opts", "OUTPUT_DIR", out, *args.train_opts])
     elif not os.path.isfile(model):
         raise SystemExit(f"quickstart: {model} not found; run without --skip-train to train it")
     _run([py, "tools/make_synthetic.py", "--out", args.data, "--videos", str(args.videos), "--seed", str(args.seed)])
     results = os.path.join(out, "results")
     common = ["--dataset", "synthetic", "--dataset-root", args.data, "--out", results, "--no-progress"]
-    # tools/test.py skips videos that already have results: drop those of an earlier model
-    shutil.rmtree(os.path.join(results, "synthetic", "siamcorners_tiny"), ignore_errors=True)
-    _run([py, "tools/test.py", "--cfg", args.cfg, "--snapshot", model, "--tracker-name", "siamcorners_tiny", *common])
+    # --overwrite: results of an earlier model (another fingerprint) are replaced, never mixed with these
+    _run([py, "tools/test.py", "--cfg", args.cfg, "--snapshot", model, "--tracker-name", "siamcorners_tiny",
+          "--overwrite", *common])
     _run([py, "tools/test.py", "--tracker-factory", "tools.quickstart:static_tracker", "--tracker-name", STATIC_NAME,
-          *common])
+          "--overwrite", *common])
     report = os.path.join(out, "eval", "eval.json")
     _run([py, "tools/eval.py", "--dataset", "synthetic", "--dataset-root", args.data,
           "--results", os.path.join(results, "synthetic"), "--trackers", f"siamcorners_tiny,{STATIC_NAME}",
