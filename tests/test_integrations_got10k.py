@@ -248,7 +248,8 @@ def test_test_tool_runs_a_got10k_tracker(tmp_path, monkeypatch, videos):
         assert test_cli.main(args) == 0  # resumes with the missing video
         for vname, frames, gt in videos:
             boxes = read_result(str(out / "GOT-10k-val" / name / vname / f"{vname}_001.txt"))
-            expected = gt[0] + np.outer(np.arange(len(frames)), [1.0, 0, 0, 0])
+            # no --cfg: the pysot-toolkit init rule (+0.5 px in x and y), as tools/test.py documents
+            expected = gt[0] + [0.5, 0.5, 0, 0] + np.outer(np.arange(len(frames)), [1.0, 0, 0, 0])
             np.testing.assert_allclose(boxes, expected, atol=1e-3)
     scores = tmp_path / "scores.json"
     assert eval_cli.main(["--dataset", "GOT-10k-val", "--dataset-root", root, "--results", str(out / "GOT-10k-val"),

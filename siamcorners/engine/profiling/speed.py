@@ -645,7 +645,7 @@ def copy_eval(model: nn.Module) -> nn.Module:
 def heldout_auc(tracker: Any, videos: Sequence[Any]) -> dict[str, float]:
     """Success AUC (pysot OPE convention) and FPS of ``tracker`` over benchmark Sequences (frame 0 = init)."""
     from ...benchmarks.metrics import pysot_curves, pysot_scores
-    from .tester import track_video
+    from ..tester import track_video
 
     preds, gts, frames, seconds = [], [], 0, 0.0
     for seq in videos:
