@@ -125,7 +125,6 @@ def remove_stale_tmp(tracker_dir: str) -> int:
 
 def track_video(tracker: Any, seq: Sequence, init_rule: str = "pysot") -> tuple[np.ndarray, np.ndarray]:
     """One OPE pass: boxes (N, 4) with frame 0 = the init box (``init_rule``), and seconds per frame (N,)."""
-    init = _check_init_box(seq, init_rule)
     n = len(seq.frames)
     boxes = np.zeros((n, 4), dtype=np.float64)
     times = np.zeros(n, dtype=np.float64)

@@ -11,29 +11,20 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["INIT_BOX_RULES", "init_box", "polygon_to_xywh", "region_to_xywh", "init_rule_from_cfg"]
+from ..benchmarks.regions import INIT_BOX_RULES, init_box_from_region
 
-INIT_BOX_RULES = ("pysot", "raw")
+__all__ = ["INIT_BOX_RULES", "init_box", "polygon_to_xywh", "region_to_xywh", "init_rule_from_cfg"]
 
 
 def polygon_to_xywh(points: Sequence[float]) -> np.ndarray:
-    """Four corners ``x1, y1, ..., x4, y4`` (8 numbers or (4, 2)) -> axis-aligned ``[x, y, w, h]`` (float64).
-
-    ``cx, cy`` = corner mean; ``s = sqrt(|p1 p2| * |p2 p3| / ((x_max - x_min) * (y_max - y_min)))``;
-    ``w = s * (x_max - x_min) + 1``, ``h = s * (y_max - y_min) + 1``; box = ``[cx - (w - 1) / 2, cy - (h - 1) / 2, w, h]``.
+    """Four corners ``x1, y1, ..., x4, y4`` (8 numbers or (4, 2)) -> axis-aligned ``[x, y, w, h]`` (float64):
+    pysot's area-preserving box (:func:`siamcorners.benchmarks.regions.axis_aligned_region`) placed as
+    ``[cx - (w - 1) / 2, cy - (h - 1) / 2, w, h]``, the rule the test runner uses for polygon rows.
     """
     p = np.asarray(points, dtype=np.float64).reshape(-1)
     if p.size != 8 or not np.all(np.isfinite(p)):
         raise ValueError(f"a polygon region needs 4 finite corners (8 numbers), got {np.asarray(points).tolist()}")
-    xs, ys = p[0::2], p[1::2]
-    cx, cy = xs.mean(), ys.mean()
-    bw, bh = xs.max() - xs.min(), ys.max() - ys.min()
-    if bw <= 0 or bh <= 0:
-        raise ValueError(f"degenerate polygon region {p.tolist()}: zero width or height")
-    side_area = np.linalg.norm(p[0:2] - p[2:4]) * np.linalg.norm(p[2:4] - p[4:6])
-    s = np.sqrt(side_area / (bw * bh))
-    w, h = s * bw + 1, s * bh + 1
-    return np.array([cx - (w - 1) / 2, cy - (h - 1) / 2, w, h])
+    return np.array(init_box_from_region(p, "pysot"))
 
 
 def region_to_xywh(region: Sequence[float]) -> np.ndarray:
