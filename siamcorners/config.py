@@ -262,11 +262,15 @@ DEFAULTS: dict = {
     "INFERENCE": {                    # how the network runs when tracking (models/runtime/); exact = same boxes
         "PRECOMPUTE_TEMPLATE": True,  # template kernels (backbone, neck, 1x1 convs) once at init, not per frame
         # On by default: exact on every device (boxes equal the plain model's to float rounding, <= 0.01 px on
-        # bag.avi, tests/test_speed_switches.py) and they remove work: BN passes, the dense offset heads, layout
-        # conversions inside oneDNN/cuDNN convolutions.
+        # bag.avi, tests/test_speed_switches.py) and they remove work: BN passes, the dense offset heads, 60 % of
+        # the multiplications of the two largest convolutions.
         "FOLD_BN": True,              # fold eval-mode BatchNorm into the preceding convolutions
         "SPARSE_OFFSETS": True,       # offset heads evaluated only at the decoded top-k corners
-        "CHANNELS_LAST": True,        # channels-last memory format for the backbone and neck
+        "CHANNELS_LAST": False,       # channels-last memory format for the backbone and neck (exact, but 2-5 %
+                                      # slower on the 2-core AVX2 CPU with torch 2.14, docs/benchmarks.md)
+        "WINOGRAD": True,             # the backbone's large 3x3 convs (the dilated downsample convs) as Winograd
+                                      # F(4x4, 3x3) matrix products on float32 CPU inputs (runtime/winograd.py;
+                                      # 1e-5 relative rounding, ~2.5x faster on CPU; CUDA keeps cuDNN's convs)
         "BATCH_BRANCHES": False,      # TL/BR branches and all levels as grouped convolutions (exact; slower on CPU)
         "AMP": "off",                 # "off", "fp16" or "bf16" autocast of the search branch (CUDA; bf16 also CPU;
                                       # not exact: tools/benchmark.py speed --precision shows FPS and AUC change)

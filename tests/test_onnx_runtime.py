@@ -100,6 +100,34 @@ def test_exported_graphs_equal_eager_outputs(small, small_export):
     _close(c_onnx, corner.numpy())
 
 
+def test_winograd_export_equals_eager_outputs(small, small_export, tmp_path, monkeypatch):
+    """INFERENCE.WINOGRAD exports (the CPU default): here every 3x3 'same' convolution of the small model's search
+    graph becomes Winograd matrix products (the threshold lowered), and the graph still equals eager."""
+    import onnx
+    import onnxruntime as ort
+
+    from siamcorners.models.runtime import onnx_export
+
+    model, cfg, z, x = small
+    monkeypatch.setattr(onnx_export, "EXPORT_WINOGRAD_MIN", 1)
+    out = str(tmp_path / "wino")
+    assert export_onnx(model, out, cfg, winograd=True)["winograd"] is True
+    assert read_meta(small_export)["winograd"] is False
+
+    def ops(folder):
+        return [n.op_type for n in onnx.load(os.path.join(folder, "search.onnx")).graph.node]
+
+    assert ops(out).count("Conv") < ops(small_export).count("Conv") - 20 and "MatMul" in ops(out)
+    eager = InferenceSiamCorners(model, InferenceSettings())
+    with torch.no_grad():
+        kernels = eager.template_kernels(z)
+        heat, corner = eager.heat_and_features(x, kernels)
+    sess = ort.InferenceSession(os.path.join(out, "search.onnx"), providers=["CPUExecutionProvider"])
+    h_onnx, c_onnx = sess.run(None, {"search": x.numpy(), "kernels": torch.stack(kernels, 1).numpy()})
+    _close(h_onnx, heat.numpy())
+    _close(c_onnx, corner.numpy())
+
+
 def test_backend_detections_equal_eager(small, small_export):
     model, cfg, z, x = small
     rt = OnnxRuntimeBackend(model, InferenceSettings(backend="onnxruntime", sparse_offsets=True), small_export)

@@ -1,12 +1,14 @@
 """The speed benchmark's pieces: stage breakdown, markdown section handling, the `speed` subcommand."""
 import importlib.util
 import os
+import sys
 
 import numpy as np
 import pytest
 import torch
 
 from siamcorners.config import load_config
+from test_pysot_reference import FAKE as FAKE_PYSOT
 from siamcorners.data.synthetic import make_video
 from siamcorners.engine.profiling.speed import (BACKBONE_STAGES, SECTION_BEGIN, SECTION_END, StageClock,
                                       conditioned_random_model, profile_components, write_markdown_section)
@@ -130,16 +132,25 @@ def test_speed_goal_and_precision_sections(tmp_path, shared_data_dir):
     spec.loader.exec_module(tool)
     out = str(tmp_path / "benchmarks.md")
     write_markdown_section(out, "## Tracking speed\n\nswitches table")
+    pysot = tmp_path / "pysot"  # a stand-in pysot checkout (tests/test_pysot_reference.py) for the --pysot row
+    for rel, src in FAKE_PYSOT.items():
+        (pysot / rel).parent.mkdir(parents=True, exist_ok=True)
+        (pysot / rel).write_text(src)
     rc = tool.main(["speed", "--opts"] + TINY[:-2] + ["--threads", "0", "--frames", "4", "--warmup", "1",
                     "--rounds", "1", "--sections", "goal,precision", "--heldout-videos", "1",
-                    "--heldout", str(tmp_path / "heldout"), "--json",
+                    "--heldout", str(tmp_path / "heldout"), "--json", "--pysot", str(pysot),
                     "--video", os.path.join(shared_data_dir, "bag.avi"), "--out", out])
+    for name in [m for m in sys.modules if m == "pysot" or m.startswith("pysot.")]:
+        del sys.modules[name]
     assert rc == 0
     text = _read(out)
     assert "switches table" in text  # the other section stays
     for needle in ("Plain eager backbone on the search crop", "| default (torch) |", "| onnxruntime |",
-                   "| int8 (onnxruntime) |", "| bf16 (torch AMP) |", "success AUC", "vs onnxruntime"):
+                   "| int8 (onnxruntime) |", "| bf16 (torch AMP) |", "success AUC", "vs onnxruntime",
+                   "| pysot SiamRPN++ r50 (reference) |"):
         assert needle in text
+    vs_pysot = text.split("| default (torch) | ")[1].split("\n")[0].split(" | ")[4]
+    assert vs_pysot.endswith("x") and float(vs_pysot[:-1]) >= 0  # the stand-in tracks in no time
     ratio = float(text.split("| default (torch) | ")[1].split("**")[1].rstrip("x"))
     assert 0 < ratio < 100
     assert tool.main(["speed", "--sections", "goal,nope"]) == 2

@@ -11,6 +11,7 @@ from siamcorners.data.device_crops import search_crop_device
 from siamcorners.engine.profiling.speed import PLAIN_OPTS, box_agreement, conditioned_random_model, load_video_frames, tracking_run
 from siamcorners.models import build_model
 from siamcorners.models.runtime import EagerRuntime, InferenceSettings, InferenceSiamCorners, fold_batchnorm
+from siamcorners.models.runtime.winograd import WinogradConv2d, use_winograd
 from siamcorners.tracker import SiamCornersTracker
 
 SMALL = ["MODEL.BACKBONE.TYPE", "resnet18_small", "MODEL.BACKBONE.WIDTH", "16", "MODEL.NECK.OUT_CHANNELS", "64",
@@ -24,6 +25,7 @@ EXACT_SWITCHES = {
     "batch-branches": ["INFERENCE.BATCH_BRANCHES", "true"],
     "sparse-offsets": ["INFERENCE.SPARSE_OFFSETS", "true"],
     "channels-last": ["INFERENCE.CHANNELS_LAST", "true"],
+    "winograd": ["INFERENCE.WINOGRAD", "true"],
     "pool-logstep": ["MODEL.HEAD.POOL_IMPL", "logstep"],
     "device-crop": ["INFERENCE.DEVICE_CROP", "true"],
 }
@@ -68,9 +70,22 @@ def test_default_config_is_exact_and_optimised(small, frames):
     model, base = small
     tracker = SiamCornersTracker(model, load_config(opts=SMALL))
     s = tracker.model.settings
-    assert isinstance(tracker.model, InferenceSiamCorners) and s.fold_bn and s.sparse_offsets and s.channels_last
+    assert isinstance(tracker.model, InferenceSiamCorners) and s.fold_bn and s.sparse_offsets and s.winograd
     assert box_agreement(base, tracking_run(tracker, frames, BOX, warmup=0)["boxes"])["max_abs_px"] < EXACT_TOL_PX
     assert isinstance(SiamCornersTracker(model, load_config(opts=PLAIN)).model, EagerRuntime)
+
+
+def test_winograd_on_every_conv_gives_baseline_boxes(small, frames):
+    """The small model has no convolution above the WINOGRAD threshold, so here every 3x3 'same' convolution
+    of the backbone (incl. the dilated ones), the corner pools and the heat heads is switched to Winograd (the
+    offset heads stay: SPARSE_OFFSETS reads their weights): the boxes stay the plain model's."""
+    model, base = small
+    tracker = SiamCornersTracker(model, load_config(opts=SMALL))
+    net = tracker.model.model
+    parts = [net.backbone] + [m for h in net.heads for m in (h.tl_pool, h.br_pool, h.tl_heat, h.br_heat)]
+    assert sum(use_winograd(p, min_channel_product=1) for p in parts) > 20
+    assert any(isinstance(m, WinogradConv2d) and m.dilation > 1 for m in tracker.model.modules())
+    assert box_agreement(base, tracking_run(tracker, frames, BOX, warmup=0)["boxes"])["max_abs_px"] < EXACT_TOL_PX
 
 
 def test_baseline_boxes_move(small):
@@ -162,7 +177,7 @@ def test_compile_gives_baseline_boxes(small, frames):
 @pytest.mark.slow
 def test_official_resnet50_all_exact_switches(frames):
     """The official ResNet-50 profile (random weights): all exact switches together give the baseline boxes."""
-    model, cfg = _conditioned(["DEVICE", "cpu"], frames)
+    model, cfg = _conditioned(["DEVICE", "cpu"] + PLAIN_OPTS, frames)
     base = tracking_run(SiamCornersTracker(model, cfg), frames[:4], BOX, warmup=0)["boxes"]
     fast = tracking_run(SiamCornersTracker(model, load_config(opts=["DEVICE", "cpu"] + ALL_EXACT)), frames[:4], BOX,
                         warmup=0)["boxes"]

@@ -126,7 +126,8 @@ def _runtime_rows(args: argparse.Namespace, device: str, video: str, sections: l
     tiny = os.path.join(root, "experiments", "siamcorners_tiny_synthetic")
     r = run_runtime_benchmark(args.cfg, args.opts, device, video, args.frames, args.warmup, args.rounds, sections,
                               os.path.join(tiny, "config.yaml"), os.path.join(tiny, "model.pth"), args.heldout,
-                              args.heldout_videos, [x.strip() for x in args.runtimes.split(",") if x.strip()])
+                              args.heldout_videos, [x.strip() for x in args.runtimes.split(",") if x.strip()],
+                              pysot_dir=args.pysot)
     _emit(runtime_markdown(r, command), args.out, write_markdown_section, begin=RUNTIME_BEGIN, end=RUNTIME_END)
     return r
 
@@ -216,6 +217,9 @@ def main(argv=None) -> int:
                         "success-AUC change of the tiny model on the held-out synthetic set)")
     s.add_argument("--runtimes", default="plain,default,onnxruntime,bf16,int8",
                    help="ways of running the network timed in the goal rows (comma-separated)")
+    s.add_argument("--pysot", default=None, metavar="DIR",
+                   help="a pysot checkout (github.com/STVIR/pysot; needs 'pip install yacs'): its SiamRPN++ ResNet-50 "
+                        "tracker (random weights) is timed beside ours in the goal rows")
     s.add_argument("--heldout", default=None, help="held-out synthetic set folder (default: a temporary one)")
     s.add_argument("--heldout-videos", type=int, default=20, help="held-out videos for the precision rows")
     s.add_argument("--out", default=None, help="markdown file whose speed sections are replaced (docs/benchmarks.md)")

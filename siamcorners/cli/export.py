@@ -8,6 +8,9 @@ heat maps and corner features) and ``meta.json`` (inputs/outputs, the MODEL conf
 detects a stale export); ``--int8`` adds ``search_int8.onnx`` calibrated on synthetic training pairs. Track with
 it: ``tools/test.py ... --onnx export/r50`` (or ``--opts INFERENCE.BACKEND onnxruntime INFERENCE.ONNX_DIR ...``).
 Graph layout and the TensorRT path: ``siamcorners/models/runtime/onnx_export.py``, README "Speed".
+With ``INFERENCE.WINOGRAD`` (the default) the search graph computes its two largest convolutions as Winograd
+matrix products, which is faster in ONNX Runtime on a CPU; for TensorRT or a GPU export with
+``--opts INFERENCE.WINOGRAD false``. ``--int8`` exports without them.
 """
 from __future__ import annotations
 
@@ -47,10 +50,13 @@ def main(argv=None) -> int:
         model = build_model(cfg)
         load_checkpoint(args.snapshot, model=model)
         model.eval()
+        winograd = bool(cfg.INFERENCE.WINOGRAD) and not args.int8
         with torch.no_grad():
-            meta = export_onnx(model, args.out, cfg, cfg.TRACK.EXEMPLAR_SIZE, cfg.TRACK.INSTANCE_SIZE)
+            meta = export_onnx(model, args.out, cfg, cfg.TRACK.EXEMPLAR_SIZE, cfg.TRACK.INSTANCE_SIZE,
+                               winograd=winograd)
         print(f"exported {args.snapshot} to {args.out}: template.onnx, search.onnx, meta.json "
-              f"(weights sha256 {meta['weights_sha256'][:12]})")
+              f"(weights sha256 {meta['weights_sha256'][:12]}; Winograd convolutions "
+              f"{'on: for ONNX Runtime on a CPU' if winograd else 'off'})")
         if args.int8:
             from siamcorners.models.runtime.quantize import ensure_int8
 

@@ -5,7 +5,7 @@ A *tracking* fingerprint covers everything that changes a box (`tracking_fingerp
 * the config keys that tracking reads, as whole sections (`BOX_SECTIONS`: MODEL, HEATMAP, DECODE, TRACK,
   TEST, INFERENCE) minus the keys listed in `NOT_BOX_KEYS` (training-only keys, file locations, and the
   ``INFERENCE`` switches that compute the same boxes up to float rounding: template precomputation, BN
-  folding, batched branches, sparse offsets, channels-last, compile). ``INFERENCE.AMP`` (lower precision) and
+  folding, batched branches, sparse offsets, channels-last, Winograd, compile). ``INFERENCE.AMP`` (lower precision) and
   ``INFERENCE.DEVICE_CROP`` (another resize implementation) change boxes and stay in. A key added to one of
   these sections later is part of the fingerprint unless it is added to `NOT_BOX_KEYS`: refusing a resume
   by mistake costs a flag, mixing results by mistake costs a paper. ``DEVICE`` is left out (CPU and GPU
@@ -47,6 +47,7 @@ NOT_BOX_KEYS = frozenset({
     "TEST.RESULTS_DIR",               # where results go
     "INFERENCE.PRECOMPUTE_TEMPLATE", "INFERENCE.FOLD_BN", "INFERENCE.BATCH_BRANCHES",
     "INFERENCE.SPARSE_OFFSETS", "INFERENCE.CHANNELS_LAST", "INFERENCE.COMPILE",  # same boxes up to rounding
+    "INFERENCE.WINOGRAD",             # same boxes up to rounding (1e-5 relative in the two largest convs)
     "INFERENCE.BACKEND",              # ONNX Runtime fp32 = eager up to rounding (INT8 stays in: not exact)
     "INFERENCE.ONNX_DIR", "INFERENCE.ONNX_CACHE",  # where the exported graphs are
 })

@@ -269,12 +269,14 @@ SWITCH_ROWS: dict[str, list[str]] = {
     "SPARSE_OFFSETS": ["INFERENCE.SPARSE_OFFSETS", "true"],
     "POOL_IMPL logstep": ["MODEL.HEAD.POOL_IMPL", "logstep"],
     "CHANNELS_LAST": ["INFERENCE.CHANNELS_LAST", "true"],
+    "WINOGRAD": ["INFERENCE.WINOGRAD", "true"],
     "DEVICE_CROP": ["INFERENCE.DEVICE_CROP", "true"],
 }
-EXACT_SWITCHES = ("FOLD_BN", "BATCH_BRANCHES", "SPARSE_OFFSETS", "POOL_IMPL logstep", "CHANNELS_LAST", "DEVICE_CROP")
+EXACT_SWITCHES = ("FOLD_BN", "BATCH_BRANCHES", "SPARSE_OFFSETS", "POOL_IMPL logstep", "CHANNELS_LAST", "WINOGRAD",
+                  "DEVICE_CROP")
 # the optimised profile: the exact switches that remove work on any device (BN passes, the dense offset heads, layout
 # conversions); BATCH_BRANCHES and DEVICE_CROP save kernel launches / transfers, which matter on a GPU, not a CPU
-OPTIMISED = ("FOLD_BN", "SPARSE_OFFSETS", "CHANNELS_LAST")
+OPTIMISED = ("FOLD_BN", "SPARSE_OFFSETS", "CHANNELS_LAST", "WINOGRAD")
 TABLE_IV = (("crop", "crop + upload"), ("template", "template branch (per frame)"), ("conv3", "C3 (stem..conv3)"),
             ("conv4", "C4"), ("conv5", "C5"), ("neck", "neck"), ("xcorr", "xcorr"),
             ("corner_pool", "Cor (corner pooling)"), ("heat", "heat heads"), ("offsets", "Off (offsets)"),
@@ -550,9 +552,11 @@ def write_markdown_section(path: str, text: str, begin: str = SECTION_BEGIN, end
 # ------------------------------------------------------ issue 12: the frame-time goal, backends, reduced precision
 # Each configuration is a list of config overrides on top of the profile; "plain" = every INFERENCE switch off.
 PLAIN_OPTS = ["INFERENCE.FOLD_BN", "false", "INFERENCE.SPARSE_OFFSETS", "false", "INFERENCE.CHANNELS_LAST", "false",
-              "INFERENCE.BATCH_BRANCHES", "false", "INFERENCE.COMPILE", "false", "INFERENCE.DEVICE_CROP", "false",
+              "INFERENCE.WINOGRAD", "false", "INFERENCE.BATCH_BRANCHES", "false", "INFERENCE.COMPILE", "false", "INFERENCE.DEVICE_CROP", "false",
               "INFERENCE.BACKEND", "torch"]  # (AMP stays at its default "off")
 GOAL_FRAME_RATIO = 1.05  # issue 12: whole default frame <= 1.05x the plain eager backbone on the search crop
+GOAL_PYSOT_SPEEDUP = 1.25  # issue 12: the shipped tracker's FPS >= 1.25x pysot's SiamRPN++ r50 on the same machine
+PYSOT_ROW = "pysot SiamRPN++ r50 (reference)"
 
 
 def backend_opts(cache_dir: str) -> dict[str, list[str]]:
@@ -589,13 +593,15 @@ def search_crops(tracker: Any, frames: Sequence[np.ndarray], init_box: Sequence[
 
 def frame_goal_rows(model: nn.Module, cfg_path: str | None, opts: Sequence[str], device: torch.device,
                     frames: Sequence[np.ndarray], init_box: Sequence[float], names: Sequence[str], cache_dir: str,
-                    rounds: int = 3, warmup: int = 2, log: Callable[[str], None] = print) -> dict[str, Any]:
+                    rounds: int = 3, warmup: int = 2, log: Callable[[str], None] = print,
+                    pysot_dir: str | None = None) -> dict[str, Any]:
     """Whole-frame time (crop -> box) of each way of running the network (``names`` from :func:`backend_opts`)
     against the plain eager backbone on the same search crops, interleaved over ``rounds`` in one run.
 
     Per name: median frame seconds, ``ratio`` = median over rounds of frame time / backbone time of that round
     (the goal: <= GOAL_FRAME_RATIO for the profile as shipped), FPS, box agreement with the plain eager tracker,
-    and the stage breakdown of one extra run."""
+    and the stage breakdown of one extra run. With ``pysot_dir`` (a pysot checkout) pysot's SiamRPN++ ResNet-50
+    tracker is timed in the same rounds (row :data:`PYSOT_ROW`; no boxes or stages)."""
     from ...config import load_config
     from ...models.runtime import InferenceSettings, InferenceSiamCorners
     from ...tracker import SiamCornersTracker
@@ -604,7 +610,12 @@ def frame_goal_rows(model: nn.Module, cfg_path: str | None, opts: Sequence[str],
     table = backend_opts(cache_dir)
     cfgs = {n: load_config(cfg_path, base + table[n]) for n in names}
     log("  building the runtimes (ONNX export / int8 calibration on first use) ...")
-    trackers = {n: SiamCornersTracker(model, cfgs[n], device=device) for n in names}
+    trackers: dict[str, Any] = {n: SiamCornersTracker(model, cfgs[n], device=device) for n in names}
+    if pysot_dir:
+        from .pysot_reference import PysotTracker
+
+        trackers[PYSOT_ROW] = PysotTracker(pysot_dir, device)
+        names = [*names, PYSOT_ROW]
     plain = copy_eval(model)
     crops = search_crops(SiamCornersTracker(model, load_config(cfg_path, base + PLAIN_OPTS), device=device),
                          frames, init_box)
@@ -620,10 +631,15 @@ def frame_goal_rows(model: nn.Module, cfg_path: str | None, opts: Sequence[str],
             res = tracking_run(trackers[n], frames, init_box, warmup)
             per_round[n].append(res["median_s"])
             ratios[n].append(res["median_s"] / bb)
-            boxes.setdefault(n, res["boxes"])
+            if n != PYSOT_ROW:
+                boxes.setdefault(n, res["boxes"])
     ref = boxes.get("plain eager", next(iter(boxes.values())))
     rows = {}
     for n in names:
+        if n == PYSOT_ROW:
+            rows[n] = {"frame_s": statistics.median(per_round[n]), "fps": 1.0 / statistics.median(per_round[n]),
+                       "ratio": statistics.median(ratios[n]), "stages": {}, "max_abs_px": float("nan")}
+            continue
         stage_tracker = trackers[n]
         if n == "plain eager":  # the eager runtime has no stage ticks: its optimised form with every switch off
             stage_tracker = SiamCornersTracker(model, cfgs[n], device=device)
@@ -631,6 +647,9 @@ def frame_goal_rows(model: nn.Module, cfg_path: str | None, opts: Sequence[str],
         stages = profile_components(stage_tracker, frames, init_box, warmup)
         rows[n] = {"frame_s": statistics.median(per_round[n]), "fps": 1.0 / statistics.median(per_round[n]),
                    "ratio": statistics.median(ratios[n]), "stages": stages, **box_agreement(ref, boxes[n])}
+    if PYSOT_ROW in rows:  # speed-up against pysot: median over rounds of the per-round FPS ratio
+        for n in names:
+            rows[n]["vs_pysot"] = statistics.median(p / t for p, t in zip(per_round[PYSOT_ROW], per_round[n]))
     return {"backbone_s": statistics.median(per_round["backbone"]), "rows": rows, "rounds": rounds,
             "goal": GOAL_FRAME_RATIO}
 
@@ -696,12 +715,13 @@ def run_runtime_benchmark(cfg_path: str | None, opts: Sequence[str] = (), device
                           real_video: str | None = None, frames: int = 10, warmup: int = 2, rounds: int = 3,
                           sections: Sequence[str] = ("goal", "precision"), tiny_cfg: str | None = None,
                           tiny_snapshot: str | None = None, heldout_dir: str | None = None, heldout_videos: int = 20,
-                          runtimes: Sequence[str] = tuple(RUNTIME_KEYS), log: Callable[[str], None] = print
-                          ) -> dict[str, Any]:
+                          runtimes: Sequence[str] = tuple(RUNTIME_KEYS), log: Callable[[str], None] = print,
+                          pysot_dir: str | None = None) -> dict[str, Any]:
     """The issue-12 rows in one run: ``goal`` (plain eager backbone vs the whole frame of the plain eager, default
     and ONNX Runtime trackers, plus the bf16 / int8 FPS on the profile) and ``precision`` (success AUC of the
     tiny model on the held-out synthetic set in fp32, bf16 and int8). ``runtimes``: keys of RUNTIME_KEYS timed
-    in the goal rows. ONNX exports go to a temporary folder."""
+    in the goal rows; ``pysot_dir``: a pysot checkout whose SiamRPN++ r50 tracker is timed beside them. ONNX exports
+    go to a temporary folder."""
     import tempfile
 
     from ...config import load_config
@@ -724,7 +744,8 @@ def run_runtime_benchmark(cfg_path: str | None, opts: Sequence[str] = (), device
             if unknown:
                 raise ValueError(f"unknown runtime(s) {unknown}; choose from {', '.join(RUNTIME_KEYS)}")
             names = [RUNTIME_KEYS[k] for k in runtimes]
-            out["goal"] = frame_goal_rows(model, cfg_path, opts, dev, fr, box, names, cache, rounds, warmup, log)
+            out["goal"] = frame_goal_rows(model, cfg_path, opts, dev, fr, box, names, cache, rounds, warmup, log,
+                                         pysot_dir)
             out["goal"]["video"] = name
         if "precision" in sections:
             if not (tiny_cfg and tiny_snapshot and os.path.isfile(tiny_snapshot)):
@@ -757,14 +778,20 @@ def runtime_markdown(r: Mapping[str, Any], command: str) -> str:
             f"Goal (issue 12): the whole frame as shipped <= {g['goal']:.2f}x that.",
             "",
             "| way of running the network | frame (crop -> box) ms | FPS | frame / plain backbone | "
-            "max box diff vs plain eager (px) | stages (ms) |",
-            "|---|---:|---:|---:|---:|---|",
+            "max box diff vs plain eager (px) | FPS vs pysot SiamRPN++ r50 | stages (ms) |",
+            "|---|---:|---:|---:|---:|---:|---|",
         ]
         for name, row in g["rows"].items():
             stages = ", ".join(f"{k} {v * 1e3:.1f}" for k, v in row["stages"].items() if k != "frame")
+            diff = "n/a" if name == PYSOT_ROW else f"{row['max_abs_px']:.2g}"
+            vs = f"{row['vs_pysot']:.2f}x" if "vs_pysot" in row else "not run (--pysot DIR)"
             lines.append(f"| {name} | {row['frame_s'] * 1e3:.1f} | {row['fps']:.2f} | **{row['ratio']:.3f}x** | "
-                         f"{row['max_abs_px']:.2g} | {stages} |")
+                         f"{diff} | {vs} | {stages} |")
         rows = g["rows"]
+        if PYSOT_ROW in rows:
+            lines += ["", f"pysot's SiamRPN++ ResNet-50 tracker (`--pysot`: a pysot checkout, random weights, its state "
+                          f"put back on the initial box before each frame so both crop the same region) ran in the same "
+                          f"rounds. Goal (issue 12): the shipped tracker >= {GOAL_PYSOT_SPEEDUP:.2f}x its FPS."]
         if {"plain eager", "default (torch)", "onnxruntime"} <= set(rows):
             ort = rows["onnxruntime"]["frame_s"]
             lines += ["", f"ONNX Runtime vs eager in this run: {rows['default (torch)']['frame_s'] / ort:.2f}x the "

@@ -30,7 +30,7 @@ from .optimised import InferenceSiamCorners, fold_batchnorm, fold_conv_bn
 from .settings import AMP_MODES, BACKENDS, InferenceSettings, StageHook
 
 __all__ = ["build_runtime", "EagerRuntime", "InferenceSiamCorners", "InferenceSettings", "AMP_MODES", "BACKENDS",
-           "StageHook", "fold_batchnorm", "fold_conv_bn", "onnx_cache_dir", "ensure_export"]
+           "StageHook", "fold_batchnorm", "fold_conv_bn", "onnx_cache_dir", "ensure_export", "export_winograd"]
 
 
 def onnx_cache_dir(settings: InferenceSettings) -> str:
@@ -39,6 +39,12 @@ def onnx_cache_dir(settings: InferenceSettings) -> str:
         return os.path.expanduser(settings.onnx_cache)
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(base, "siamcorners", "onnx")
+
+
+def export_winograd(model: SiamCorners, settings: InferenceSettings) -> bool:
+    """Whether an export for ``settings`` uses Winograd convolutions: ``INFERENCE.WINOGRAD`` on a CPU model and no
+    int8 graph (int8 Winograd transforms lose too much precision; GPUs run their own convolutions faster)."""
+    return bool(settings.winograd and not settings.int8 and next(model.parameters()).device.type == "cpu")
 
 
 def ensure_export(model: SiamCorners, settings: InferenceSettings, cfg: Mapping | None = None) -> str:
@@ -52,7 +58,9 @@ def ensure_export(model: SiamCorners, settings: InferenceSettings, cfg: Mapping 
         read_meta(folder, model)
     else:
         model_cfg = json.dumps(cfg["MODEL"], sort_keys=True, default=str) if cfg is not None else ""
-        key = hashlib.sha256(f"{FORMAT_VERSION}|{weights_sha256(model)}|{model_cfg}".encode()).hexdigest()[:16]
+        winograd = export_winograd(model, settings)
+        key = hashlib.sha256(f"{FORMAT_VERSION}|{weights_sha256(model)}|{model_cfg}|winograd={winograd}"
+                             .encode()).hexdigest()[:16]
         folder = os.path.join(onnx_cache_dir(settings), key)
         try:
             read_meta(folder, model)
@@ -61,7 +69,7 @@ def ensure_export(model: SiamCorners, settings: InferenceSettings, cfg: Mapping 
             if os.path.isdir(folder):  # stale or broken entry
                 shutil.rmtree(folder, ignore_errors=True)
             export_onnx(model, folder, cfg, track.get("EXEMPLAR_SIZE", 127), track.get("INSTANCE_SIZE", 255),
-                        overwrite=False)
+                        overwrite=False, winograd=winograd)
     if settings.int8:
         from .quantize import ensure_int8
 

@@ -34,6 +34,7 @@ from ..pools import BottomPool, LeftPool, RightPool, TopPool
 from ..siamcorners import SiamCorners
 from .optimised import InferenceSiamCorners
 from .settings import InferenceSettings
+from .winograd import use_winograd
 
 __all__ = ["export_onnx", "weights_sha256", "read_meta", "check_export", "backend_opts", "META_FILE", "OPSET",
            "FORMAT_VERSION", "ExportError"]
@@ -58,9 +59,15 @@ def weights_sha256(model: nn.Module) -> str:
     return h.hexdigest()
 
 
-def _export_network(model: SiamCorners) -> InferenceSiamCorners:
-    """The network that is exported: BN folded, log-step pools, per-module head (a CPU copy)."""
+EXPORT_WINOGRAD_MIN = 512 * 1024  # in ONNX Runtime only the two largest convs gain from Winograd (measured)
+
+
+def _export_network(model: SiamCorners, winograd: bool = False) -> InferenceSiamCorners:
+    """The network that is exported: BN folded, log-step pools, per-module head (a CPU copy); with ``winograd`` the
+    convolutions with Cin * Cout >= EXPORT_WINOGRAD_MIN as Winograd F(4x4, 3x3) matrix products."""
     net = InferenceSiamCorners(copy.deepcopy(model).cpu().float(), InferenceSettings(fold_bn=True))
+    if winograd:
+        use_winograd(net.model, EXPORT_WINOGRAD_MIN)
     for m in net.model.modules():
         if isinstance(m, (TopPool, BottomPool, LeftPool, RightPool)):
             m.impl = "logstep"
@@ -94,10 +101,13 @@ def _io(name: str, t: torch.Tensor, dynamic_batch: bool = False) -> dict[str, An
 
 
 def export_onnx(model: SiamCorners, out_dir: str, model_cfg: Mapping | None = None,
-                exemplar_size: int = 127, instance_size: int = 255, overwrite: bool = True) -> dict[str, Any]:
+                exemplar_size: int = 127, instance_size: int = 255, overwrite: bool = True,
+                winograd: bool = False) -> dict[str, Any]:
     """Write ``template.onnx``, ``search.onnx`` and ``meta.json`` for ``model`` into ``out_dir`` (the folder is
     replaced as a whole: the files appear together or not at all). With ``overwrite=False`` an ``out_dir`` that
-    appeared meanwhile (another process exporting the same cache entry) is kept. Returns the meta dict."""
+    appeared meanwhile (another process exporting the same cache entry) is kept. ``winograd``: the search graph's
+    two largest convolutions as Winograd matrix products (faster in ONNX Runtime on a CPU; for TensorRT / CUDA keep
+    it off: their own convolutions are faster there). Returns the meta dict."""
     import onnx  # optional extra: requirements/onnx.txt
 
     if not isinstance(model, SiamCorners):
@@ -106,7 +116,8 @@ def export_onnx(model: SiamCorners, out_dir: str, model_cfg: Mapping | None = No
     k = model.num_templates
     z = torch.rand(1, k, 3, exemplar_size, exemplar_size) * 255
     x = torch.rand(1, 3, instance_size, instance_size) * 255
-    tmpl, search = _TemplateGraph(net).eval(), _SearchGraph(net).eval()
+    tmpl = _TemplateGraph(net).eval()
+    search = _SearchGraph(_export_network(model, winograd) if winograd else net).eval()
     with torch.no_grad():
         kernels = tmpl(z)
         heat, corner = search(x, kernels)
@@ -131,6 +142,7 @@ def export_onnx(model: SiamCorners, out_dir: str, model_cfg: Mapping | None = No
             "num_templates": k,
             "offsets": bool(model.offsets),
             "opset": OPSET,
+            "winograd": bool(winograd),
             "torch": torch.__version__,
             "onnx": onnx.__version__,
             "graphs": {

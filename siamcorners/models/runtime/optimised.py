@@ -18,6 +18,8 @@ Switches (each gives the same boxes as the plain model up to float rounding; ``t
   heat map (the only cells decoding reads), as an im2col matrix product (needs ``HEAD_LAST_KERNEL`` 1);
 * ``CHANNELS_LAST``: backbone and neck weights and activations in channels-last memory format (the head's
   25x25 maps and the depthwise correlation were measured faster in the default layout on CPU);
+* ``WINOGRAD``: the large 3x3 convolutions (the backbone's dilated downsample convolutions) run as Winograd
+  F(4x4, 3x3) matrix products on float32 CPU inputs (:mod:`.winograd`; the ordinary convolution elsewhere);
 * ``AMP`` "fp16" / "bf16": autocast of the search branch, outputs cast back to float32 (not exact: the speed
   benchmark measures the box difference);
 * ``COMPILE``: ``torch.compile`` of the search network (no per-stage timing then).
@@ -43,6 +45,7 @@ from ..pools import directional_pool
 from ..siamcorners import SiamCorners
 from ..xcorr import xcorr_depthwise_multi
 from .settings import AMP_MODES, InferenceSettings, StageHook
+from .winograd import use_winograd
 
 __all__ = ["InferenceSettings", "InferenceSiamCorners", "fold_batchnorm", "fold_conv_bn", "AMP_MODES"]
 
@@ -203,6 +206,8 @@ class InferenceSiamCorners(nn.Module):
             p.requires_grad_(False)
         if settings.fold_bn:
             fold_batchnorm(model)
+        if settings.winograd:  # after folding: the transformed weights are built from the folded ones
+            use_winograd(model)
         if settings.channels_last:  # backbone and neck only: the 25x25 head is faster NCHW on CPU (measured)
             model.backbone.to(memory_format=torch.channels_last)
             model.neck.to(memory_format=torch.channels_last)
