@@ -268,9 +268,10 @@ DEFAULTS: dict = {
         "SPARSE_OFFSETS": True,       # offset heads evaluated only at the decoded top-k corners
         "CHANNELS_LAST": False,       # channels-last memory format for the backbone and neck (exact, but 2-5 %
                                       # slower on the 2-core AVX2 CPU with torch 2.14, docs/benchmarks.md)
-        "WINOGRAD": True,             # the backbone's large 3x3 convs (the dilated downsample convs) as Winograd
-                                      # F(4x4, 3x3) matrix products on float32 CPU inputs (runtime/winograd.py;
-                                      # 1e-5 relative rounding, ~2.5x faster on CPU; CUDA keeps cuDNN's convs)
+        "WINOGRAD": True,             # the backbone's large 3x3 convs (dilated downsample convs, layer 4) as
+                                      # Winograd F(4x4, 3x3) matrix products on float32 CPU inputs (runtime/
+                                      # winograd.py; 1e-5 relative rounding; R50 backbone ~1.4x faster on a CPU,
+                                      # ~0.5 GB more memory; CUDA keeps cuDNN's convs)
         "BATCH_BRANCHES": False,      # TL/BR branches and all levels as grouped convolutions (exact; slower on CPU)
         "AMP": "off",                 # "off", "fp16" or "bf16" autocast of the search branch (CUDA; bf16 also CPU;
                                       # not exact: tools/benchmark.py speed --precision shows FPS and AUC change)

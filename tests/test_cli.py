@@ -294,8 +294,11 @@ def test_interrupted_test_run_says_what_was_kept_and_how_to_resume(sig, tmp_path
     out = str(tmp_path / "res")
     cmd = [sys.executable, os.path.join(ROOT, "tools", "test.py"), "--dataset", "OTB100", "--dataset-root", data,
            "--tracker-factory", "cli_fake_trackers:slow", "--out", out, "--no-progress"]
+    # a runner started in the background (nohup, `&` without job control) passes SIGINT on as ignored, and Python
+    # then installs no KeyboardInterrupt handler: give the tool a terminal's default, as a user's shell would
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=dict(os.environ, OMP_NUM_THREADS="1"))
+                            env=dict(os.environ, OMP_NUM_THREADS="1"),
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     _wait_for(os.path.join(out, "OTB100", "slow", "Alpha.txt"), proc)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)

@@ -73,7 +73,7 @@ def _speed(args: argparse.Namespace) -> int:
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     video = args.video if args.video is not None else os.path.join(os.path.dirname(root), "shared", "data", "bag.avi")
     device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
-    sections = [x.strip() for x in args.sections.split(",") if x.strip()]
+    sections = [x.strip() for x in args.sections.split(",") if x.strip() and x.strip() != "none"]
     unknown = [x for x in sections if x not in SPEED_SECTIONS]
     if unknown:
         print(f"error: --sections: unknown {unknown}; choose from {', '.join(SPEED_SECTIONS)}", file=sys.stderr)
@@ -214,7 +214,8 @@ def main(argv=None) -> int:
     s.add_argument("--sections", default=",".join(SPEED_SECTIONS),
                    help="comma-separated: switches (FPS per INFERENCE switch, Table IV, batched), goal (whole frame "
                         "vs the plain eager backbone; eager vs ONNX Runtime; bf16/int8 FPS), precision (bf16/int8 "
-                        "success-AUC change of the tiny model on the held-out synthetic set)")
+                        "success-AUC change of the tiny model on the held-out synthetic set), or none (e.g. with "
+                        "--mobilenet alone)")
     s.add_argument("--runtimes", default="plain,default,onnxruntime,bf16,int8",
                    help="ways of running the network timed in the goal rows (comma-separated)")
     s.add_argument("--pysot", default=None, metavar="DIR",

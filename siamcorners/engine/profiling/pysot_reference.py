@@ -71,6 +71,6 @@ class PysotTracker:
         if self._state is None:
             raise RuntimeError("PysotTracker.track: call init first")
         self.tracker.center_pos, self.tracker.size = self._state[0].copy(), self._state[1].copy()
-        with torch.no_grad():
+        with torch.no_grad(), np.errstate(all="ignore"):  # random weights: pysot divides by zero-sized boxes
             out = self.tracker.track(frame)
         return {"bbox": out["bbox"], "best_score": out.get("best_score")}
