@@ -64,7 +64,8 @@ def test_deterministic_per_seed_epoch_index_whatever_the_worker(fake):
     direct = [ds[i] for i in range(6)]
     again = build_train_dataset(cfg, epoch=0)
     assert all(_equal(direct[i], again[i]) for i in range(6))
-    loader = DataLoader(torch.utils.data.Subset(ds, range(6)), batch_size=1, num_workers=2)
+    # forked workers, as in training; a stalled worker fails the test after 120 s instead of hanging the suite
+    loader = DataLoader(torch.utils.data.Subset(ds, range(6)), batch_size=1, num_workers=2, timeout=120)
     for i, batch in enumerate(loader):
         assert _equal({k: v[0] for k, v in batch.items()}, direct[i])
     other_epoch = build_train_dataset(cfg, epoch=1)
