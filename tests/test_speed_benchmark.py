@@ -11,7 +11,8 @@ from siamcorners.config import load_config
 from test_pysot_reference import FAKE as FAKE_PYSOT
 from siamcorners.data.synthetic import make_video
 from siamcorners.engine.profiling.speed import (BACKBONE_STAGES, SECTION_BEGIN, SECTION_END, StageClock,
-                                      conditioned_random_model, profile_components, write_markdown_section)
+                                      conditioned_random_model, machine_info, profile_components,
+                                      write_markdown_section)
 from siamcorners.models import build_model
 from siamcorners.models.runtime import InferenceSettings, InferenceSiamCorners
 from siamcorners.tracker import SiamCornersTracker
@@ -103,6 +104,12 @@ def test_markdown_section_replaced_in_place(tmp_path):
     write_markdown_section(path, "## Tracking speed\n\nthird")
     text = _read(path)
     assert "## Later section" in text and "third" in text and "second" not in text
+
+
+def test_machine_line_names_the_vector_unit():
+    # two VMs with the same CPU model name ran the same backbone 4x apart: the record must say which kernels ran
+    cpu = machine_info("cpu")["cpu"]
+    assert cpu.endswith(f"{os.cpu_count()} cores, {torch.backends.cpu.get_cpu_capability()} kernels"), cpu
 
 
 @pytest.mark.slow

@@ -256,7 +256,10 @@ def machine_info(device: torch.device | str) -> dict[str, str]:
         pass
     device = torch.device(device)
     gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else "none used"
-    return {"cpu": f"{cpu}, {os.cpu_count()} cores", "torch_threads": str(torch.get_num_threads()),
+    # the vector unit torch dispatches to (AVX2 / AVX512 ...): VMs that report the same model name differ several-fold
+    capability = torch.backends.cpu.get_cpu_capability() if hasattr(torch.backends, "cpu") else "unknown"
+    return {"cpu": f"{cpu}, {os.cpu_count()} cores, {capability} kernels",
+            "torch_threads": str(torch.get_num_threads()),
             "gpu": gpu, "python": platform.python_version(), "torch": torch.__version__,
             "numpy": np.__version__, "opencv": cv2.__version__, "platform": platform.platform()}
 
