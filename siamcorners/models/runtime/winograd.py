@@ -19,6 +19,8 @@ convolution (cuDNN chooses its own algorithms).
 """
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -37,9 +39,11 @@ _AT = [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 
 MIN_CHANNEL_PRODUCT = 512 * 512  # Cin * Cout from which use_winograd replaces a 3x3 convolution (measured)
 
 
-def _kron(rows: list[list[float]], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    t = torch.tensor(rows, dtype=torch.float64)
-    return torch.kron(t, t).to(device=device, dtype=dtype)  # (rows^2, cols^2): transforms a flattened tile
+@functools.lru_cache(maxsize=16)
+def _kron(which: str, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """The input ("BT") or output ("AT") transform of a flattened tile, built once per dtype and device."""
+    t = torch.tensor(_BT if which == "BT" else _AT, dtype=torch.float64)
+    return torch.kron(t, t).to(device=device, dtype=dtype)  # (rows^2, cols^2)
 
 
 def winograd_weights(weight: torch.Tensor, chunk: int = 256) -> torch.Tensor:
@@ -70,7 +74,7 @@ def _winograd_same(x: torch.Tensor, u: torch.Tensor, bias: torch.Tensor | None) 
     else:
         tiles = xp.unfold(2, A, M).unfold(3, A, M)  # (N, Cin, th, tw, 6, 6) view
         d = tiles.permute(4, 5, 1, 0, 2, 3).reshape(A * A, -1)  # (36, Cin * N * th * tw)
-    v = (_kron(_BT, x.dtype, x.device) @ d).view(A * A, ci, n * th * tw)  # input transform
+    v = (_kron("BT", x.dtype, x.device) @ d).view(A * A, ci, n * th * tw)  # input transform
     co = int(u.shape[1])
     if exporting:
         m = torch.bmm(u, v)  # (36, Cout, T): the 36 channel products
@@ -78,7 +82,7 @@ def _winograd_same(x: torch.Tensor, u: torch.Tensor, bias: torch.Tensor | None) 
         m = v.new_empty(A * A, co, v.shape[2])
         for p in range(A * A):  # one matrix product per position: faster than one bmm here (measured)
             torch.mm(u[p], v[p], out=m[p])
-    y = (_kron(_AT, x.dtype, x.device) @ m.view(A * A, -1)).view(M * M, co, n * th * tw)  # output transform
+    y = (_kron("AT", x.dtype, x.device) @ m.view(A * A, -1)).view(M * M, co, n * th * tw)  # output transform
     if bias is not None:
         y += bias.view(1, co, 1)
     y = y.view(M, M, co, n, th, tw).permute(3, 4, 0, 5, 1, 2).reshape(n, th * M, tw * M, co)  # NHWC
