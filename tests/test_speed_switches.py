@@ -8,7 +8,8 @@ import torch
 from siamcorners.config import ConfigError, load_config
 from siamcorners.data.crops import search_crop
 from siamcorners.data.device_crops import search_crop_device
-from siamcorners.engine.profiling.speed import PLAIN_OPTS, box_agreement, conditioned_random_model, load_video_frames, tracking_run
+from siamcorners.engine.profiling.speed import (PLAIN_OPTS, box_agreement, conditioned_random_model, load_video_frames,
+                                               tracking_run)
 from siamcorners.models import build_model
 from siamcorners.models.runtime import EagerRuntime, InferenceSettings, InferenceSiamCorners, fold_batchnorm
 from siamcorners.models.runtime.winograd import WinogradConv2d, use_winograd

@@ -556,8 +556,8 @@ def write_markdown_section(path: str, text: str, begin: str = SECTION_BEGIN, end
 # ------------------------------------------------------ issue 12: the frame-time goal, backends, reduced precision
 # Each configuration is a list of config overrides on top of the profile; "plain" = every INFERENCE switch off.
 PLAIN_OPTS = ["INFERENCE.FOLD_BN", "false", "INFERENCE.SPARSE_OFFSETS", "false", "INFERENCE.CHANNELS_LAST", "false",
-              "INFERENCE.WINOGRAD", "false", "INFERENCE.BATCH_BRANCHES", "false", "INFERENCE.COMPILE", "false", "INFERENCE.DEVICE_CROP", "false",
-              "INFERENCE.BACKEND", "torch"]  # (AMP stays at its default "off")
+              "INFERENCE.WINOGRAD", "false", "INFERENCE.BATCH_BRANCHES", "false", "INFERENCE.COMPILE", "false",
+              "INFERENCE.DEVICE_CROP", "false", "INFERENCE.BACKEND", "torch"]  # (AMP stays at its default "off")
 GOAL_FRAME_RATIO = 1.05  # issue 12: whole default frame <= 1.05x the plain eager backbone on the search crop
 GOAL_PYSOT_SPEEDUP = 1.25  # issue 12: the shipped tracker's FPS >= 1.25x pysot's SiamRPN++ r50 on the same machine
 PYSOT_ROW = "pysot SiamRPN++ r50 (reference)"
@@ -799,9 +799,9 @@ def runtime_markdown(r: Mapping[str, Any], command: str) -> str:
                          f"{diff} | {vs} | {stages} |")
         rows = g["rows"]
         if PYSOT_ROW in rows:
-            lines += ["", f"pysot's SiamRPN++ ResNet-50 tracker (`--pysot`: a pysot checkout, random weights, its state "
-                          f"put back on the initial box before each frame so both crop the same region) ran in the same "
-                          f"rounds. Goal (issue 12): the shipped tracker >= {GOAL_PYSOT_SPEEDUP:.2f}x its FPS."]
+            lines += ["", f"pysot's SiamRPN++ ResNet-50 tracker (`--pysot`: a pysot checkout, random weights, its "
+                          f"state put back on the initial box before each frame so both crop the same region) ran in "
+                          f"the same rounds. Goal (issue 12): the shipped tracker >= {GOAL_PYSOT_SPEEDUP:.2f}x its FPS."]
         if {"plain eager", "default (torch)", "onnxruntime"} <= set(rows):
             ort = rows["onnxruntime"]["frame_s"]
             lines += ["", f"ONNX Runtime vs eager in this run: {rows['default (torch)']['frame_s'] / ort:.2f}x the "
