@@ -19,7 +19,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from siamcorners.cli.common import add_common_args, add_opts_arg, run_guarded  # noqa: E402
+from siamcorners.cli.common import add_common_args, add_opts_arg, run_guarded, shown_path  # noqa: E402
 
 
 def _eval(args: argparse.Namespace) -> int:
@@ -123,7 +123,7 @@ def _runtime_rows(args: argparse.Namespace, device: str, video: str, sections: l
     from siamcorners.engine.profiling.speed import (RUNTIME_BEGIN, RUNTIME_END, run_runtime_benchmark, runtime_markdown,
                                                     write_markdown_section)
 
-    tiny = os.path.join(root, "experiments", "siamcorners_tiny_synthetic")
+    tiny = shown_path(os.path.join(root, "experiments", "siamcorners_tiny_synthetic"))  # short names in the docs
     r = run_runtime_benchmark(args.cfg, args.opts, device, video, args.frames, args.warmup, args.rounds, sections,
                               os.path.join(tiny, "config.yaml"), os.path.join(tiny, "model.pth"), args.heldout,
                               args.heldout_videos, [x.strip() for x in args.runtimes.split(",") if x.strip()],

@@ -6,7 +6,7 @@ import glob
 import os
 from typing import Any, Mapping
 
-from .common import UserError
+from .common import UserError, shown_path
 
 __all__ = ["check_snapshot_fits", "VisFactory", "vis_display_problem", "finished_videos"]
 
@@ -41,8 +41,7 @@ def _fitting_configs(wanted: Mapping[str, Any]) -> list[str]:
         except (ConfigError, OSError):
             continue
         if all(keys.get(k) == v for k, v in wanted.items()):
-            rel = os.path.relpath(path)
-            found.append(path if rel.startswith("..") else rel)
+            found.append(shown_path(path))
     return found
 
 

@@ -19,7 +19,14 @@ from typing import Callable, Sequence
 
 __all__ = ["UserError", "ToolInterrupted", "USER_ERRORS", "add_common_args", "add_opts_arg", "run_guarded",
            "command_line", "check_output_dir", "check_output_file", "check_device", "join_negative_values",
-           "one_line"]
+           "one_line", "shown_path"]
+
+
+def shown_path(path: str) -> str:
+    """A path as messages and docs show it: relative to the working directory when inside it (no machine-specific
+    prefix), else as given."""
+    rel = os.path.relpath(path)
+    return path if rel.startswith("..") else rel
 
 
 class UserError(Exception):

@@ -257,8 +257,7 @@ def machine_info(device: torch.device | str) -> dict[str, str]:
     device = torch.device(device)
     gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else "none used"
     # the vector unit torch dispatches to (AVX2 / AVX512 ...): VMs that report the same model name differ several-fold
-    capability = torch.backends.cpu.get_cpu_capability() if hasattr(torch.backends, "cpu") else "unknown"
-    return {"cpu": f"{cpu}, {os.cpu_count()} cores, {capability} kernels",
+    return {"cpu": f"{cpu}, {os.cpu_count()} cores, {torch.backends.cpu.get_cpu_capability()} kernels",
             "torch_threads": str(torch.get_num_threads()),
             "gpu": gpu, "python": platform.python_version(), "torch": torch.__version__,
             "numpy": np.__version__, "opencv": cv2.__version__, "platform": platform.platform()}
@@ -759,12 +758,6 @@ def run_runtime_benchmark(cfg_path: str | None, opts: Sequence[str] = (), device
     return out
 
 
-def _shown_path(path: str) -> str:
-    """A path as the docs show it: relative to the working directory when inside it (no machine-specific prefix)."""
-    rel = os.path.relpath(path)
-    return path if rel.startswith("..") else rel
-
-
 def runtime_markdown(r: Mapping[str, Any], command: str) -> str:
     """The ``docs/benchmarks.md`` section for :func:`run_runtime_benchmark`."""
     m = r["machine"]
@@ -801,7 +794,8 @@ def runtime_markdown(r: Mapping[str, Any], command: str) -> str:
         if PYSOT_ROW in rows:
             lines += ["", f"pysot's SiamRPN++ ResNet-50 tracker (`--pysot`: a pysot checkout, random weights, its "
                           f"state put back on the initial box before each frame so both crop the same region) ran in "
-                          f"the same rounds. Goal (issue 12): the shipped tracker >= {GOAL_PYSOT_SPEEDUP:.2f}x its FPS."]
+                          f"the same rounds. Goal (issue 12): the shipped tracker >= {GOAL_PYSOT_SPEEDUP:.2f}x its "
+                          f"FPS."]
         if {"plain eager", "default (torch)", "onnxruntime"} <= set(rows):
             ort = rows["onnxruntime"]["frame_s"]
             lines += ["", f"ONNX Runtime vs eager in this run: {rows['default (torch)']['frame_s'] / ort:.2f}x the "
@@ -814,7 +808,7 @@ def runtime_markdown(r: Mapping[str, Any], command: str) -> str:
         lines += [
             "",
             f"### Reduced precision: success AUC on the held-out synthetic set ({p['videos']} videos, seed "
-            f"{p['seed']}, as tools/quickstart.py) with the shipped tiny model (`{_shown_path(p['snapshot'])}`)",
+            f"{p['seed']}, as tools/quickstart.py) with the shipped tiny model (`{p['snapshot']}`)",
             "",
             "| precision | success AUC | AUC change | FPS (tiny model) | FPS ratio |",
             "|---|---:|---:|---:|---:|",
