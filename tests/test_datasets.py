@@ -1,7 +1,9 @@
+import faulthandler
 import json
 import logging
 import os
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -13,6 +15,7 @@ from siamcorners.data.datasets import build_train_dataset
 from siamcorners.data.pair_dataset import TrainPairDataset
 from siamcorners.data.sources import CropSource, crop_box
 from siamcorners.data.targets import corner_targets
+from siamcorners.data.workers import init_data_worker
 from siamcorners.engine.profiling.throughput import write_fake_crop_dataset
 
 SHAPES = {"template": (4, 3, 127, 127), "search": (3, 255, 255), "tl_heat": (1, 25, 25), "br_heat": (1, 25, 25),
@@ -41,6 +44,33 @@ def _cfg(paths, **changes):
     return cfg
 
 
+def _worker_init_reporting_stalls(worker_id):
+    # a worker still running after 90 s prints its stack (in the test's captured stderr) and exits, so the loader
+    # fails at once naming the dead worker instead of waiting for its 120 s timeout with nothing to show
+    faulthandler.dump_traceback_later(90, exit=True)
+    init_data_worker(worker_id)
+
+
+class _OpenCVThreads(torch.utils.data.Dataset):
+    def __len__(self):
+        return 2
+
+    def __getitem__(self, index):
+        warped = cv2.warpAffine(np.full((600, 600, 3), index, np.uint8), np.float32([[1, 0, 1], [0, 1, 1]]),
+                                (511, 511))
+        return cv2.getNumThreads(), int(warped[100, 100, 0])
+
+
+def test_training_workers_run_opencv_on_their_own_thread():
+    """A forked worker never uses OpenCV's thread pool, whose threads stay behind in the parent."""
+    cv2.warpAffine(np.zeros((600, 600, 3), np.uint8), np.float32([[1, 0, 1], [0, 1, 1]]), (511, 511))
+    parent = cv2.getNumThreads()
+    loader = DataLoader(_OpenCVThreads(), batch_size=None, num_workers=2, timeout=60,
+                        worker_init_fn=init_data_worker)
+    assert [(int(n), int(v)) for n, v in loader] == [(1, 0), (1, 1)]  # getNumThreads() is 1 after setNumThreads(0)
+    assert cv2.getNumThreads() == parent  # the parent keeps its own setting
+
+
 def _equal(a, b):
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
@@ -64,8 +94,9 @@ def test_deterministic_per_seed_epoch_index_whatever_the_worker(fake):
     direct = [ds[i] for i in range(6)]
     again = build_train_dataset(cfg, epoch=0)
     assert all(_equal(direct[i], again[i]) for i in range(6))
-    # forked workers, as in training; a stalled worker fails the test after 120 s instead of hanging the suite
-    loader = DataLoader(torch.utils.data.Subset(ds, range(6)), batch_size=1, num_workers=2, timeout=120)
+    # forked workers started as in training, right after OpenCV's thread pool ran here in the parent
+    loader = DataLoader(torch.utils.data.Subset(ds, range(6)), batch_size=1, num_workers=2, timeout=120,
+                        worker_init_fn=_worker_init_reporting_stalls)
     for i, batch in enumerate(loader):
         assert _equal({k: v[0] for k, v in batch.items()}, direct[i])
     other_epoch = build_train_dataset(cfg, epoch=1)

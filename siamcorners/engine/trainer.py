@@ -37,6 +37,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from siamcorners.config import save_config, to_dict
+from siamcorners.data.workers import init_data_worker
 from siamcorners.engine.distributed import (
     DistInfo,
     all_reduce_mean,
@@ -116,12 +117,6 @@ class _SeededItems(Dataset):
     def __getitem__(self, index: int) -> Any:
         with _seeded(_item_seed(self.seed, self.epoch, index)):
             return self.dataset[index]
-
-
-def _worker_init(worker_id: int) -> None:
-    seed = torch.initial_seed() % 2**32  # DataLoader: base seed (from our seeded generator) + worker id
-    random.seed(seed)
-    np.random.seed(seed)
 
 
 class ResumableDistributedSampler(DistributedSampler):
@@ -375,7 +370,7 @@ class Trainer:
         gen = torch.Generator().manual_seed(_item_seed(self.seed, epoch, self.info.rank, stream=1))
         return DataLoader(_SeededItems(dataset, self.seed, epoch), batch_size=self.batch_size, sampler=sampler,
                           num_workers=self.num_workers, pin_memory=self.device.type == "cuda", drop_last=True,
-                          worker_init_fn=_worker_init, generator=gen,
+                          worker_init_fn=init_data_worker, generator=gen,
                           persistent_workers=False)
 
     def _begin_epoch(self, epoch: int) -> float:

@@ -13,6 +13,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 
+from siamcorners.data.workers import init_data_worker
+
 __all__ = ["write_fake_crop_dataset", "measure_throughput", "data_benchmark"]
 
 
@@ -59,7 +61,7 @@ def measure_throughput(dataset: Dataset, num_samples: int = 64, num_workers: int
     if len(dataset) < n:
         raise ValueError(f"dataset too small: {len(dataset)} items for {warmup} warm-up + {num_samples} samples")
     loader = DataLoader(Subset(dataset, range(n)), batch_size=batch_size, num_workers=num_workers,
-                        shuffle=False)
+                        shuffle=False, worker_init_fn=init_data_worker)
     seen, counted, started, start = 0, 0, warmup == 0, time.perf_counter()
     with torch.no_grad():
         for batch in loader:
