@@ -1,4 +1,5 @@
-"""Start-up of a DataLoader worker process (``worker_init_fn``) for the training data.
+"""Start-up of a forked worker process that handles images: DataLoader workers of the training data, and the
+process pool of the data-preparation tools.
 
 Workers are forked (Linux): the child inherits the parent's memory, the training index included, for free, but
 not the parent's threads. A library whose thread pool was in use in the parent keeps that pool's bookkeeping
@@ -16,13 +17,18 @@ import cv2
 import numpy as np
 import torch
 
-__all__ = ["init_data_worker"]
+__all__ = ["opencv_on_calling_thread", "init_data_worker"]
+
+
+def opencv_on_calling_thread() -> None:
+    """Run every OpenCV call of this process on the thread that makes it (the start-up of a forked worker)."""
+    cv2.setNumThreads(0)
 
 
 def init_data_worker(worker_id: int) -> None:
     """``worker_init_fn`` for training loaders: OpenCV on the calling thread only, and ``random`` /
     ``np.random`` seeded from the worker's torch seed (the loader's base seed + ``worker_id``)."""
-    cv2.setNumThreads(0)
+    opencv_on_calling_thread()
     seed = torch.initial_seed() % 2**32
     random.seed(seed)
     np.random.seed(seed)

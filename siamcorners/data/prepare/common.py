@@ -23,6 +23,8 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from siamcorners.data.workers import opencv_on_calling_thread
+
 __all__ = ["FrameJob", "VideoJob", "crop_instance", "crop_video", "prepare_dataset", "write_json_atomic",
            "build_annotations", "CONTEXT_AMOUNT", "EXEMPLAR_SIZE", "INSTANCE_SIZE"]
 
@@ -158,7 +160,7 @@ def prepare_dataset(jobs: List[VideoJob], out_dir: str, json_name: str = "train.
     scaled: Dict[str, Dict] = {}
     tasks = [(job, crop_root, instance_size) for job in jobs]
     if workers > 1 and len(tasks) > 1:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        with ProcessPoolExecutor(max_workers=workers, initializer=opencv_on_calling_thread) as pool:
             results = list(tqdm(pool.map(_crop_video_star, tasks, chunksize=max(1, len(tasks) // (workers * 16))),
                                 total=len(tasks), desc=desc, unit="video"))
     else:
