@@ -11,7 +11,7 @@ from siamcorners.config import load_config
 from test_pysot_reference import FAKE as FAKE_PYSOT
 from siamcorners.data.synthetic import make_video
 from siamcorners.engine.profiling.speed import (BACKBONE_STAGES, SECTION_BEGIN, SECTION_END, StageClock,
-                                      conditioned_random_model, machine_info, profile_components,
+                                      conditioned_random_model, cpu_has_bf16_unit, machine_info, profile_components,
                                       write_markdown_section)
 from siamcorners.models import build_model
 from siamcorners.models.runtime import InferenceSettings, InferenceSiamCorners
@@ -127,6 +127,9 @@ def test_speed_subcommand_writes_its_section(tmp_path, shared_data_dir):
                    "Batched multi-video", "not measured", "share of the backbone"):
         assert needle in text
     assert not np.isnan(float(text.split("| baseline | ")[1].split(" ")[0]))
+    # bf16 autocast is timed only where the CPU does bf16 arithmetic; elsewhere the section says why it is missing
+    emulated = cpu_has_bf16_unit() is False
+    assert ("| AMP bf16 |" in text) != emulated and ("AMP bf16 is not timed here" in text) == emulated
 
 
 @pytest.mark.slow

@@ -263,6 +263,20 @@ def machine_info(device: torch.device | str) -> dict[str, str]:
             "numpy": np.__version__, "opencv": cv2.__version__, "platform": platform.platform()}
 
 
+def cpu_has_bf16_unit() -> bool | None:
+    """True when the CPU advertises bf16 arithmetic (``avx512_bf16`` / ``amx_bf16`` in /proc/cpuinfo), False when it
+    does not (autocast then emulates bf16, many times slower than fp32), None when the flags cannot be read."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return bool(flags & {"avx512_bf16", "amx_bf16"})
+    except OSError:
+        pass
+    return None
+
+
 # ------------------------------------------------------------------------------------ the speed benchmark
 SWITCH_ROWS: dict[str, list[str]] = {
     "template recomputed per frame": ["INFERENCE.PRECOMPUTE_TEMPLATE", "false"],
@@ -376,7 +390,13 @@ def run_speed_benchmark(cfg_path: str | None, opts: Sequence[str] = (), device: 
     torch.manual_seed(0)
     model = _conditioned_model(cfg, first[0], first[1], dev)
     amp = "fp16" if dev.type == "cuda" else "bf16"
-    rows = {"baseline": [], **SWITCH_ROWS, f"AMP {amp}": ["INFERENCE.AMP", amp]}
+    rows = {"baseline": [], **SWITCH_ROWS}
+    notes = []
+    if dev.type == "cuda" or cpu_has_bf16_unit() is not False:
+        rows[f"AMP {amp}"] = ["INFERENCE.AMP", amp]
+    else:  # emulated bf16 ran ~130x slower than fp32 on an AVX2 CPU: hours for this table, and no news
+        notes.append("AMP bf16 is not timed here: this CPU has no bf16 unit (no avx512_bf16 / amx_bf16 flag), so "
+                     "autocast emulates bf16 at many times the fp32 cost; `--sections goal` times it on a few frames.")
     if compile_row:
         rows["COMPILE"] = ["INFERENCE.COMPILE", "true"]
     cfgs = {name: load_config(cfg_path, base_opts + extra) for name, extra in rows.items()}
@@ -428,7 +448,7 @@ def run_speed_benchmark(cfg_path: str | None, opts: Sequence[str] = (), device: 
                           "max_abs_px": diff, "frames": one["frames"]}
     return {"machine": machine_info(dev), "device": str(dev), "frames": frames, "warmup": warmup, "rounds": rounds,
             "videos": list(videos), "table": table, "optimised": faster, "optimised_opts": optimised_opts,
-            "breakdown": breakdown,
+            "breakdown": breakdown, "notes": notes,
             "batched": batched, "batch_videos": batch_videos, "cfg": cfg_path or "<defaults>", "opts": list(opts)}
 
 
@@ -468,9 +488,10 @@ def speed_markdown(r: Mapping[str, Any], command: str) -> str:
         f"{after['share_of_backbone']:.1%} |",
         f"| ... as a share of the frame time | {before['share_of_frame']:.1%} | {after['share_of_frame']:.1%} |",
         "",
-        f"Optimised profile = the exact switches that remove work on any device: "
+        f"Optimised profile = the shipped defaults, the exact switches that remove work on any device: "
         f"{', '.join(r['optimised']) or 'none'} (its FPS ratio is from a second interleaved comparison with the "
-        f"baseline; BATCH_BRANCHES and DEVICE_CROP save kernel launches and transfers, a GPU matter). To track with it: `tools/test.py ... --opts {' '.join(r.get('optimised_opts', []))}`.",
+        f"baseline; BATCH_BRANCHES and DEVICE_CROP save kernel launches and transfers, a GPU matter). In config "
+        f"terms: `--opts {' '.join(r.get('optimised_opts', []))}`.",
         "",
         "### End-to-end tracking FPS per switch (same run; FPS and ratio are separate medians over the rounds, so "
         "a ratio can disagree with the FPS columns by the round-to-round noise, a few per cent here)",
@@ -492,6 +513,7 @@ def speed_markdown(r: Mapping[str, Any], command: str) -> str:
         "compare with care). Exact switches agree with the "
         "baseline to float rounding; AMP is not exact (its box difference is the measured accuracy cost; with "
         "random weights a small numeric change can make the tracker pick another candidate).",
+        *[line for note in r.get("notes", []) for line in ("", note)],
         "",
         f"### Batched multi-video tracking ({r['batch_videos']} synthetic videos of different sizes and lengths)",
         "",
