@@ -9,7 +9,7 @@ from siamcorners.config import ConfigError, load_config
 from siamcorners.data.crops import search_crop
 from siamcorners.data.device_crops import search_crop_device
 from siamcorners.engine.profiling.speed import (PLAIN_OPTS, box_agreement, conditioned_random_model, load_video_frames,
-                                               tracking_run)
+                                               pick_agreement, tracking_run)
 from siamcorners.models import build_model
 from siamcorners.models.runtime import EagerRuntime, InferenceSettings, InferenceSiamCorners, fold_batchnorm
 from siamcorners.models.runtime.winograd import WinogradConv2d, use_winograd
@@ -184,3 +184,34 @@ def test_official_resnet50_all_exact_switches(frames):
                         warmup=0)["boxes"]
     assert np.abs(np.diff(base, axis=0)).max() > 1.0
     assert box_agreement(base, fast)["max_abs_px"] < EXACT_TOL_PX
+
+
+def test_pick_agreement_tells_a_rounding_tie_from_another_network(small, frames):
+    """The speed benchmark's explanation of parted boxes: same state each frame, compare scores, picks, ranks."""
+    model, _ = small
+    plain = load_config(opts=PLAIN)
+    same = pick_agreement(SiamCornersTracker(model, plain), SiamCornersTracker(model, plain), frames, BOX)
+    assert same == {"max_score_diff": 0.0, "pick_frames": [], "rank_frames": [], "frames": len(frames) - 1}
+    folded = pick_agreement(SiamCornersTracker(model, plain),
+                            SiamCornersTracker(model, load_config(opts=PLAIN + ALL_EXACT)), frames, BOX)
+    assert 0 < folded["max_score_diff"] < 1e-3 and folded["pick_frames"] == []
+    other = build_model(plain)  # another network: its scores are not the plain model's
+    other.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        for p in other.parameters():
+            p.mul_(1.5)
+    moved = pick_agreement(SiamCornersTracker(model, plain), SiamCornersTracker(other, plain), frames, BOX)
+    assert moved["max_score_diff"] > 1e-2
+
+
+def test_parted_boxes_are_explained_in_the_speed_section():
+    from siamcorners.engine.profiling.speed import _parted_notes
+
+    pick = {"max_score_diff": 1.8e-05, "pick_frames": [5], "rank_frames": [3, 5, 7], "frames": 9}
+    r = {"table": [{"name": "baseline", "videos": {"v": {"max_abs_px": 0.0}}},
+                   {"name": "FOLD_BN", "videos": {"v": {"max_abs_px": 33.3, "pick": pick}}}]}
+    (note,) = _parted_notes(r)
+    assert note.startswith("FOLD_BN, v: boxes part from the baseline's by up to 33 px")
+    assert "differ by at most 1.8e-05" in note and "at 1 of 9 frames (5)" in note and "swap ranks" in note
+    pick["rank_frames"] = [3]  # a pick that changed without a rank swap gets no rank explanation
+    assert "swap ranks" not in _parted_notes(r)[0]
