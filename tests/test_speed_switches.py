@@ -215,3 +215,5 @@ def test_parted_boxes_are_explained_in_the_speed_section():
     assert "differ by at most 1.8e-05" in note and "at 1 of 9 frames (5)" in note and "swap ranks" in note
     pick["rank_frames"] = [3]  # a pick that changed without a rank swap gets no rank explanation
     assert "swap ranks" not in _parted_notes(r)[0]
+    pick["rank_frames"], pick["max_score_diff"] = [5], 0.2  # nor scores that differ beyond rounding
+    assert "swap ranks" not in _parted_notes(r)[0] and "differ by at most 0.2" in _parted_notes(r)[0]

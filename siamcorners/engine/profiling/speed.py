@@ -314,6 +314,7 @@ SWITCH_ROWS: dict[str, list[str]] = {
     "DEVICE_CROP": ["INFERENCE.DEVICE_CROP", "true"],
 }
 PARTED_PX = 0.05  # an exact switch whose boxes differ from the baseline's by more than this is examined
+ROUNDING_SCORE_DIFF = 1e-3  # candidate scores (sigmoid, in [0, 1]) this close on the same crop: float rounding
 EXACT_SWITCHES = ("FOLD_BN", "BATCH_BRANCHES", "SPARSE_OFFSETS", "POOL_IMPL logstep", "CHANNELS_LAST", "WINOGRAD",
                   "DEVICE_CROP")
 # the optimised profile = the shipped defaults: the exact switches that remove work (BN passes, the dense offset heads,
@@ -582,7 +583,8 @@ def _parted_notes(r: Mapping[str, Any]) -> list[str]:
             pick = agree.get("pick")
             if pick is None:
                 continue
-            same_rank_flip = pick["pick_frames"] and set(pick["pick_frames"]) <= set(pick["rank_frames"])
+            same_rank_flip = (pick["pick_frames"] and set(pick["pick_frames"]) <= set(pick["rank_frames"])
+                              and pick["max_score_diff"] <= ROUNDING_SCORE_DIFF)
             notes.append(
                 f"{row['name']}, {v}: boxes part from the baseline's by up to {agree['max_abs_px']:.2g} px. Put back "
                 f"on the baseline's state before every frame, the two networks' candidate scores differ by at most "
