@@ -266,19 +266,23 @@ def pick_agreement(reference: Any, other: Any, frames: Sequence[np.ndarray], box
     return {"max_score_diff": worst, "pick_frames": picks, "rank_frames": ranks, "frames": len(frames) - 1}
 
 
+def _cpuinfo_field(key: str) -> str | None:
+    """The value of the first ``key`` line of /proc/cpuinfo (Linux), None where there is none."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith(key):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
 def machine_info(device: torch.device | str) -> dict[str, str]:
     """CPU model, core count, torch threads, GPU name and library versions."""
     import cv2
 
-    cpu = platform.processor() or "unknown"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    cpu = _cpuinfo_field("model name") or platform.processor() or "unknown"
     device = torch.device(device)
     gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else "none used"
     # the vector unit torch dispatches to (AVX2 / AVX512 ...): VMs that report the same model name differ several-fold
@@ -291,15 +295,8 @@ def machine_info(device: torch.device | str) -> dict[str, str]:
 def cpu_has_bf16_unit() -> bool | None:
     """True when the CPU advertises bf16 arithmetic (``avx512_bf16`` / ``amx_bf16`` in /proc/cpuinfo), False when it
     does not (autocast then emulates bf16, many times slower than fp32), None when the flags cannot be read."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
-                    return bool(flags & {"avx512_bf16", "amx_bf16"})
-    except OSError:
-        pass
-    return None
+    flags = _cpuinfo_field("flags")
+    return None if flags is None else bool(set(flags.split()) & {"avx512_bf16", "amx_bf16"})
 
 
 # ------------------------------------------------------------------------------------ the speed benchmark
