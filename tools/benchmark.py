@@ -9,7 +9,7 @@
         [--mobilenet]                             # + MobileNetV2 vs ResNet-50 FPS in the same run
     python tools/benchmark.py busy [--hogs 2] [--out docs/benchmarks.md]           # thread choice on a busy machine
     python tools/benchmark.py gpu-check [--out docs/benchmarks.md]                # every CUDA path once (exit 2: no GPU)
-    python tools/benchmark.py realvideo --dataset-root DIR [--cfg C --snapshot M]  # ours vs OpenCV MIL/CSRT vs static
+    python tools/benchmark.py realvideo --dataset-root DIR [--cfg C --snapshot M]  # ours, OpenCV MIL/CSRT, static
         [--out docs/benchmarks.md] [--json-out FILE]                              # success AUC, precision@20, FPS
 """
 from __future__ import annotations
@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -196,7 +197,7 @@ def _realvideo(args: argparse.Namespace) -> int:
     trackers = [t for t in args.trackers.split(",") if t.strip()] if args.trackers else None
     videos = [v for v in args.videos.split(",") if v.strip()] if args.videos else None
     r = realvideo_benchmark(args.dataset_root, shown_path(cfg), shown_path(snapshot), args.opts, trackers, videos)
-    _emit(realvideo_markdown(r, " ".join(["python", "tools/benchmark.py"] + args.argv), args.machine_note),
+    _emit(realvideo_markdown(r, shlex.join(["python", "tools/benchmark.py"] + args.argv), args.machine_note),
           args.out, write_markdown_section, begin=REALVIDEO_BEGIN, end=REALVIDEO_END)
     if args.json_out:
         atomic_write_text(args.json_out, json.dumps(r, indent=1) + "\n")

@@ -133,7 +133,8 @@ def realvideo_benchmark(dataset_root: str, cfg_path: str, snapshot: str, opts: S
             preds.append(boxes)
             seconds += float(np.sum(times))
             frames += len(boxes)
-            log(f"  {entry.name:16s} {seq.name:14s} {len(boxes):5d} frames {len(boxes) / max(np.sum(times), 1e-9):7.1f} FPS")
+            fps = len(boxes) / max(float(np.sum(times)), 1e-9)
+            log(f"  {entry.name:16s} {seq.name:14s} {len(boxes):5d} frames {fps:7.1f} FPS")
         rows.append(_score(entry.name, dataset, preds, frames, seconds))
         log(f"{entry.name}: success AUC {rows[-1]['success_auc']:.3f}, precision@20 {rows[-1]['precision']:.3f}, "
             f"{rows[-1]['fps']:.1f} FPS")
