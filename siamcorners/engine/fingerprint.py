@@ -95,8 +95,8 @@ def training_config(cfg: Mapping) -> dict[str, Any]:
     in ``DATASET.NAMES``, without their locations: a source the run does not read changes nothing)."""
     used = tuple(f"DATASET.SOURCES.{name}." for name in (cfg.get("DATASET") or {}).get("NAMES") or ())
     return {k: v for k, v in flatten(cfg).items()
-            if not _excluded(k, NOT_TRAINING_KEYS) and not (k.startswith("DATASET.SOURCES.")
-                                                            and (k.endswith(_LOCATION_SUFFIXES) or not k.startswith(used)))}
+            if not _excluded(k, NOT_TRAINING_KEYS)
+            and not (k.startswith("DATASET.SOURCES.") and (k.endswith(_LOCATION_SUFFIXES) or not k.startswith(used)))}
 
 
 def state_digest(state: Mapping[str, Any]) -> str:
