@@ -250,6 +250,8 @@ DEFAULTS: dict = {
         "CHECKPOINT_ITERS": 500,      # mid-epoch "last.pth" every this many iterations (0 = only per epoch)
         "STOP_AFTER_ITERS": 0,        # stop (as if killed) after this many iterations of this run; 0 = off
         "LOG_DIR": "logs",            # relative to OUTPUT_DIR
+        "IMAGE_SUMMARY_ITERS": 200,   # TensorBoard images of 4 fixed training pairs (templates, search crop, predicted
+                                      # and target corner heat maps) every this many iterations; 0 = off
     },
     "TEST": {
         "SNAPSHOT": "",

@@ -56,7 +56,7 @@ NOT_TRAINING_KEYS = frozenset({
     "TRAIN.NUM_WORKERS",              # items are seeded by (SEED, epoch, index): workers do not change them
     "TRAIN.EPOCHS",                   # a run may be extended; the Trainer refuses a resume point past it
     "TRAIN.NUM_THREADS", "TRAIN.PRINT_FREQ", "TRAIN.RESUME", "TRAIN.CHECKPOINT_ITERS", "TRAIN.STOP_AFTER_ITERS",
-    "TRAIN.SNAPSHOT_DIR", "TRAIN.LOG_DIR",
+    "TRAIN.SNAPSHOT_DIR", "TRAIN.LOG_DIR", "TRAIN.IMAGE_SUMMARY_ITERS",
     "TRAIN.PRETRAINED", "MODEL.BACKBONE.PRETRAINED",  # file locations; a resumed run loads its checkpoint
     "TEST", "INFERENCE",              # tracking only
 })
