@@ -56,8 +56,13 @@ def test_opencv_trackers_get_the_box_zero_based_and_keep_the_last_box_when_lost(
     assert t.track(frame)["bbox"] == [23.0, 32.0, 12.0, 9.0]
 
 
-def test_mil_is_found_in_opencv_python():
+def test_mil_is_found_in_opencv_python_and_contrib_trackers_when_present(monkeypatch):
+    import cv2
+
     assert "OpenCV MIL" in opencv_tracker_factories()
+    monkeypatch.setattr(cv2, "TrackerCSRT_create", lambda: "csrt", raising=False)  # as opencv-contrib provides it
+    found = opencv_tracker_factories()
+    assert list(found)[:2] == ["OpenCV MIL", "OpenCV CSRT"] and found["OpenCV CSRT"]() == "csrt"
 
 
 def test_realvideo_subcommand_scores_every_tracker_with_our_evaluator(tool, otb_folder, tmp_path, capsys):

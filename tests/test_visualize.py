@@ -27,7 +27,8 @@ def test_heat_overlay_puts_a_cell_where_the_heat_geometry_says(stride, origin):
 
 def _train(tmp_path, every):
     cfg = load_config(TINY, ["OUTPUT_DIR", str(tmp_path), "TRAIN.EPOCHS", "1", "DATASET.VIDEOS_PER_EPOCH", "4",
-                             "TRAIN.BATCH_SIZE", "2", "TRAIN.NUM_WORKERS", "0", "TRAIN.IMAGE_SUMMARY_ITERS", str(every)])
+                             "TRAIN.BATCH_SIZE", "2", "TRAIN.NUM_WORKERS", "0",
+                             "TRAIN.IMAGE_SUMMARY_ITERS", str(every)])
     trainer = Trainer(cfg, progress=False)
     try:
         assert trainer.train()["iterations"] == 2
