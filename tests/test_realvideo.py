@@ -99,9 +99,12 @@ def test_realvideo_subcommand_scores_every_tracker_with_our_evaluator(tool, otb_
     (["--dataset-root", "{otb}", "--videos", "nope"], "unknown video(s) nope"),
     (["--dataset-root", "{otb}", "--cfg", os.path.join(ROOT, "experiments", "siamcorners_tiny_synthetic",
                                                        "config.yaml")], "--snapshot"),
+    (["--dataset-root", "{otb}", "--snapshot", "{missing}"], "checkpoint file not found"),
 ])
 def test_realvideo_bad_input_is_one_line(tool, otb_folder, tmp_path, capsys, args, message):
     args = [a.format(missing=str(tmp_path / "none"), otb=otb_folder) for a in args]
     assert tool.main(["realvideo"] + args) == 2
-    err = capsys.readouterr().err.strip().splitlines()
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()
     assert err[-1].startswith("error:") and message in err[-1] and "Traceback" not in "".join(err)
+    assert "success AUC" not in captured.out  # refused before any tracker ran

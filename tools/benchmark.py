@@ -177,7 +177,9 @@ def _gpu_check(args: argparse.Namespace) -> int:
 
 def _realvideo(args: argparse.Namespace) -> int:
     from siamcorners.benchmarks.textio import atomic_write_text
+    from siamcorners.cli.checks import check_snapshot_fits
     from siamcorners.cli.common import check_output_file
+    from siamcorners.config import load_config
     from siamcorners.engine.profiling.realvideo import REALVIDEO_BEGIN, REALVIDEO_END, realvideo_benchmark, \
         realvideo_markdown
     from siamcorners.engine.profiling.speed import write_markdown_section
@@ -193,6 +195,7 @@ def _realvideo(args: argparse.Namespace) -> int:
     for path, what in ((args.out, "--out"), (args.json_out, "--json-out")):
         if path:
             check_output_file(path, what)
+    check_snapshot_fits(load_config(cfg, args.opts), cfg, snapshot)  # before minutes of OpenCV tracking
     apply_threads(args.threads)
     trackers = [t for t in args.trackers.split(",") if t.strip()] if args.trackers else None
     videos = [v for v in args.videos.split(",") if v.strip()] if args.videos else None
