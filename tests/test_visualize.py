@@ -5,9 +5,11 @@ import os
 import cv2
 import numpy as np
 import pytest
+import torch
 
 from siamcorners.config import load_config
 from siamcorners.engine.trainer import Trainer
+from siamcorners.models.checkpoint import load_checkpoint
 from siamcorners.engine.visualize import heat_overlay
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -56,8 +58,12 @@ def test_training_writes_image_summaries_of_fixed_pairs(tmp_path):
     assert not np.array_equal(a[:, 510:1020], b[:, 510:1020])  # the prediction changed with the step
 
 
-def test_image_summaries_off(tmp_path):
-    assert _train(tmp_path, 0).Tags()["images"] == []
+def test_image_summaries_off_and_they_do_not_change_training(tmp_path):
+    assert _train(tmp_path / "off", 0).Tags()["images"] == []
+    _train(tmp_path / "on", 1)
+    off = load_checkpoint(str(tmp_path / "off" / "snapshot" / "checkpoint_e1.pth"))["model"]
+    on = load_checkpoint(str(tmp_path / "on" / "snapshot" / "checkpoint_e1.pth"))["model"]
+    assert off.keys() == on.keys() and all(torch.equal(off[k], on[k]) for k in off)  # BN statistics included
 
 
 def test_demo_heatmaps_writes_a_panel_per_frame(tmp_path, capsys):
