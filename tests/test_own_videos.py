@@ -9,7 +9,6 @@ import sys
 
 import cv2
 import numpy as np
-import pytest
 import torch
 
 from siamcorners.config import load_config
