@@ -1,11 +1,10 @@
 """Fine-tuning on your own videos (issue 16 §6): tools/prepare/sequences.py turns OTB- and GOT-10k-layout folders into
 the crop511 layout, the OWN source reads it, and a tiny run fine-tunes the shipped model on it."""
+import importlib.util
 import json
 import math
 import os
 import shutil
-import subprocess
-import sys
 
 import cv2
 import numpy as np
@@ -45,16 +44,30 @@ def _hand_made(raw) -> None:
     (got / "cover.label").write_text("8\n8\n0\n8\n")          # frame 2: fully occluded
 
 
-def _prepare(src, out, workers=2):
-    return subprocess.run([sys.executable, os.path.join(ROOT, "tools", "prepare", "sequences.py"), "--root",
-                           str(src), "--out", str(out), "--workers", str(workers)],
-                          capture_output=True, text=True, cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT))
+class _Ran:
+    def __init__(self, returncode, stdout, stderr):
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
 
 
-def test_prepare_own_sequences_both_layouts_crops_and_boxes(tmp_path):
+def _prepare(src, out, capsys, workers=2):
+    """tools/prepare/sequences.py in this process (its command line, exit code and output)."""
+    spec = importlib.util.spec_from_file_location("prepare_sequences",
+                                                  os.path.join(ROOT, "tools", "prepare", "sequences.py"))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    capsys.readouterr()
+    try:
+        rc = tool.main(["--root", str(src), "--out", str(out), "--workers", str(workers)])
+    except SystemExit as e:
+        rc = e.code
+    captured = capsys.readouterr()
+    return _Ran(rc, captured.out, captured.err)
+
+
+def test_prepare_own_sequences_both_layouts_crops_and_boxes(tmp_path, capsys):
     _hand_made(tmp_path)
     out = tmp_path / "own"
-    r = _prepare(tmp_path / "clips", out)
+    r = _prepare(tmp_path / "clips", out, capsys)
     assert r.returncode == 0, r.stderr
     assert "6 crops written" in r.stdout  # 4 OTB frames + 2 GOT-10k frames (absent and occluded ones skipped)
     anno = json.loads((out / "train.json").read_text())
@@ -80,23 +93,23 @@ def test_prepare_own_sequences_both_layouts_crops_and_boxes(tmp_path):
         ys, xs = np.nonzero(crop[..., 0] > 160)  # the white target in the crop
         assert abs(xs.min() - box[0]) <= 2.5 and abs(xs.max() + 1 - box[2]) <= 2.5
         assert abs(ys.min() - box[1]) <= 2.5 and abs(ys.max() + 1 - box[3]) <= 2.5
-    again = _prepare(tmp_path / "clips", out, workers=1)  # resumable: nothing is cropped twice
+    again = _prepare(tmp_path / "clips", out, capsys, workers=1)  # resumable: nothing is cropped twice
     assert again.returncode == 0 and "0 crops written, 6 already there" in again.stdout
 
 
-def test_prepare_own_sequences_bad_folder_is_one_line(tmp_path):
+def test_prepare_own_sequences_bad_folder_is_one_line(tmp_path, capsys):
     _hand_made(tmp_path)
     os.remove(tmp_path / "clips" / "walk_otb" / "img" / "0004.jpg")
-    r = _prepare(tmp_path / "clips", tmp_path / "own")
+    r = _prepare(tmp_path / "clips", tmp_path / "own", capsys)
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert r.stderr.strip() == (f"error: {tmp_path / 'clips' / 'walk_otb' / 'groundtruth_rect.txt'}: 4 ground-truth "
                                 f"rows but 3 numbered images in {tmp_path / 'clips' / 'walk_otb' / 'img'} (one row "
                                 f"per image, in the images' number order)")
-    r = _prepare(tmp_path / "nothing", tmp_path / "own")
+    r = _prepare(tmp_path / "nothing", tmp_path / "own", capsys)
     assert r.returncode == 2 and "sequence folder not found" in r.stderr
 
 
-def test_fine_tune_the_shipped_model_on_own_videos(tmp_path):
+def test_fine_tune_the_shipped_model_on_own_videos(tmp_path, capsys):
     """Two synthetic clips, one in each layout -> prepare -> 2 iterations from the shipped tiny model."""
     clips = tmp_path / "clips"
     write_otb_dataset(str(clips), 2, seed=7, num_frames=8, image_size=(120, 160))
@@ -108,7 +121,7 @@ def test_fine_tune_the_shipped_model_on_own_videos(tmp_path):
     os.remove(got / "groundtruth_rect.txt")
     np.savetxt(got / "groundtruth.txt", rows, fmt="%.2f", delimiter=",")
     out = tmp_path / "own"
-    assert _prepare(clips, out).returncode == 0
+    assert _prepare(clips, out, capsys).returncode == 0
     run = tmp_path / "run"
     from siamcorners.cli import train
     rc = train.main(["--cfg", os.path.join(TINY, "config.yaml"), "--no-progress", "--threads", "1",

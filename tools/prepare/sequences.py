@@ -19,5 +19,9 @@ def add_args(p):
     p.add_argument("--root", required=True, help="folder of annotated sequences (OTB or GOT-10k layout)")
 
 
+def main(argv=None) -> int:
+    return run_cli(__doc__, add_args, lambda a: read_sequences(a.root), argv=argv)
+
+
 if __name__ == "__main__":
-    sys.exit(run_cli(__doc__, add_args, lambda a: read_sequences(a.root)))
+    sys.exit(main())
