@@ -62,14 +62,15 @@ def _labelled(image: np.ndarray, label: str) -> np.ndarray:
 def heatmap_panel(templates: Sequence[np.ndarray], search: np.ndarray, heats: Mapping[str, np.ndarray],
                   stride: float, origin: float, box: Sequence[float] | None = None) -> np.ndarray:
     """One row: template grid | search crop (with ``box`` x1, y1, x2, y2 in crop pixels drawn) | one overlay per
-    entry of ``heats`` (name -> (h, w) probabilities). Returns (255 + 16, 255 * (2 + len(heats)), 3) uint8 BGR."""
+    entry of ``heats`` (name -> (h, w) probabilities), labelled with its name and peak value. Returns (255 + 16, 255 * (2 + len(heats)), 3) uint8 BGR."""
     search = _uint8_hwc(search)
     shown = search.copy()
     if box is not None:
         x1, y1, x2, y2 = (int(round(float(v))) for v in box)
         cv2.rectangle(shown, (x1, y1), (x2, y2), (0, 191, 255), 2)
     cells = [_labelled(template_grid([_uint8_hwc(t) for t in templates]), "template"), _labelled(shown, "search")]
-    cells += [_labelled(heat_overlay(search, h, stride, origin), name) for name, h in heats.items()]
+    cells += [_labelled(heat_overlay(search, h, stride, origin), f"{name}  max {float(np.max(h)):.2f}")
+              for name, h in heats.items()]
     return np.hstack(cells)
 
 
