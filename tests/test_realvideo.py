@@ -77,6 +77,7 @@ def test_realvideo_subcommand_scores_every_tracker_with_our_evaluator(tool, otb_
     for row in r["rows"]:
         assert 0.0 <= row["success_auc"] <= 1.0 and 0.0 <= row["precision"] <= 1.0 and row["frames"] == 20
         assert row["fps"] > 0 and set(row["per_video"]) == set(r["videos"])
+        assert all(v["fps"] > 0 and v["frame_size"] == [160, 120] for v in row["per_video"].values())
     # the static box scored here equals tools/eval.py's score of the same boxes written as result files
     dataset = read_otb(otb_folder)
     tracker_dir = str(tmp_path / "results" / "static")

@@ -118,6 +118,7 @@ def realvideo_benchmark(dataset_root: str, cfg_path: str, snapshot: str, opts: S
     """Track every sequence of the OTB-layout ``dataset_root`` with each tracker and score it (pysot OPE).
 
     Returns ``{"rows": [{"tracker", "success_auc", "precision", "fps", "frames", "seconds", "per_video"}], ...}``
+    (``per_video``: name -> success AUC, precision, FPS and frame size [w, h])
     in the order static box, OpenCV trackers, ours (or the order of ``trackers``)."""
     dataset: Dataset = read_otb(dataset_root, name=os.path.basename(os.path.normpath(dataset_root)) or "real")
     if videos:
@@ -126,16 +127,15 @@ def realvideo_benchmark(dataset_root: str, cfg_path: str, snapshot: str, opts: S
     rows = []
     for entry in entries:
         tracker = entry.make()
-        preds, seconds, frames = [], 0.0, 0
+        preds, video_seconds = [], []
         for seq in dataset:
             boxes, times = track_video(tracker, seq, entry.conventions.init_rule)
             boxes[0] = entry.conventions.first_line(boxes[0])
             preds.append(boxes)
-            seconds += float(np.sum(times))
-            frames += len(boxes)
-            fps = len(boxes) / max(float(np.sum(times)), 1e-9)
-            log(f"  {entry.name:16s} {seq.name:14s} {len(boxes):5d} frames {fps:7.1f} FPS")
-        rows.append(_score(entry.name, dataset, preds, frames, seconds))
+            video_seconds.append(float(np.sum(times)))
+            log(f"  {entry.name:16s} {seq.name:14s} {len(boxes):5d} frames "
+                f"{len(boxes) / max(video_seconds[-1], 1e-9):7.1f} FPS")
+        rows.append(_score(entry.name, dataset, preds, video_seconds))
         log(f"{entry.name}: success AUC {rows[-1]['success_auc']:.3f}, precision@20 {rows[-1]['precision']:.3f}, "
             f"{rows[-1]['fps']:.1f} FPS")
     return {"rows": rows, "dataset_root": dataset_root, "videos": dataset.names,
@@ -144,14 +144,18 @@ def realvideo_benchmark(dataset_root: str, cfg_path: str, snapshot: str, opts: S
                 "%Y-%m-%d %H:%M UTC")}
 
 
-def _score(name: str, dataset: Dataset, preds: list[np.ndarray], frames: int, seconds: float) -> dict[str, Any]:
+def _score(name: str, dataset: Dataset, preds: list[np.ndarray], video_seconds: list[float]) -> dict[str, Any]:
     gts = [s.gt for s in dataset]
     curves = M.pysot_curves(gts, preds)
     scores = M.pysot_scores(curves)
     per_video = {}
     for i, seq in enumerate(dataset):
         one = M.pysot_scores({k: v[i:i + 1] for k, v in curves.items()})
-        per_video[seq.name] = {"success_auc": one["success_auc"], "precision": one["precision"]}
+        h, w = seq.frame(0).shape[:2]
+        per_video[seq.name] = {"success_auc": one["success_auc"], "precision": one["precision"],
+                               "fps": len(preds[i]) / video_seconds[i] if video_seconds[i] > 0 else float("nan"),
+                               "frame_size": [w, h]}
+    frames, seconds = sum(len(p) for p in preds), sum(video_seconds)
     return {"tracker": name, "success_auc": scores["success_auc"], "precision": scores["precision"],
             "fps": frames / seconds if seconds > 0 else float("nan"), "frames": frames, "seconds": seconds,
             "per_video": per_video}
