@@ -217,6 +217,8 @@ DEFAULTS: dict = {
                        "FRAME_RANGE": 100, "NUM_USE": 200000},
             "LASOT": {"ROOT": "training_dataset/lasot/crop511", "ANNO": "training_dataset/lasot/train.json",
                       "FRAME_RANGE": 100, "NUM_USE": 200000},
+            "OWN": {"ROOT": "training_dataset/own/crop511", "ANNO": "training_dataset/own/train.json",
+                    "FRAME_RANGE": 100, "NUM_USE": -1},  # your own videos: tools/prepare/sequences.py (README)
             "SYNTHETIC": {"ROOT": "", "ANNO": "", "FRAME_RANGE": 30, "NUM_USE": 2000, "SEED": 0,
                           "FRAMES": 60, "IMAGE_SIZE": [240, 320],
                           "VIDEOS": 200},  # videos make_video((SEED, k)), k < VIDEOS (= write_otb_dataset(seed=SEED))
@@ -248,6 +250,8 @@ DEFAULTS: dict = {
         "CHECKPOINT_ITERS": 500,      # mid-epoch "last.pth" every this many iterations (0 = only per epoch)
         "STOP_AFTER_ITERS": 0,        # stop (as if killed) after this many iterations of this run; 0 = off
         "LOG_DIR": "logs",            # relative to OUTPUT_DIR
+        "IMAGE_SUMMARY_ITERS": 200,   # TensorBoard images of 4 fixed training pairs (templates, search crop, predicted
+                                      # and target corner heat maps) every this many iterations; 0 = off
     },
     "TEST": {
         "SNAPSHOT": "",

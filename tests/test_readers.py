@@ -62,6 +62,19 @@ def test_otb_raw_layout_quirks(otb_root):
     assert np.array_equal(frame[..., 0], frame[..., 2])
 
 
+def test_otb_partly_annotated_sequence_cut_and_renumbered_uses_its_images(tmp_path):
+    """A David folder holding only its 471 annotated frames renumbered 1..471 (shared/data/real) is read as is,
+    not refused for lacking images 472..770 of the official range 300..770."""
+    root = tmp_path / "real"
+    _touch_images(root / "David" / "img", range(1, 472))
+    _write(str(root / "David" / "groundtruth_rect.txt"), _rows(471))
+    david = load_dataset("OTB100", str(root))["David"]
+    assert len(david) == 471 and david.frames[0].endswith("0001.jpg") and david.frames[-1].endswith("0471.jpg")
+    _touch_images(root / "David" / "img", range(472, 475))  # neither the official range nor one image per row
+    with pytest.raises(BenchmarkError, match="image number 475 missing"):
+        load_dataset("OTB100", str(root))
+
+
 def test_otb_trimmed_copy_and_mismatch(tmp_path):
     root = tmp_path / "otb"
     _touch_images(root / "Dudek" / "img", range(1, 4))

@@ -11,6 +11,9 @@ Quirks handled (eval-reference.md 4.1):
 * ground-truth delimiters vary (comma, tab, spaces);
 * image names are numbers of any width (Board uses 5 digits) with .jpg or .png.
 
+A folder of a partly annotated sequence that holds exactly one image per ground-truth row, numbered 1..N (a copy
+cut to the annotated range and renumbered, such as ``shared/data/real/David``), uses its images as they are.
+
 Trimmed copies: when a folder holds fewer images than its ground-truth file has rows (a subset such as
 ``shared/data/otb_mini`` made by copying the first K images next to the official
 ``groundtruth_rect.txt``), and the images are exactly 1..K, the ground truth is cut to K rows and a
@@ -68,7 +71,8 @@ def _gt_files(folder: str) -> list[tuple[str, str]]:
 def _frames_for(name: str, folder: str, gt_path: str, n_gt: int, gt: np.ndarray,
                 range_key: str) -> tuple[list[str], np.ndarray]:
     images = list_images(os.path.join(folder, "img"))
-    if range_key in FRAME_RANGES:
+    renumbered = len(images) == n_gt and sorted(images) == list(range(1, n_gt + 1))
+    if range_key in FRAME_RANGES and not renumbered:
         start, end = FRAME_RANGES[range_key]
         if n_gt != end - start + 1:
             raise BenchmarkError(f"{gt_path}: {name} expects {end - start + 1} rows for images "

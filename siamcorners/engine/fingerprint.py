@@ -56,7 +56,7 @@ NOT_TRAINING_KEYS = frozenset({
     "TRAIN.NUM_WORKERS",              # items are seeded by (SEED, epoch, index): workers do not change them
     "TRAIN.EPOCHS",                   # a run may be extended; the Trainer refuses a resume point past it
     "TRAIN.NUM_THREADS", "TRAIN.PRINT_FREQ", "TRAIN.RESUME", "TRAIN.CHECKPOINT_ITERS", "TRAIN.STOP_AFTER_ITERS",
-    "TRAIN.SNAPSHOT_DIR", "TRAIN.LOG_DIR",
+    "TRAIN.SNAPSHOT_DIR", "TRAIN.LOG_DIR", "TRAIN.IMAGE_SUMMARY_ITERS",
     "TRAIN.PRETRAINED", "MODEL.BACKBONE.PRETRAINED",  # file locations; a resumed run loads its checkpoint
     "TEST", "INFERENCE",              # tracking only
 })
@@ -91,10 +91,12 @@ def box_config(cfg: Mapping) -> dict[str, Any]:
 
 
 def training_config(cfg: Mapping) -> dict[str, Any]:
-    """The flattened config keys that change what a training run produces."""
+    """The flattened config keys that change what a training run produces (of ``DATASET.SOURCES`` only the sources
+    in ``DATASET.NAMES``, without their locations: a source the run does not read changes nothing)."""
+    used = tuple(f"DATASET.SOURCES.{name}." for name in (cfg.get("DATASET") or {}).get("NAMES") or ())
     return {k: v for k, v in flatten(cfg).items()
-            if not _excluded(k, NOT_TRAINING_KEYS) and not (k.startswith("DATASET.SOURCES.")
-                                                            and k.endswith(_LOCATION_SUFFIXES))}
+            if not _excluded(k, NOT_TRAINING_KEYS)
+            and not (k.startswith("DATASET.SOURCES.") and (k.endswith(_LOCATION_SUFFIXES) or not k.startswith(used)))}
 
 
 def state_digest(state: Mapping[str, Any]) -> str:

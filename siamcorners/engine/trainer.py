@@ -15,7 +15,8 @@ Differences from the official loop, on purpose:
   silently); the checkpoints already written are the last good ones.
 
 Outputs under ``OUTPUT_DIR``: ``config.resolved.yaml``, ``SNAPSHOT_DIR/`` (checkpoints),
-``LOG_DIR/train.log`` (plain text) and TensorBoard scalars in ``LOG_DIR``.
+``LOG_DIR/train.log`` (plain text) and TensorBoard scalars in ``LOG_DIR``, with images of four fixed pairs (templates,
+search crop, predicted and target heat maps) every ``TRAIN.IMAGE_SUMMARY_ITERS`` iterations.
 """
 from __future__ import annotations
 
@@ -69,6 +70,7 @@ ModelBuilder = Callable[[Mapping[str, Any]], nn.Module]
 _CKPT_RE = re.compile(r"checkpoint_e(\d+)\.pth$")
 _PER_LEVEL_RE = re.compile(r"_\d+$")  # per-level losses go to TensorBoard only
 LAST_NAME = "last.pth"
+SUMMARY_PAIRS = 4  # training pairs shown in the TensorBoard image summaries
 
 
 class NonFiniteLossError(RuntimeError):
@@ -233,6 +235,8 @@ class Trainer:
         self.progress = progress and self.info.is_main
         self.dataset_builder = dataset_builder or _default_dataset_builder
         self.step_callback = step_callback
+        self.image_summary_iters = int(tc["IMAGE_SUMMARY_ITERS"])
+        self._summary_pairs: Optional[dict[str, Any]] = None  # the fixed pairs of the image summaries
 
         resume = resume or tc["RESUME"]
         skipped: list[str] = []
@@ -480,6 +484,9 @@ class Trainer:
                 self.global_step += 1
                 done += 1
                 self._log_step(values, grad_norm, t_data, t_step, epoch, it, iters, window)
+                if self.writer is not None and self.image_summary_iters > 0 \
+                        and self.global_step % self.image_summary_iters == 0:
+                    self._image_summary()
                 if self.step_callback is not None:
                     self.step_callback(self, epoch, it, values)
                 n_window += 1
@@ -518,6 +525,25 @@ class Trainer:
         self.writer.add_scalar("time/step", t_step, step)
         if math.isfinite(grad_norm):
             self.writer.add_scalar("grad_norm", grad_norm, step)
+
+    def _image_summary(self) -> None:
+        """TensorBoard images ``pairs/<i>`` of SUMMARY_PAIRS fixed pairs (items 0.. of epoch 0): templates, search
+        crop, predicted and target corner heat maps (``engine/visualize.py``)."""
+        from torch.utils.data import default_collate
+
+        from siamcorners.engine.visualize import pair_panels
+
+        if self._summary_pairs is None:
+            items = _SeededItems(self.dataset_builder(self.cfg, 0), self.seed, 0)
+            batch = default_collate([items[i] for i in range(min(SUMMARY_PAIRS, len(items)))])
+            batch.pop("skipped", None)
+            self._summary_pairs = batch
+        heat = self.cfg["HEATMAP"]
+        panels = pair_panels(unwrap_model(self.model), self._summary_pairs, self.cfg["MODEL"]["LEVELS"],
+                             float(heat["STRIDE"]), float(heat["ORIGIN"]))
+        for i, panel in enumerate(panels):
+            self.writer.add_image(f"pairs/{i}", np.ascontiguousarray(panel[..., ::-1]), self.global_step,
+                                  dataformats="HWC")  # BGR -> RGB
 
     def _print(self, epoch: int, it: int, iters: int, window: Mapping[str, float], n: int, t_step: float) -> None:
         if n == 0:
