@@ -30,7 +30,7 @@ from siamcorners.benchmarks import Benchmark, BenchmarkError, DATASET_NAMES, loa
 from siamcorners.cli.common import (UserError, add_common_args, add_opts_arg, check_device, check_output_dir,
                                     run_guarded)
 from siamcorners.engine.fingerprint import factory_fingerprint, tracking_fingerprint
-from siamcorners.engine.run_dirs import claim_results_folder
+from siamcorners.engine.run_dirs import check_tracker_name, claim_results_folder
 from siamcorners.engine.tester import (ImportedFactory, RunConventions, SiamCornersFactory, parse_shard,
                                        track_batched_runner, track_sequential)
 from siamcorners.engine.threads import apply_threads
@@ -106,6 +106,8 @@ def dataset_root(args) -> str:
 
 
 def _run(args) -> int:
+    if args.tracker_name is not None:  # before any work: --overwrite deletes <out>/<dataset>/<this name>
+        check_tracker_name(args.tracker_name)
     cfg = None
     if args.onnx:  # the INFERENCE.BACKEND / ONNX_DIR overrides; the export is checked against the snapshot below
         from siamcorners.models.runtime.onnx_export import backend_opts, check_export
