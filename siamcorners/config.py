@@ -12,6 +12,11 @@ Rules:
   file and the key, with a "did you mean" suggestion;
 * a value must have the default's type (an int is accepted where a float is expected, a list where a
   tuple is expected); keys listed in `_FREE_TYPE` accept anything YAML can express;
+* YAML is read with YAML 1.2 booleans: ``off``/``on``/``yes``/``no`` stay strings (``INFERENCE.AMP: off``), and a
+  boolean key accepts them as well as ``true``/``false``;
+* `validate` checks every value before anything is built: finite numbers, ranges (`_RANGES`), vector lengths
+  (`_VECTORS`), ``DEVICE``, and the crop / feature-map geometry (`_check_geometry`); a wrong value is one line
+  naming the key and the allowed range;
 * `save_config(cfg, path)` writes the fully resolved tree beside a run's outputs.
 """
 from __future__ import annotations
