@@ -112,12 +112,13 @@ def _frames_for(name: str, folder: str, gt_path: str, n_gt: int, gt: np.ndarray,
 
 
 def _pysot_copy(folder_name: str, files: list[tuple[str, str]]) -> list[tuple[str, str]] | None:
-    """A pysot-prepared copy of a two-target folder (``Jogging-1`` holding both gt files): its own target only."""
+    """A pysot-prepared copy of a two-target folder (``Jogging-1`` holding ``groundtruth_rect.1.txt``, usually with
+    the other target's file too): its own target only."""
     base, dash, k = folder_name.rpartition("-")
     if not dash or not base or not k.isdigit():
         return None
     own = [(suffix, path) for suffix, path in files if suffix == k]
-    return own if own and len(files) > 1 else None
+    return own or None
 
 
 def read_otb(root: str, name: str = "OTB100", kind: str = "otb", trimmed: bool = False) -> Dataset:
