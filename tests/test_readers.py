@@ -82,8 +82,8 @@ OTB100_FOLDERS = (
     "David3 Deer Diving Dog Dog1 Doll DragonBaby Dudek FaceOcc1 FaceOcc2 Fish FleetFace Football Football1 Freeman1 "
     "Freeman3 Freeman4 Girl Girl2 Gym Human2 Human3 Human4 Human5 Human6 Human7 Human8 Human9 Ironman Jogging Jump "
     "Jumping KiteSurf Lemming Liquor Man Matrix Mhyang MotorRolling MountainBike Panda RedTeam Rubik Shaking Singer1 "
-    "Singer2 Skater Skater2 Skating1 Skating2 Skiing Soccer Subway Surfer Suv Sylvester Tiger1 Tiger2 Toy Trans Trellis "
-    "Twinnings Vase Walking Walking2 Woman").split()
+    "Singer2 Skater Skater2 Skating1 Skating2 Skiing Soccer Subway Surfer Suv Sylvester Tiger1 Tiger2 Toy Trans "
+    "Trellis Twinnings Vase Walking Walking2 Woman").split()
 OTB100_VIDEOS = sorted([f for f in OTB100_FOLDERS if f not in ("Jogging", "Skating2", "Human4")]
                        + ["Jogging-1", "Jogging-2", "Skating2-1", "Skating2-2", "Human4-2"])
 PARTIAL = {"David": (300, 770), "Football1": (1, 74), "Freeman3": (1, 460), "Freeman4": (1, 283),

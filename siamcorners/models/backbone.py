@@ -328,9 +328,9 @@ def load_pretrained_backbone(backbone: nn.Module, path: str, verbose: bool = Tru
         bad = report["mismatched"][:2] or report["missing"][:2]
         raise ValueError(f"{path}: only {len(used)} of the backbone's {len(weights)} weight tensors match "
                          f"({len(report['mismatched'])} shape-mismatched, {len(report['missing'])} missing; e.g. "
-                         f"{'; '.join(bad)}): the file is for another backbone than this config's (MODEL.BACKBONE.TYPE, "
-                         f"WIDTH, WIDTH_MULT); give MODEL.BACKBONE.PRETRAINED a file for it, or '' to train from "
-                         f"scratch")
+                         f"{'; '.join(bad)}): the file is for another backbone than this config's "
+                         f"(MODEL.BACKBONE.TYPE, WIDTH, WIDTH_MULT); give MODEL.BACKBONE.PRETRAINED a file for it, "
+                         f"or '' to train from scratch")
     backbone.load_state_dict(new_state, strict=False)
     if verbose:
         print(f"pretrained backbone {path}: loaded {len(report['loaded'])}, adapted "
