@@ -478,7 +478,7 @@ def load_config(path: str | None = None, opts: Sequence[str] | None = None, free
         merge_opts(cfg, opts)
     if not cfg.OUTPUT_DIR:
         cfg.OUTPUT_DIR = os.path.dirname(os.path.abspath(path)) if path else os.getcwd()
-    validate(cfg, path or "<defaults>")
+    validate(cfg, (path or "<defaults>") + (" with --opts" if opts else ""))
     return cfg.freeze() if freeze else cfg
 
 
