@@ -27,7 +27,7 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the checkout
 
 from siamcorners.benchmarks.metrics import overlap_ratio
-from siamcorners.cli.common import (add_common_args, add_opts_arg, check_device, check_output_dir,
+from siamcorners.cli.common import (UserError, add_common_args, add_opts_arg, check_device, check_output_dir,
                                     check_output_file, join_negative_values, run_guarded)
 from siamcorners.cli.checks import check_snapshot_fits
 from siamcorners.config import load_config
@@ -64,6 +64,13 @@ def _snapshot_for(args: argparse.Namespace, cfg_path: str, cfg) -> str:
         snap = cfg.TEST.SNAPSHOT
         return snap if os.path.isabs(snap) else os.path.join(cfg.OUTPUT_DIR, snap)
     return os.path.join(os.path.dirname(os.path.abspath(cfg_path)), "model.pth")
+
+
+def _same_file(path: str, source: str) -> bool:
+    """Whether ``path`` names the file ``source`` (also through another spelling or a link)."""
+    if os.path.exists(path) and os.path.exists(source):
+        return os.path.samefile(path, source)
+    return os.path.realpath(path) == os.path.realpath(source)
 
 
 def _trained_on_synthetic_only(cfg) -> bool:
@@ -115,6 +122,9 @@ def _run(args: argparse.Namespace) -> int:
     for flag, path in (("--out", args.out), ("--gif", args.gif)):
         if path:
             check_output_file(path, flag)
+            if args.source is not None and _same_file(path, args.source):
+                raise UserError(f"{flag} {path} is the --source video itself: writing it would destroy the input; "
+                                f"give another {flag} name")
     if args.heatmaps:
         check_output_dir(args.heatmaps, "--heatmaps")
     check_device(args.device or cfg.DEVICE, "--device" if args.device else "DEVICE")

@@ -30,6 +30,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--dataset-root", help="dataset folder (raw layout or with <NAME>.json; default: "
                                           "testing_dataset/<NAME> when it exists, as in pysot)")
     p.add_argument("--format", default="auto", choices=["auto", "json", "raw"], help="annotation source")
+    p.add_argument("--trimmed-copy", action="store_true", help="OTB-layout image folders may hold only the first K "
+                   "images of a video (a trimmed copy): use the first K ground-truth rows (else an error)")
     p.add_argument("--results", "--tracker_path", "-p", dest="results", default="results",
                    help="folder of tracker folders (results/ or results/<dataset>/; default: results); "
                         "--tracker_path/-p is pysot's name")
@@ -149,7 +151,7 @@ def _run(args) -> int:
         print(f"dataset root: {root} (default testing_dataset/<NAME>; give --dataset-root to change it)")
     if args.num < 1:
         raise UserError(f"--num must be >= 1, got {args.num}")
-    bench = Benchmark(args.dataset, root, args.results, fmt=args.format)
+    bench = Benchmark(args.dataset, root, args.results, fmt=args.format, trimmed=args.trimmed_copy)
     report_dir = report_dir or os.path.join("reports", bench.dataset.name)
     check_output_dir(report_dir, "report folder")
     trackers = select_trackers(bench, args.results, args.trackers, args.tracker_prefix)

@@ -30,7 +30,7 @@ from siamcorners.benchmarks import Benchmark, BenchmarkError, DATASET_NAMES, loa
 from siamcorners.cli.common import (UserError, add_common_args, add_opts_arg, check_device, check_output_dir,
                                     run_guarded)
 from siamcorners.engine.fingerprint import factory_fingerprint, tracking_fingerprint
-from siamcorners.engine.run_dirs import claim_results_folder
+from siamcorners.engine.run_dirs import check_tracker_name, claim_results_folder
 from siamcorners.engine.tester import (ImportedFactory, RunConventions, SiamCornersFactory, parse_shard,
                                        track_batched_runner, track_sequential)
 from siamcorners.engine.threads import apply_threads
@@ -45,6 +45,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--dataset-root", help="dataset folder (raw layout or with <NAME>.json; default: "
                                           "testing_dataset/<NAME> when it exists, as in pysot)")
     p.add_argument("--format", default="auto", choices=["auto", "json", "raw"], help="annotation source")
+    p.add_argument("--trimmed-copy", action="store_true", help="OTB-layout image folders may hold only the first K "
+                   "images of a video (a trimmed copy): use the first K ground-truth rows (else an error)")
     p.add_argument("--videos", help="comma-separated video names to run (default: all)")
     p.add_argument("--video", action="append", default=[], metavar="NAME",
                    help="run only this video (pysot's flag; may be repeated; adds to --videos)")
@@ -106,6 +108,8 @@ def dataset_root(args) -> str:
 
 
 def _run(args) -> int:
+    if args.tracker_name is not None:  # before any work: --overwrite deletes <out>/<dataset>/<this name>
+        check_tracker_name(args.tracker_name)
     cfg = None
     if args.onnx:  # the INFERENCE.BACKEND / ONNX_DIR overrides; the export is checked against the snapshot below
         from siamcorners.models.runtime.onnx_export import backend_opts, check_export
@@ -140,7 +144,7 @@ def _run(args) -> int:
     else:
         raise BenchmarkError("--out is required without --cfg")
     check_output_dir(out, "--out" if args.out else "results folder (cfg.OUTPUT_DIR/cfg.TEST.RESULTS_DIR)")
-    dataset = load_dataset(args.dataset, dataset_root(args), args.format)
+    dataset = load_dataset(args.dataset, dataset_root(args), args.format, args.trimmed_copy)
     videos = [v.strip() for v in args.videos.split(",") if v.strip()] if args.videos else []
     videos += [v for v in args.video if v not in videos]
     if args.batch_videos < 1:

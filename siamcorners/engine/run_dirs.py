@@ -25,8 +25,8 @@ from ..benchmarks.sequence import BenchmarkError
 from ..benchmarks.textio import atomic_write_text
 from .fingerprint import differences, training_config
 
-__all__ = ["ResultsFolderError", "RunDirectoryError", "claim_results_folder", "claim_run_directory",
-           "fingerprint_path", "run_checkpoints"]
+__all__ = ["ResultsFolderError", "RunDirectoryError", "check_tracker_name", "claim_results_folder",
+           "claim_run_directory", "fingerprint_path", "run_checkpoints"]
 
 _CKPT_RE = re.compile(r"^(checkpoint_e\d+|last)\.pth$")
 
@@ -40,6 +40,16 @@ class RunDirectoryError(ValueError):
 
 
 # ------------------------------------------------------------------------------------------ results folders
+def check_tracker_name(name: str, what: str = "--tracker-name") -> str:
+    """``name`` is one plain folder name (not empty, ``.``, ``..``, no path separator), so a results folder
+    ``<dataset_dir>/<name>`` and what ``--overwrite`` deletes stay inside ``<dataset_dir>``; returns it."""
+    seps = {"/", "\\", os.sep} | ({os.altsep} if os.altsep else set())
+    if not name.strip() or name in (".", "..") or any(c in name for c in seps | {"\0"}):
+        raise ResultsFolderError(f"{what} {name!r}: must be one plain folder name (letters, digits, '_', '-', "
+                                 f"'.'; not empty, '.', '..' or a path with '/')")
+    return name
+
+
 def fingerprint_path(dataset_dir: str, tracker_name: str) -> str:
     return os.path.join(dataset_dir, f"{tracker_name}.fingerprint.json")
 
@@ -72,6 +82,7 @@ def claim_results_folder(dataset_dir: str, tracker_name: str, fingerprint: Mappi
     config are deleted first. Then the fingerprint and (when given) ``cfg`` as ``<tracker_name>.config.yaml``
     are written beside the folder.
     """
+    check_tracker_name(tracker_name, "tracker name")
     tracker_dir = os.path.join(dataset_dir, tracker_name)
     fp_path = fingerprint_path(dataset_dir, tracker_name)
     if os.path.exists(tracker_dir) and not os.path.isdir(tracker_dir):

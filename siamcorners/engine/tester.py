@@ -33,7 +33,7 @@ import numpy as np
 from ..benchmarks.regions import INIT_BOX_RULES, init_box_from_region
 from ..benchmarks.results import layout_for, make_submission_zip, write_result
 from ..benchmarks.sequence import BenchmarkError, Dataset, Sequence
-from ..data.crops import template_patch_box
+from ..data.crops import box_too_large, template_patch_box
 
 __all__ = ["VideoOutcome", "RunConventions", "track_sequential", "track_batched_runner", "track_video",
            "run_benchmark", "select_videos", "parse_shard", "SiamCornersFactory", "ImportedFactory"]
@@ -101,6 +101,10 @@ def _check_init_box(seq: Sequence, init_rule: str = "pysot",
         if x + bw <= 0 or y + bh <= 0 or x >= w or y >= h:
             raise BenchmarkError(f"{seq.name}: first-frame box {box.tolist()} (x, y, w, h) lies outside the "
                                  f"{w}x{h} image {seq.frames[0]}")
+        problem = box_too_large(bw, bh, (h, w))
+        if problem:
+            raise BenchmarkError(f"{seq.name}: first-frame box {box.tolist()} (x, y, w, h) {problem}; "
+                                 f"first image {seq.frames[0]}")
     return box.tolist()
 
 
