@@ -23,10 +23,11 @@ from typing import Any, Callable, Mapping, Optional
 
 from ..benchmarks.sequence import BenchmarkError
 from ..benchmarks.textio import atomic_write_text
+from .claims import Claim, ItemLocks, claim
 from .fingerprint import differences, training_config
 
 __all__ = ["ResultsFolderError", "RunDirectoryError", "claim_results_folder", "claim_run_directory",
-           "fingerprint_path", "run_checkpoints"]
+           "fingerprint_path", "run_checkpoints", "tracker_video_locks"]
 
 _CKPT_RE = re.compile(r"^(checkpoint_e\d+|last)\.pth$")
 
@@ -64,18 +65,43 @@ def _read_json(path: str) -> Optional[dict]:
 
 def claim_results_folder(dataset_dir: str, tracker_name: str, fingerprint: Mapping[str, Any],
                          cfg: Optional[Mapping] = None, overwrite: bool = False,
-                         log: Callable[[str], None] = print) -> str:
-    """Make ``<dataset_dir>/<tracker_name>`` the results folder of ``fingerprint`` and return its path.
+                         log: Callable[[str], None] = print) -> Claim:
+    """Claim ``<dataset_dir>/<tracker_name>`` as the results folder of ``fingerprint`` for this run's life.
 
-    Refused (:class:`ResultsFolderError`) when the folder already holds results of another fingerprint, or
-    results without a fingerprint file. With ``overwrite`` the tracker's results, submission zip, fingerprint and
+    Returns the held `Claim` (``claim.folder`` is the tracker folder); runs of the same fingerprint share the
+    folder (they take disjoint videos, `tracker_video_locks`). Refused (:class:`ResultsFolderError`) when the folder
+    already holds results of another fingerprint, or results without a fingerprint file; refused
+    (:class:`~siamcorners.engine.claims.ClaimError`) while a run of another fingerprint holds it, or with
+    ``overwrite`` while any run holds it. With ``overwrite`` the tracker's results, submission zip, fingerprint and
     config are deleted first. Then the fingerprint and (when given) ``cfg`` as ``<tracker_name>.config.yaml``
     are written beside the folder.
     """
     tracker_dir = os.path.join(dataset_dir, tracker_name)
     fp_path = fingerprint_path(dataset_dir, tracker_name)
+    how = "use --tracker-name NAME to write to a new folder, or --overwrite to delete them and run again"
     if os.path.exists(tracker_dir) and not os.path.isdir(tracker_dir):
         raise ResultsFolderError(f"{tracker_dir}: exists and is not a folder")
+
+    def decide(alone: bool) -> None:
+        if alone:
+            _check_results_folder(dataset_dir, tracker_name, fingerprint, cfg, overwrite, how, log)
+
+    held = claim(dataset_dir, tracker_name, fingerprint, tracker_dir, shared=True, overwrite=overwrite,
+                 decide=decide, describe=differences, how="use --tracker-name NAME to write to a new folder", log=log)
+    held.folder = tracker_dir
+    return held
+
+
+def tracker_video_locks(dataset_dir: str, tracker_name: str) -> ItemLocks:
+    """Per-video locks of a tracker's results folder (runs that share it never track the same video at once)."""
+    return ItemLocks(os.path.join(dataset_dir, f".{tracker_name}.videos"))
+
+
+def _check_results_folder(dataset_dir: str, tracker_name: str, fingerprint: Mapping[str, Any],
+                          cfg: Optional[Mapping], overwrite: bool, how: str, log: Callable[[str], None]) -> None:
+    """The fingerprint check of `claim_results_folder` (no other run holds the folder)."""
+    tracker_dir = os.path.join(dataset_dir, tracker_name)
+    fp_path = fingerprint_path(dataset_dir, tracker_name)
     files = _result_files(tracker_dir) if os.path.isdir(tracker_dir) else []
     if overwrite:
         if os.path.isdir(tracker_dir):
@@ -87,7 +113,6 @@ def claim_results_folder(dataset_dir: str, tracker_name: str, fingerprint: Mappi
             log(f"--overwrite: deleted {len(files)} result file(s) of {tracker_name!r} in {dataset_dir}")
     elif os.path.isdir(tracker_dir):
         saved = _read_json(fp_path) if os.path.isfile(fp_path) else None
-        how = ("use --tracker-name NAME to write to a new folder, or --overwrite to delete them and run again")
         if files and saved is None:
             raise ResultsFolderError(
                 f"{tracker_dir}: holds {len(files)} result file(s) but no readable {os.path.basename(fp_path)} "
@@ -100,7 +125,7 @@ def claim_results_folder(dataset_dir: str, tracker_name: str, fingerprint: Mappi
                 raise ResultsFolderError(
                     f"{tracker_dir}: holds {len(files)} result file(s) made with another setup "
                     f"(saved -> now: {'; '.join(diff)}); resuming would mix them; {how}")
-            if diff:  # an empty folder: another shard of a different setup may have just claimed it
+            if diff:  # an empty folder claimed by another setup that wrote nothing (yet)
                 raise ResultsFolderError(
                     f"{tracker_dir}: claimed by a run with another setup (saved -> now: {'; '.join(diff)}) that "
                     f"has not written results yet; {how}")
@@ -109,7 +134,6 @@ def claim_results_folder(dataset_dir: str, tracker_name: str, fingerprint: Mappi
     if cfg is not None:
         from ..config import save_config
         save_config(cfg, os.path.join(dataset_dir, f"{tracker_name}.config.yaml"))
-    return tracker_dir
 
 
 # ------------------------------------------------------------------------------------------ training runs
