@@ -10,7 +10,14 @@ checkpoints it finds; both are only right when the files already there were made
   describes the files beside it.
 * `claim_run_directory`: a snapshot folder that holds checkpoints belongs to the run that wrote them. A new run
   there is refused; a resumed run must have the same training config (`training_config`) as the checkpoint
-  it continues; ``overwrite`` deletes the old run's checkpoints, logs and resolved config first.
+  it continues, whether that checkpoint is in the folder or elsewhere (``--resume PATH`` / ``TRAIN.RESUME`` into
+  a new OUTPUT_DIR); ``overwrite`` deletes the old run's checkpoints, logs and resolved config first.
+* `claim_training_run`: a training run holds its OUTPUT_DIR (and a snapshot / log folder outside it) for its life
+  (`siamcorners.engine.claims`): a second training run there is refused while the first runs, whatever its
+  config (two runs would write the same checkpoints and one train.log).
+
+Both folder kinds are claimed with an OS lock before they are checked, so the check and what follows it
+(``--overwrite`` deleting, the first files written) cannot interleave with another run's.
 """
 from __future__ import annotations
 
@@ -149,19 +156,60 @@ def _names(paths: list[str]) -> str:
     return ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
 
 
+def claim_training_run(cfg: Mapping, output_dir: str, folders: list[str] = (),
+                       log: Callable[[str], None] = print) -> list[Claim]:
+    """Hold ``output_dir`` and those of ``folders`` (snapshot, log folder) outside it for this training run
+    (exclusive claims, `siamcorners.engine.claims`); released by `Claim.release` or when the process ends."""
+    out = os.path.realpath(output_dir)
+    places = [out] + [os.path.realpath(f) for f in folders
+                      if not (os.path.realpath(f) + os.sep).startswith(out + os.sep)]
+    held: list[Claim] = []
+    try:
+        for place in dict.fromkeys(places):
+            held.append(claim(place, "train", training_config(cfg), f"{place} (training run folder)",
+                              describe=lambda a, b: differences({"config": a}, {"config": b}),
+                              how="choose a new OUTPUT_DIR (--opts OUTPUT_DIR path) for a new run", log=log))
+    except BaseException:
+        for c in held:
+            c.release()
+        raise
+    return held
+
+
+def _check_resume_config(cfg: Mapping, path: str, label: str) -> None:
+    """A checkpoint resumed by path continues the run that wrote it: its stored training config must be ``cfg``'s."""
+    from ..models.checkpoint import load_checkpoint
+
+    saved = load_checkpoint(path).get("config")
+    how = (f"resume it with the config stored in it, or start a new run from its weights with "
+           f"--opts TRAIN.PRETRAINED {path}")
+    if not isinstance(saved, Mapping):
+        raise RunDirectoryError(f"{label} {path}: the checkpoint has no config, so the run it continues is unknown; "
+                                f"start a new run from its weights with --opts TRAIN.PRETRAINED {path}")
+    diff = differences({"config": training_config(saved)}, {"config": training_config(cfg)})
+    if diff:
+        raise RunDirectoryError(
+            f"{label} {path}: the checkpoint was made with another config (checkpoint -> now: "
+            f"{'; '.join(diff[:6] + (['...'] if len(diff) > 6 else []))}); continuing it with this config would "
+            f"make one run of two configs; {how}")
+
+
 def claim_run_directory(cfg: Mapping, snapshot_dir: str, resume: str, overwrite: bool = False,
                         find_checkpoint: Optional[Callable[[str], Optional[str]]] = None,
                         log_dir: Optional[str] = None, config_path: Optional[str] = None, is_main: bool = True,
-                        log: Callable[[str], None] = print) -> None:
+                        log: Callable[[str], None] = print, resume_label: str = "--resume") -> None:
     """Refuse to mix two training runs in one snapshot folder (:class:`RunDirectoryError`).
 
     ``resume`` is what the run continues from: "" for a new run, "auto" or a checkpoint path. A folder with
     checkpoints accepts only a resumed run whose `training_config` equals the one stored in the folder's most
     advanced readable checkpoint (``find_checkpoint(snapshot_dir)``).
     ``overwrite`` (only for a new run) deletes the checkpoints, ``log_dir``'s ``train.log`` and TensorBoard
-    files, and ``config_path`` (on the main process only).
+    files, and ``config_path`` (on the main process only). A ``resume`` path (``resume_label``: ``--resume`` or
+    ``TRAIN.RESUME``) must hold the same `training_config`, wherever it is.
     """
     existing = run_checkpoints(snapshot_dir)
+    if resume and resume != "auto" and not overwrite:
+        _check_resume_config(cfg, resume, resume_label)
     if overwrite:
         if resume:
             raise RunDirectoryError("--overwrite starts a new run; it cannot be combined with --resume")
