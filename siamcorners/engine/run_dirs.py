@@ -72,7 +72,7 @@ def _read_json(path: str) -> Optional[dict]:
 
 def claim_results_folder(dataset_dir: str, tracker_name: str, fingerprint: Mapping[str, Any],
                          cfg: Optional[Mapping] = None, overwrite: bool = False,
-                         log: Callable[[str], None] = print) -> Claim:
+                         log: Callable[[str], None] = print, how: str = "") -> Claim:
     """Claim ``<dataset_dir>/<tracker_name>`` as the results folder of ``fingerprint`` for this run's life.
 
     Returns the held `Claim` (``claim.folder`` is the tracker folder); runs of the same fingerprint share the
@@ -81,11 +81,11 @@ def claim_results_folder(dataset_dir: str, tracker_name: str, fingerprint: Mappi
     (:class:`~siamcorners.engine.claims.ClaimError`) while a run of another fingerprint holds it, or with
     ``overwrite`` while any run holds it. With ``overwrite`` the tracker's results, submission zip, fingerprint and
     config are deleted first. Then the fingerprint and (when given) ``cfg`` as ``<tracker_name>.config.yaml``
-    are written beside the folder.
+    are written beside the folder. ``how`` replaces the advice of the refusals (test.py's flags).
     """
     tracker_dir = os.path.join(dataset_dir, tracker_name)
-    fp_path = fingerprint_path(dataset_dir, tracker_name)
-    how = "use --tracker-name NAME to write to a new folder, or --overwrite to delete them and run again"
+    busy_how = how or "use --tracker-name NAME to write to a new folder"
+    how = how or "use --tracker-name NAME to write to a new folder, or --overwrite to delete them and run again"
     if os.path.exists(tracker_dir) and not os.path.isdir(tracker_dir):
         raise ResultsFolderError(f"{tracker_dir}: exists and is not a folder")
 
@@ -94,7 +94,7 @@ def claim_results_folder(dataset_dir: str, tracker_name: str, fingerprint: Mappi
             _check_results_folder(dataset_dir, tracker_name, fingerprint, cfg, overwrite, how, log)
 
     held = claim(dataset_dir, tracker_name, fingerprint, tracker_dir, shared=True, overwrite=overwrite,
-                 decide=decide, describe=differences, how="use --tracker-name NAME to write to a new folder", log=log)
+                 decide=decide, describe=differences, how=busy_how, log=log)
     held.folder = tracker_dir
     return held
 
