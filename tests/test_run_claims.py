@@ -240,16 +240,16 @@ def test_resume_with_another_dataset_root_is_refused(world, capsys):  # F09
     test = cli("test")
     out = tmp / "f09"
     assert test(_test_args(root, out, "a", "--videos", "synthetic_0001,synthetic_0002")) == 0
-    fp = json.loads((out / "synthetic" / "trk.fingerprint.json").read_text())
-    assert fp["dataset"]["root"] == os.path.realpath(root) and sorted(fp["dataset"]["groundtruth"]) == VIDEOS
     other = str(tmp / "syn_other")  # the same video names, other frames and ground truth
     write_otb_dataset(other, 4, seed=4, num_frames=6, image_size=(48, 64))
     capsys.readouterr()
     assert test(_test_args(other, out, "a")) == 2
     err = capsys.readouterr().err.strip().splitlines()
+    assert sorted(os.listdir(out / "synthetic" / "trk")) == ["synthetic_0001.txt", "synthetic_0002.txt", "times"]
     assert len(err) == 1 and f"dataset root {os.path.realpath(root)} -> {os.path.realpath(other)}" in err[0]
     assert "ground truth differs in 4 video(s)" in err[0] and "resuming would mix them" in err[0]
-    assert sorted(os.listdir(out / "synthetic" / "trk")) == ["synthetic_0001.txt", "synthetic_0002.txt", "times"]
+    fp = json.loads((out / "synthetic" / "trk.fingerprint.json").read_text())
+    assert fp["dataset"]["root"] == os.path.realpath(root) and sorted(fp["dataset"]["groundtruth"]) == VIDEOS
     # the same dataset copied elsewhere: the root alone differs, and that is named too
     copy = str(tmp / "syn_copy")
     shutil.copytree(root, copy)
@@ -261,24 +261,24 @@ def test_resume_with_another_dataset_root_is_refused(world, capsys):  # F09
 
 
 def test_device_type_is_part_of_the_results_fingerprint(world, capsys):  # issue 17, defect 6
-    from siamcorners.engine.fingerprint import device_type, differences
-
-    assert device_type(["cpu"]) == "cpu" and device_type(["cuda:0", "cuda:1"]) == "cuda"
-    assert device_type(["cuda", "cpu"]) == "cpu+cuda"
-    assert differences({"device": "cuda"}, {"device": "cpu"}) == ["device cuda -> cpu"]
-    assert differences({}, {"device": "cpu"}) == ["device (not recorded) -> cpu"]
     tmp, root = world
     test = cli("test")
     out = tmp / "dev"
     assert test(_test_args(root, out, "a", "--videos", "synthetic_0001")) == 0
     path = out / "synthetic" / "trk.fingerprint.json"
     fp = json.loads(path.read_text())
-    assert fp["device"] == "cpu"
     path.write_text(json.dumps(dict(fp, device="cuda")))  # as a GPU run of the same setup leaves it
     capsys.readouterr()
     assert test(_test_args(root, out, "a")) == 2
     assert "(saved -> now: device cuda -> cpu)" in capsys.readouterr().err
     assert not (out / "synthetic" / "trk" / "synthetic_0002.txt").exists()
+    assert fp["device"] == "cpu"
+    from siamcorners.engine.fingerprint import device_type, differences
+
+    assert device_type(["cpu"]) == "cpu" and device_type(["cuda:0", "cuda:1"]) == "cuda"
+    assert device_type(["cuda", "cpu"]) == "cpu+cuda"
+    assert differences({"device": "cuda"}, {"device": "cpu"}) == ["device cuda -> cpu"]
+    assert differences({}, {"device": "cpu"}) == ["device (not recorded) -> cpu"]
 
 
 def test_eval_refuses_results_tracked_on_another_ground_truth(world, capsys):

@@ -17,8 +17,8 @@ the same checkpoints). ``overwrite`` (which deletes the folder's files) is refus
 An flock belongs to the open file: the operating system releases it when the process ends, however it ends
 (SIGKILL included). A holder recorded in the file whose lock is gone ended without releasing its claim: the
 claim is taken over, and a line says so. Lock files are never deleted (deleting a lock file that another run
-has open would let two runs hold "the same" lock). Locks work between processes on one machine; on network file
-systems they are only as good as the file system's ``flock`` (NFSv4: yes; some older mounts: no).
+has open would let two runs hold "the same" lock). Locks work between processes of one machine; across machines
+they are as good as the file system's ``flock`` (Linux NFS clients map it to NFS byte-range locks).
 """
 from __future__ import annotations
 
