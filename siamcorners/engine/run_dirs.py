@@ -34,7 +34,8 @@ from .claims import Claim, ItemLocks, claim
 from .fingerprint import differences, training_config
 
 __all__ = ["ResultsFolderError", "RunDirectoryError", "claim_results_folder", "claim_run_directory",
-           "fingerprint_path", "run_checkpoints", "tracker_video_locks"]
+           "check_resume_config", "claim_training_run", "fingerprint_path", "run_checkpoints",
+           "tracker_video_locks"]
 
 _CKPT_RE = re.compile(r"^(checkpoint_e\d+|last)\.pth$")
 
@@ -176,7 +177,7 @@ def claim_training_run(cfg: Mapping, output_dir: str, folders: list[str] = (),
     return held
 
 
-def _check_resume_config(cfg: Mapping, path: str, label: str) -> None:
+def check_resume_config(cfg: Mapping, path: str, label: str = "--resume") -> None:
     """A checkpoint resumed by path continues the run that wrote it: its stored training config must be ``cfg``'s."""
     from ..models.checkpoint import load_checkpoint
 
@@ -197,7 +198,8 @@ def _check_resume_config(cfg: Mapping, path: str, label: str) -> None:
 def claim_run_directory(cfg: Mapping, snapshot_dir: str, resume: str, overwrite: bool = False,
                         find_checkpoint: Optional[Callable[[str], Optional[str]]] = None,
                         log_dir: Optional[str] = None, config_path: Optional[str] = None, is_main: bool = True,
-                        log: Callable[[str], None] = print, resume_label: str = "--resume") -> None:
+                        log: Callable[[str], None] = print, resume_label: str = "--resume",
+                        check_resume: bool = True) -> None:
     """Refuse to mix two training runs in one snapshot folder (:class:`RunDirectoryError`).
 
     ``resume`` is what the run continues from: "" for a new run, "auto" or a checkpoint path. A folder with
@@ -205,11 +207,12 @@ def claim_run_directory(cfg: Mapping, snapshot_dir: str, resume: str, overwrite:
     advanced readable checkpoint (``find_checkpoint(snapshot_dir)``).
     ``overwrite`` (only for a new run) deletes the checkpoints, ``log_dir``'s ``train.log`` and TensorBoard
     files, and ``config_path`` (on the main process only). A ``resume`` path (``resume_label``: ``--resume`` or
-    ``TRAIN.RESUME``) must hold the same `training_config`, wherever it is.
+    ``TRAIN.RESUME``) must hold the same `training_config`, wherever it is (`check_resume_config`; skipped with
+    ``check_resume=False`` when the caller did it already).
     """
     existing = run_checkpoints(snapshot_dir)
-    if resume and resume != "auto" and not overwrite:
-        _check_resume_config(cfg, resume, resume_label)
+    if resume and resume != "auto" and not overwrite and check_resume:
+        check_resume_config(cfg, resume, resume_label)
     if overwrite:
         if resume:
             raise RunDirectoryError("--overwrite starts a new run; it cannot be combined with --resume")

@@ -50,7 +50,7 @@ from siamcorners.engine.distributed import (
     wrap_model,
 )
 from siamcorners.engine.lr_scheduler import build_lr_scheduler
-from siamcorners.engine.run_dirs import claim_run_directory, claim_training_run
+from siamcorners.engine.run_dirs import check_resume_config, claim_run_directory, claim_training_run
 from siamcorners.engine.optim import backbone_trainable, build_optimizer, rebuild_optimizer, set_backbone_mode
 from siamcorners.models.backbone import load_pretrained_backbone
 from siamcorners.models.checkpoint import capture_rng_state, load_checkpoint, restore_rng_state, save_checkpoint
@@ -237,6 +237,8 @@ class Trainer:
         label = "--resume" if resume else "TRAIN.RESUME"
         resume = resume or tc["RESUME"]
         skipped: list[str] = []
+        if resume and resume != "auto" and not overwrite:  # before anything is created: a resume of another config
+            check_resume_config(cfg, resume, label)
         # the run holds its folders (an OS lock, released by close() or when the process ends), then checks them
         self._claims = claim_training_run(cfg, out, [self.snapshot_dir, self.log_dir]) if self.info.is_main else []
         try:
@@ -244,7 +246,7 @@ class Trainer:
                                 find_checkpoint=lambda d: find_resume_checkpoint(d, warn=lambda m: None),
                                 log_dir=self.log_dir, config_path=os.path.join(out, "config.resolved.yaml"),
                                 is_main=self.info.is_main, log=print if self.info.is_main else (lambda m: None),
-                                resume_label=label)
+                                resume_label=label, check_resume=False)
             barrier(self.info)
             auto = resume == "auto"
             if auto:
