@@ -467,3 +467,16 @@ def test_hp_search_rerun_with_another_snapshot_or_opts_is_refused(hp_world, caps
     assert (out / "hp_search.json").read_text() == first
     assert _hp(root, out, model) == 0  # the search's own setup resumes
     assert "1 of 2 videos already done" in capsys.readouterr().out
+
+
+def test_hp_search_folder_held_by_another_search_is_refused(hp_world, capsys):
+    tmp, root = hp_world
+    from siamcorners.engine.claims import claim
+
+    out = tmp / "hp"
+    with claim(str(out), "hp_search", {"another": "search"}, f"{out} (hp search folder)", shared=True):
+        assert _hp(root, out, os.path.join(TINY, "model.pth")) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: {out} (hp search folder): in use by another run (pid "
+                                               f"{os.getpid()} ") and err[0].endswith("; use another --out")
+    assert not (out / "results").exists()

@@ -105,7 +105,8 @@ def main(argv=None) -> int:
             print(f"json: {path} ({len(results)} settings)")
         finally:
             held.release()
-    except (BenchmarkError, ConfigError, CheckpointError, ClaimError) as e:  # e.g. a searched MODEL key the snapshot does not fit
+    # e.g. a searched MODEL key the snapshot does not fit, another search holding --out
+    except (BenchmarkError, ConfigError, CheckpointError, ClaimError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0

@@ -173,7 +173,8 @@ def _run(args) -> int:
     conventions = RunConventions.from_cfg(cfg) if cfg is not None else RunConventions()
     try:
         summary = bench.run(factory, name, videos=videos or None, workers=workers, threads=threads,
-                            conventions=conventions, devices=devices, video_locks=tracker_video_locks(dataset_dir, name),
+                            conventions=conventions, devices=devices,
+                            video_locks=tracker_video_locks(dataset_dir, name),
                             shard=parse_shard(args.shard), progress=not args.no_progress, **batched)
     except KeyboardInterrupt:
         from siamcorners.cli.common import ToolInterrupted

@@ -43,7 +43,8 @@ import os
 from typing import Any, Mapping, Sequence
 
 __all__ = ["BOX_SECTIONS", "NOT_BOX_KEYS", "NOT_TRAINING_KEYS", "TRACKER_CODE", "box_config", "code_digests",
-           "dataset_fingerprint", "device_type", "differences", "groundtruth_differences", "factory_fingerprint", "flatten", "state_digest", "tracking_fingerprint",
+           "dataset_fingerprint", "device_type", "differences", "groundtruth_differences",
+           "factory_fingerprint", "flatten", "state_digest", "tracking_fingerprint",
            "training_config", "weights_digest"]
 
 FORMAT = "siamcorners-fingerprint"
@@ -198,7 +199,9 @@ def _dataset_differences(old: Any, new: Any) -> list[str]:
     if old == new:
         return []
     if not isinstance(old, Mapping) or not isinstance(new, Mapping):
-        show = lambda d: "(not recorded)" if not isinstance(d, Mapping) else f"{d.get('name')} at {d.get('root')}"  # noqa: E731
+        def show(d: Any) -> str:
+            return f"{d.get('name')} at {d.get('root')}" if isinstance(d, Mapping) else "(not recorded)"
+
         return [f"dataset {show(old)} -> {show(new)}"]
     out = []
     if old.get("name") != new.get("name"):
