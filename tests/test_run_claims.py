@@ -34,8 +34,8 @@ FACTORY = textwrap.dedent('''
     class Still:
         """Reports its init box moved by ``shift`` (so a result file says which setup wrote it) and logs each video."""
 
-        def __init__(self, shift):
-            self.shift = shift
+        def __init__(self, shift, gated=False):
+            self.shift, self.gated = shift, gated
 
         def init(self, frame, box):
             self.box = [float(v) + self.shift for v in box]
@@ -43,12 +43,15 @@ FACTORY = textwrap.dedent('''
                 f.write(f"{os.getpid()} {box[0]:.3f} {box[1]:.3f}\\n")
 
         def track(self, frame):
-            time.sleep(float(os.environ.get("CLAIMS_SLEEP", "0.004")))
+            time.sleep(0.004)
+            gate = os.environ.get("CLAIMS_GATE") if self.gated else None
+            while gate and os.path.exists(gate):  # held by the test until it has tried what it tries meanwhile
+                time.sleep(0.01)
             return {"bbox": self.box, "score": 1.0}
 
 
     def a(device):
-        return Still(1.0)
+        return Still(1.0, gated=True)
 
 
     def b(device):
@@ -161,7 +164,9 @@ def _wait_for(path, seconds=30):
 
 def test_overwrite_while_another_setup_writes_the_folder_is_refused(world, monkeypatch, capsys):  # F08, F08b
     tmp, root = world
-    monkeypatch.setenv("CLAIMS_SLEEP", "0.06")  # run A takes about 1.5 s
+    gate = tmp / "gate"
+    gate.write_text("")
+    monkeypatch.setenv("CLAIMS_GATE", str(gate))  # run A tracks its first frame, then waits for the gate to open
     test = cli("test")
     out = tmp / "f08"
     ctx = mp.get_context("fork")
@@ -170,7 +175,6 @@ def test_overwrite_while_another_setup_writes_the_folder_is_refused(world, monke
     a.start()
     try:
         _wait_for(out / "synthetic" / "trk.fingerprint.json")
-        monkeypatch.setenv("CLAIMS_SLEEP", "0")
         for extra in ([], ["--videos", "synthetic_0004"]):  # F08, F08b
             assert test(_test_args(root, out, "b", "--overwrite", *extra)) == 2
             err = capsys.readouterr().err.strip().splitlines()
@@ -180,6 +184,7 @@ def test_overwrite_while_another_setup_writes_the_folder_is_refused(world, monke
         assert test(_test_args(root, out, "b")) == 2
         assert "in use by another run" in capsys.readouterr().err
     finally:
+        gate.unlink()
         a.join(60)
     assert a.exitcode == 0, open(tmp / "a.log").read()
     assert "4 videos run, 0 already done" in open(tmp / "a.log").read()
