@@ -138,7 +138,8 @@ def new_file_mode() -> int:
 def atomic_write_bytes(path: str, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``.
 
-    The file gets the permissions of a plain ``open()`` under the user's umask."""
+    The file gets the permissions of a plain ``open()`` under the user's umask. On an error (a full disk) the
+    temporary file is removed and the ``OSError`` names ``path``."""
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
@@ -149,9 +150,11 @@ def atomic_write_bytes(path: str, data: bytes) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(e, OSError) and e.filename in (None, tmp):  # name the file the user knows, not the temporary
+            raise OSError(e.errno, e.strerror, path) from e
         raise
 
 

@@ -11,6 +11,7 @@ its body through :func:`run_guarded`::
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import shlex
 import signal
@@ -19,7 +20,7 @@ from typing import Callable, Sequence
 
 __all__ = ["UserError", "ToolInterrupted", "USER_ERRORS", "add_common_args", "add_opts_arg", "run_guarded",
            "command_line", "check_output_dir", "check_output_file", "check_device", "join_negative_values",
-           "one_line", "shown_path"]
+           "one_line", "shown_path", "is_disk_full", "disk_full_line"]
 
 
 def shown_path(path: str) -> str:
@@ -78,6 +79,19 @@ def one_line(e: BaseException) -> str:
     return first
 
 
+def is_disk_full(e: BaseException) -> bool:
+    """The error is "no space left" (ENOSPC) or "disk quota exceeded" (EDQUOT)."""
+    return isinstance(e, OSError) and e.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
+
+
+def disk_full_line(e: OSError, kept: str, resume: str) -> str:
+    """One line for a full disk: the file being written, what was kept, and the command that resumes."""
+    where = f" while writing {e.filename}" if e.filename else ""
+    reason = e.strerror or "no space left on the device"
+    return (f"disk full{where}: {reason}; {kept + '; ' if kept else ''}"
+            f"free some space and resume with: {resume}")
+
+
 def command_line(tool: str, argv: Sequence[str] | None, replace: Sequence[str] = ()) -> str:
     """The command that ran this program (for "resume with: ..." lines); ``replace`` = ``[FLAG, VALUE]`` sets
     that option to that value (dropping the value given on the command line)."""
@@ -108,7 +122,9 @@ def run_guarded(body: Callable[[], int], args: argparse.Namespace, tool: str, ar
                 extra_errors: tuple[type[BaseException], ...] = ()) -> int:
     """Run ``body``; a user error prints ``error: <one line>`` and returns 2 (with ``--debug`` it is raised);
     Ctrl-C / SIGTERM print one line (what was saved, from the interrupt's note or ``resume_hint``, and the command
-    to resume) and return 130."""
+    to resume) and return 130. A full disk (ENOSPC) is a one-line error naming the file being written, what was kept
+    (the error's ``kept`` attribute, set by the program, or ``resume_hint``) and the command to resume (the error's
+    ``resume`` attribute, or the command that ran)."""
     previous = None
     try:
         previous = signal.signal(signal.SIGTERM, _raise_interrupt)
@@ -126,7 +142,12 @@ def run_guarded(body: Callable[[], int], args: argparse.Namespace, tool: str, ar
     except USER_ERRORS + extra_errors as e:
         if getattr(args, "debug", False):
             raise
-        print(f"error: {one_line(e)}", file=sys.stderr)
+        if is_disk_full(e):
+            kept = getattr(e, "kept", "") or (resume_hint() if resume_hint else "")
+            resume = getattr(e, "resume", "") or command_line(tool, argv)
+            print(f"error: {disk_full_line(e, kept, resume)}", file=sys.stderr)
+        else:
+            print(f"error: {one_line(e)}", file=sys.stderr)
         return 2
     finally:
         if previous is not None:

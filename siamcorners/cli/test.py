@@ -105,6 +105,14 @@ def dataset_root(args) -> str:
     return root
 
 
+def _kept(dataset, tracker_dir: str) -> str:
+    from siamcorners.cli.checks import finished_videos
+
+    done = finished_videos(dataset, tracker_dir)
+    return (f"{done} of {len(dataset)} videos have finished result files in {tracker_dir} "
+            f"(kept; unfinished videos are re-run)")
+
+
 def _run(args) -> int:
     cfg = None
     if args.onnx:  # the INFERENCE.BACKEND / ONNX_DIR overrides; the export is checked against the snapshot below
@@ -170,10 +178,10 @@ def _run(args) -> int:
                             shard=parse_shard(args.shard), progress=not args.no_progress, **batched)
     except KeyboardInterrupt:
         from siamcorners.cli.common import ToolInterrupted
-        from siamcorners.cli.checks import finished_videos
-        done = finished_videos(dataset, tracker_dir)
-        raise ToolInterrupted(f"{done} of {len(dataset)} videos have finished result files in {tracker_dir} "
-                              f"(kept; unfinished videos are re-run)") from None
+        raise ToolInterrupted(_kept(dataset, tracker_dir)) from None
+    except OSError as e:  # a full disk: say what was kept (run_guarded prints the line)
+        e.kept = _kept(dataset, tracker_dir)
+        raise
     print(f"results of tracker {name}: {tracker_dir} ({summary['videos_run']} videos run, "
           f"{summary['videos_skipped']} already done)")
     return 0

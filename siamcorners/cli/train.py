@@ -84,6 +84,10 @@ def _run(args, argv) -> int:
     except NonFiniteLossError as e:
         trainer.log.error("%s", e)
         return 1
+    except OSError as e:  # a full disk: say what was kept (run_guarded prints the line)
+        e.kept = _saved(trainer)
+        e.resume = command_line("train", argv, ("--resume", "auto"))
+        raise
     except KeyboardInterrupt:
         resume = command_line("train", argv, ("--resume", "auto"))
         print(f"\ninterrupted: {_saved(trainer)}; resume with: {resume}", file=sys.stderr)

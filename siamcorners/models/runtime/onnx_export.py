@@ -212,10 +212,14 @@ def backend_opts(onnx_dir: str) -> list[str]:
 
 
 def check_export(onnx_dir: str, cfg: Mapping, snapshot: str) -> None:
-    """ExportError unless ``onnx_dir`` was exported from ``snapshot``'s weights (``tools/test.py --onnx``)."""
+    """ExportError unless ``onnx_dir`` was exported from ``snapshot``'s weights and ONNX Runtime loads its graphs
+    (``tools/test.py --onnx``)."""
     from ..checkpoint import load_checkpoint
     from ..siamcorners import build_model
+    from .onnxrt import open_session
 
     model = build_model(cfg)
     load_checkpoint(snapshot, model=model)
-    read_meta(onnx_dir, model)
+    meta = read_meta(onnx_dir, model)
+    for name in ("template", "search"):  # a damaged graph file: one line now, not a traceback in a worker later
+        open_session(os.path.join(onnx_dir, meta["graphs"][name]["file"]))
