@@ -21,6 +21,7 @@ from typing import Any, Sequence
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXPERIMENT = os.path.join(ROOT, "experiments", "siamcorners_tiny_synthetic")
 STATIC_NAME = "static_box"
+TRAINED_NAME = "siamcorners_tiny"
 
 
 class StaticBoxTracker:
@@ -56,6 +57,17 @@ def _auc_table(path: str) -> dict[str, float]:
             if isinstance(scores, dict) and "success_auc" in scores}
 
 
+def tracker_and_report(skip_train: bool, model: str) -> tuple[str, str]:
+    """(tracker name, report folder under --out): ``siamcorners_tiny`` and ``eval/`` for the model trained here;
+    with ``--skip-train`` ``siamcorners_tiny_shipped`` and ``eval_shipped/`` for the committed model.pth (or
+    ``siamcorners_tiny_<file name>`` and ``eval_<file name>/`` for another ``--model``)."""
+    if not skip_train:
+        return TRAINED_NAME, "eval"
+    default = os.path.join(EXPERIMENT, "model.pth")
+    stem = "shipped" if os.path.abspath(model) == default else os.path.splitext(os.path.basename(model))[0]
+    return f"{TRAINED_NAME}_{stem}", f"eval_{stem}"
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--cfg", default=os.path.join(EXPERIMENT, "config.yaml"), help="experiment config")
@@ -86,18 +98,20 @@ def main(argv: list[str] | None = None) -> int:
     _run([py, "tools/make_synthetic.py", "--out", args.data, "--videos", str(args.videos), "--seed", str(args.seed)])
     results = os.path.join(out, "results")
     common = ["--dataset", "synthetic", "--dataset-root", args.data, "--out", results, "--no-progress"]
-    # --overwrite: results of an earlier model (another fingerprint) are replaced, never mixed with these
-    _run([py, "tools/test.py", "--cfg", args.cfg, "--snapshot", model, "--tracker-name", "siamcorners_tiny",
-          "--overwrite", *common])
+    name, eval_dir = tracker_and_report(args.skip_train, model)
+    # the trained model's results: --overwrite replaces those of an earlier training (another fingerprint), never
+    # mixed with these; --skip-train writes its own tracker folder and report beside them, never over them
+    _run([py, "tools/test.py", "--cfg", args.cfg, "--snapshot", model, "--tracker-name", name,
+          *([] if args.skip_train else ["--overwrite"]), *common])
     _run([py, "tools/test.py", "--tracker-factory", "tools.quickstart:static_tracker", "--tracker-name", STATIC_NAME,
           "--overwrite", *common])
-    report = os.path.join(out, "eval", "eval.json")
+    report = os.path.join(out, eval_dir, "eval.json")
     _run([py, "tools/eval.py", "--dataset", "synthetic", "--dataset-root", args.data,
-          "--results", os.path.join(results, "synthetic"), "--trackers", f"siamcorners_tiny,{STATIC_NAME}",
-          "--report-dir", os.path.join(out, "eval"), "--json", report])
+          "--results", os.path.join(results, "synthetic"), "--trackers", f"{name},{STATIC_NAME}",
+          "--report-dir", os.path.join(out, eval_dir), "--json", report])
     aucs = _auc_table(report)
-    if "siamcorners_tiny" in aucs and STATIC_NAME in aucs:
-        ours, base = aucs["siamcorners_tiny"], aucs[STATIC_NAME]
+    if name in aucs and STATIC_NAME in aucs:
+        ours, base = aucs[name], aucs[STATIC_NAME]
         ok = ours >= 0.45 and ours - base >= 0.2
         print(f"\nsuccess AUC: SiamCorners tiny {ours:.3f}, static box {base:.3f} (difference {ours - base:+.3f}) "
               f"-> {'tracks' if ok else 'below the quickstart target (AUC >= 0.45 and +0.2 over the static box)'}")
