@@ -1,13 +1,16 @@
 """The CPU quickstart, end to end: train the tiny model on synthetic videos, track held-out synthetic videos,
 evaluate, and compare with a tracker that never moves the initial box.
 
-    python tools/quickstart.py                      # train (~15 min on 2 CPU cores) -> test -> eval
-    python tools/quickstart.py --skip-train         # test + eval the committed model.pth only (~2 min)
+    python tools/quickstart.py                      # train -> test -> eval: ~8 min on 2 idle CPU cores (CPU torch)
+    python tools/quickstart.py --skip-train         # test + eval the committed model.pth only, beside a trained run
+
+Times and scores, and when a rerun is bit-identical: README "Set-up" and docs/benchmarks.md.
 
 Every step is one of the project's command-line tools; the commands are printed before they run, so each can
 be re-run on its own. Outputs go under ``--out`` (default: the experiment folder, whose run outputs git ignores):
 ``snapshot/`` (checkpoints and the trained ``model.pth``), ``logs/``, ``results/synthetic/<tracker>/``,
-``eval/`` (report and ``eval.json``); the held-out videos under ``--data``.
+``eval/`` (report and ``eval.json``); the held-out videos under ``--data``. ``--skip-train`` writes the tracker
+``siamcorners_tiny_shipped`` and ``eval_shipped/`` instead, so a trained model's results and report are kept.
 """
 from __future__ import annotations
 
