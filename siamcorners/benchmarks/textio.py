@@ -27,7 +27,7 @@ _SPLIT = re.compile(r"\s*,\s*|\s+")  # one comma (with optional spaces around it
 def read_text(path: str) -> str:
     if not os.path.isfile(path):
         raise BenchmarkError(f"{path}: file not found")
-    with open(path, "r", encoding="utf-8", errors="replace") as f:
+    with open(path, "r", encoding="utf-8-sig", errors="replace") as f:  # a UTF-8 BOM (Windows editors) is dropped
         return f.read()
 
 

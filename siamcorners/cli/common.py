@@ -20,7 +20,7 @@ from typing import Callable, Sequence
 
 __all__ = ["UserError", "ToolInterrupted", "USER_ERRORS", "add_common_args", "add_opts_arg", "run_guarded",
            "command_line", "check_output_dir", "check_output_file", "check_device", "join_negative_values",
-           "one_line", "shown_path", "is_disk_full", "disk_full_line"]
+           "one_line", "shown_path", "is_disk_full", "disk_full_line", "check_threads"]
 
 
 def shown_path(path: str) -> str:
@@ -197,6 +197,12 @@ def check_device(device: str, what: str = "DEVICE") -> None:
         count = torch.cuda.device_count()
         if not index.isdigit() or int(index) >= count:
             raise UserError(f"{what} {device}: no such GPU (PyTorch sees {count}: cuda:0..cuda:{count - 1})")
+
+
+def check_threads(threads: int) -> None:
+    """``--threads N``: 0 (chosen from the free cores and the load) or a positive count."""
+    if threads < 0:
+        raise UserError(f"--threads must be >= 1, or 0 to choose from the free cores and the load; got {threads}")
 
 
 def join_negative_values(argv: Sequence[str], flags: Sequence[str]) -> list[str]:

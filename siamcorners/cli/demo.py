@@ -26,7 +26,7 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the checkout
 
 from siamcorners.benchmarks.metrics import overlap_ratio
-from siamcorners.cli.common import (add_common_args, add_opts_arg, check_device, check_output_file,
+from siamcorners.cli.common import (add_common_args, add_opts_arg, check_device, check_output_file, check_threads,
                                     join_negative_values, run_guarded)
 from siamcorners.cli.checks import check_snapshot_fits
 from siamcorners.config import load_config
@@ -121,6 +121,7 @@ def _run(args: argparse.Namespace) -> int:
         return _no_weights(snapshot, cfg_path)
     if not args.out and not args.gif and not args.show:
         raise ValueError("nothing to output: give --out, --gif or --show")
+    check_threads(args.threads)
     if args.max_frames is not None and args.max_frames < 1:
         raise ValueError(f"--max-frames must be >= 1, got {args.max_frames}")
     for flag, path in (("--out", args.out), ("--gif", args.gif)):

@@ -28,7 +28,7 @@ import sys
 
 from siamcorners.benchmarks import Benchmark, BenchmarkError, DATASET_NAMES, load_dataset
 from siamcorners.cli.common import (UserError, add_common_args, add_opts_arg, check_device, check_output_dir,
-                                    run_guarded)
+                                    check_threads, run_guarded)
 from siamcorners.engine.fingerprint import factory_fingerprint, tracking_fingerprint
 from siamcorners.engine.run_dirs import claim_results_folder
 from siamcorners.engine.tester import (ImportedFactory, RunConventions, SiamCornersFactory, parse_shard,
@@ -115,6 +115,7 @@ def _kept(dataset, tracker_dir: str) -> str:
 
 def _run(args) -> int:
     cfg = None
+    check_threads(args.threads)
     if args.onnx:  # the INFERENCE.BACKEND / ONNX_DIR overrides; the export is checked against the snapshot below
         from siamcorners.models.runtime.onnx_export import backend_opts, check_export
         args.opts = list(args.opts) + backend_opts(args.onnx)

@@ -20,7 +20,7 @@ import os
 import sys
 
 from siamcorners.cli.common import (add_common_args, add_opts_arg, check_device, check_output_dir,
-                                    check_output_file, command_line, run_guarded)
+                                    check_output_file, check_threads, command_line, run_guarded)
 from siamcorners.config import load_config
 from siamcorners.engine.distributed import cleanup_distributed
 from siamcorners.engine.trainer import NonFiniteLossError, Trainer, find_resume_checkpoint
@@ -64,6 +64,7 @@ def _saved(trainer: Trainer) -> str:
 def _run(args, argv) -> int:
     if args.local_rank is not None and "LOCAL_RANK" not in os.environ:
         os.environ["LOCAL_RANK"] = str(args.local_rank)
+    check_threads(args.threads)
     opts = list(args.opts)
     if args.device:
         opts += ["DEVICE", args.device]

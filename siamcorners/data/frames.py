@@ -52,12 +52,14 @@ def jpeg_is_truncated(path: str) -> bool:
 
 
 def read_image(path: str) -> np.ndarray | None:
-    """``cv2.imread(path, IMREAD_COLOR)``, warning once per file (naming it) when a JPEG is truncated."""
-    if path not in _WARNED_TRUNCATED and jpeg_is_truncated(path):
+    """``cv2.imread(path, IMREAD_COLOR)``, warning once per file (naming it) when a JPEG is truncated but decodes
+    (a file that does not decode at all is the caller's error, without the warning)."""
+    image = cv2.imread(path, cv2.IMREAD_COLOR)
+    if image is not None and path not in _WARNED_TRUNCATED and jpeg_is_truncated(path):
         _WARNED_TRUNCATED.add(path)
         print(f"warning: {path}: truncated JPEG (no end-of-image marker); its missing part decodes as grey",
               file=sys.stderr)
-    return cv2.imread(path, cv2.IMREAD_COLOR)
+    return image
 
 
 class FrameSource:
@@ -114,12 +116,32 @@ class _CaptureSource(FrameSource):
             self._cap = None
 
 
+def _is_text_file(path: str) -> bool:
+    """The file starts with 4 KiB of UTF-8 text without NUL bytes (no video container does; y4m's text header is
+    followed by raw frames and recognised by its signature)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4096)
+    except OSError:
+        return False
+    if not head or b"\0" in head or head.startswith(b"YUV4MPEG2"):
+        return False
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return e.start >= len(head) - 3  # only a character cut at the 4 KiB boundary
+    return True
+
+
 class VideoFileSource(_CaptureSource):
     """Frames of a video file, in order; single pass."""
 
     def __init__(self, path: str):
         if not os.path.isfile(path):
             raise FrameSourceError(f"{path}: video file not found")
+        if _is_text_file(path):  # FFmpeg's tty demuxer "plays" any text file as frames of characters
+            raise FrameSourceError(f"{path}: a text file, not a video (give a video file, an image folder or a "
+                                   f"camera index)")
         cap = cv2.VideoCapture(path)
         if not cap.isOpened():
             cap.release()
