@@ -113,7 +113,11 @@ def command_line(tool: str, argv: Sequence[str] | None, replace: Sequence[str] =
     return shlex.join(head + args)
 
 
-def _raise_interrupt(signum, frame):  # SIGTERM -> the same path as Ctrl-C
+def _raise_interrupt(signum, frame):  # Ctrl-C and SIGTERM: one path
+    # the first interrupt stops the tool; a second one (Ctrl-C pressed twice) must not cut the clean-up and the
+    # line saying what was kept short (it ended the process with rc -2 before), so further ones are ignored
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
     raise ToolInterrupted()
 
 
@@ -122,17 +126,21 @@ def run_guarded(body: Callable[[], int], args: argparse.Namespace, tool: str, ar
                 extra_errors: tuple[type[BaseException], ...] = ()) -> int:
     """Run ``body``; a user error prints ``error: <one line>`` and returns 2 (with ``--debug`` it is raised);
     Ctrl-C / SIGTERM print one line (what was saved, from the interrupt's note or ``resume_hint``, and the command
-    to resume) and return 130. A full disk (ENOSPC) is a one-line error naming the file being written, what was kept
-    (the error's ``kept`` attribute, set by the program, or ``resume_hint``) and the command to resume (the error's
-    ``resume`` attribute, or the command that ran)."""
-    previous = None
+    to resume) and return 130; a second Ctrl-C while the tool stops is ignored. A full disk (ENOSPC) is a one-line
+    error naming the file being written, what was kept (the error's ``kept`` attribute, set by the program, or
+    ``resume_hint``) and the command to resume (the error's ``resume`` attribute, or the command that ran)."""
+    previous, stopping = {}, False
     try:
-        previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous[sig] = signal.signal(sig, _raise_interrupt)
     except ValueError:  # not the main thread
-        previous = None
+        pass
     try:
         return body()
     except KeyboardInterrupt as e:
+        stopping = argv is None and bool(previous)  # the program itself (not a call from Python): it exits next
+        for sig in previous if stopping else ():
+            signal.signal(sig, signal.SIG_IGN)
         if getattr(args, "debug", False):
             raise
         note = getattr(e, "note", "") or (resume_hint() if resume_hint else "")
@@ -150,8 +158,11 @@ def run_guarded(body: Callable[[], int], args: argparse.Namespace, tool: str, ar
             print(f"error: {one_line(e)}", file=sys.stderr)
         return 2
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        # a program that was interrupted keeps ignoring Ctrl-C / SIGTERM while Python shuts down (a handler set
+        # here would be reset to the default there, and a second Ctrl-C would end the process with rc -2)
+        if not stopping:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 # ------------------------------------------------------------------------------------------ checks before work

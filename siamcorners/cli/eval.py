@@ -155,7 +155,7 @@ def video_table(evals) -> str:
     return "\n".join(lines)
 
 
-def _run(args) -> int:
+def _run(args, state: dict | None = None) -> int:
     from siamcorners.cli.test import default_dataset_root
 
     report_dir = args.report_dir
@@ -180,6 +180,9 @@ def _run(args) -> int:
         raise UserError(f"--results {args.results}: results folder not found; {TEST_WRITES}")
     report_dir = report_dir or os.path.join("reports", bench.dataset.name)
     check_output_dir(report_dir, "report folder")
+    if state is not None:
+        state.update(report_dir=report_dir, before=_mtimes(report_dir) if os.path.isdir(report_dir) else
+                     dict.fromkeys(_REPORT_FILES))
     trackers = select_trackers(bench, args.results, args.trackers, args.tracker_prefix)
     evals = evaluate(bench, args.results, trackers, args.protocol, args.on_mismatch, args.num)
     print(f"{bench.dataset.name}: {len(bench.dataset)} videos, {evals[0].protocol} protocol")
@@ -199,10 +202,30 @@ def _run(args) -> int:
     return 0
 
 
+_REPORT_FILES = ("results.md", "results.csv", "results.json")
+
+
+def _mtimes(folder: str) -> dict:
+    return {name: os.stat(os.path.join(folder, name)).st_mtime_ns if os.path.isfile(os.path.join(folder, name))
+            else None for name in _REPORT_FILES}
+
+
+def _written(state: dict) -> str:
+    """What an interrupted evaluation left: the report files this run wrote (md/csv/json come before the plots)."""
+    folder = state.get("report_dir")
+    if not folder:
+        return "no report was written"
+    now = _mtimes(folder)
+    done = [name for name in _REPORT_FILES if now[name] is not None and now[name] != state["before"][name]]
+    if not done:
+        return "no report was written"
+    return f"{', '.join(done)} written in {folder}; the plots are not complete"
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
-    return run_guarded(lambda: _run(args), args, tool="eval", argv=argv,
-                       resume_hint=lambda: "no report was written")
+    state: dict = {}
+    return run_guarded(lambda: _run(args, state), args, tool="eval", argv=argv, resume_hint=lambda: _written(state))
 
 
 if __name__ == "__main__":
