@@ -373,3 +373,21 @@ def test_help_layout_like_the_other_tools(name, capsys):
     assert body.startswith(first)
     assert "examples:" in out and f"python tools/{name}.py" in out and "--debug" in out
     assert "Errors are one line (exit code 2); --debug shows the Python traceback." in out
+
+
+def test_graph_copied_from_another_export_is_refused(tmp_path):
+    """Probe X14b (S4): search.onnx from another export beside a right meta.json tracked with boxes up to 91 px off,
+    rc 0 (the check read meta.json only)."""
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    from siamcorners.models.runtime.onnx_export import ExportError, export_onnx, read_meta
+
+    cfg = load_config(TINY_CFG)
+    ours, other = str(tmp_path / "ours"), str(tmp_path / "other")
+    assert _export("--snapshot", TINY_MODEL, "--out", ours) == 0
+    torch.manual_seed(1)
+    export_onnx(build_model(cfg).eval(), other, cfg)
+    read_meta(ours)                                            # intact: accepted
+    os.replace(os.path.join(other, "search.onnx"), os.path.join(ours, "search.onnx"))
+    with pytest.raises(ExportError, match="search.onnx: not the graph this export wrote"):
+        read_meta(ours)
