@@ -35,11 +35,13 @@ class UserError(Exception):
 
 
 class ToolInterrupted(KeyboardInterrupt):
-    """Ctrl-C or SIGTERM; ``note`` says what was saved (set by the program before re-raising)."""
+    """Ctrl-C or SIGTERM; ``note`` says what was saved and ``resume`` is the command that resumes (set by the
+    program before re-raising; default: the command that ran)."""
 
-    def __init__(self, note: str = ""):
+    def __init__(self, note: str = "", resume: str = ""):
         super().__init__(note)
         self.note = note
+        self.resume = resume
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
@@ -144,8 +146,8 @@ def run_guarded(body: Callable[[], int], args: argparse.Namespace, tool: str, ar
         if getattr(args, "debug", False):
             raise
         note = getattr(e, "note", "") or (resume_hint() if resume_hint else "")
-        print(f"\ninterrupted: {note + '; ' if note else ''}resume with: {command_line(tool, argv)}",
-              file=sys.stderr)
+        resume = getattr(e, "resume", "") or command_line(tool, argv)
+        print(f"\ninterrupted: {note + '; ' if note else ''}resume with: {resume}", file=sys.stderr)
         return 130
     except USER_ERRORS + extra_errors as e:
         if getattr(args, "debug", False):

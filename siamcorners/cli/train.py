@@ -19,7 +19,7 @@ import argparse
 import os
 import sys
 
-from siamcorners.cli.common import (add_common_args, add_opts_arg, check_device, check_output_dir,
+from siamcorners.cli.common import (ToolInterrupted, add_common_args, add_opts_arg, check_device, check_output_dir,
                                     check_output_file, check_threads, command_line, run_guarded)
 from siamcorners.config import load_config
 from siamcorners.engine.distributed import cleanup_distributed
@@ -89,10 +89,8 @@ def _run(args, argv) -> int:
         e.kept = _saved(trainer)
         e.resume = command_line("train", argv, ("--resume", "auto"))
         raise
-    except KeyboardInterrupt:
-        resume = command_line("train", argv, ("--resume", "auto"))
-        print(f"\ninterrupted: {_saved(trainer)}; resume with: {resume}", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt:  # run_guarded prints the line
+        raise ToolInterrupted(_saved(trainer), command_line("train", argv, ("--resume", "auto"))) from None
     finally:
         trainer.close()
         cleanup_distributed(trainer.info)
