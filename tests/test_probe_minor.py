@@ -7,7 +7,6 @@ import sys
 import textwrap
 import time
 
-import numpy as np
 import pytest
 
 from siamcorners.benchmarks.textio import read_boxes_lenient, read_boxes_strict

@@ -10,7 +10,8 @@ Prints a ranked table (Success AUC / Norm Precision @0.20 / Precision @20 px; GO
 and writes results.md, results.csv, results.json and plots (PNG + PDF, overall and per attribute) into
 ``--report-dir`` (default ``reports/<dataset>``). Without ``--dataset-root`` the pysot layout
 ``testing_dataset/<NAME>`` is used when it exists; without ``--results``, pysot's ``./results`` when it exists, else
-the folder tools/test.py writes by default (``experiments/<exp>/results``) when exactly one holds the dataset. Errors are one line (exit code 2); --debug shows the traceback.
+the folder tools/test.py writes by default (``experiments/<exp>/results``) when exactly one holds the dataset.
+Errors are one line (exit code 2); --debug shows the traceback.
 """
 from __future__ import annotations
 
