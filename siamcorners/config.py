@@ -473,7 +473,8 @@ def merge_opts(cfg: CfgNode, opts: Sequence[str], source: str = "--opts") -> Non
 def load_config(path: str | None = None, opts: Sequence[str] | None = None, freeze: bool = True) -> CfgNode:
     """Defaults <- YAML file (with ``_BASE_``) <- command-line ``opts``; returns a frozen tree.
 
-    ``OUTPUT_DIR`` defaults to the directory of the config file (or the working directory).
+    ``OUTPUT_DIR`` defaults to the directory of the config file (or the working directory); a leading ``~`` is
+    expanded to the home folder.
     """
     cfg = get_default_config()
     if path:
@@ -482,6 +483,7 @@ def load_config(path: str | None = None, opts: Sequence[str] | None = None, free
         merge_opts(cfg, opts)
     if not cfg.OUTPUT_DIR:
         cfg.OUTPUT_DIR = os.path.dirname(os.path.abspath(path)) if path else os.getcwd()
+    cfg.OUTPUT_DIR = os.path.expanduser(cfg.OUTPUT_DIR)  # "~/runs/x" as in a shell (YAML does not expand it)
     validate(cfg, (path or "<defaults>") + (" with --opts" if opts else ""))
     return cfg.freeze() if freeze else cfg
 
@@ -676,6 +678,12 @@ def save_config(cfg: Mapping, path: str) -> None:
     """Write the resolved config as YAML, atomically."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     tmp = f"{path}.tmp.{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        yaml.safe_dump(to_dict(cfg), f, sort_keys=False, default_flow_style=None)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            yaml.safe_dump(to_dict(cfg), f, sort_keys=False, default_flow_style=None)
+        os.replace(tmp, path)
+    except OSError as e:  # e.g. a full disk: name the config file, leave no temporary file
+        raise OSError(e.errno, e.strerror, path) from e
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)

@@ -278,13 +278,31 @@ def test_export_official_state_dict_inverts_the_conversion(official_sd):
 
 
 def test_convert_checkpoint_cli_to_official_round_trip(tmp_path):
-    model = small_model()
     ours, official = tmp_path / "ours.pth", tmp_path / "official.pth"
-    save_checkpoint(str(ours), model, epoch=3)
+    # probe CV09: weights of another profile were written in a file the official code cannot load
+    save_checkpoint(str(ours), small_model(), epoch=3)
     cmd = [sys.executable, os.path.join(ROOT, "tools", "convert_checkpoint.py"), "--to-official", str(ours), str(official)]
+    refused = subprocess.run(cmd, capture_output=True, text=True)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr, refused.stderr
+    assert "--to-official: the official code builds only the official profile" in refused.stderr
+    assert not official.exists()
+    model = build_model(get_default_config())   # the official profile
+    save_checkpoint(str(ours), model, epoch=3)
     assert subprocess.run(cmd, capture_output=True, text=True).returncode == 0
     saved = torch.load(official, weights_only=True)
     assert saved["epoch"] == 3 and any(k.startswith("corner_mods_head.conv_kernel_t_.") for k in saved["state_dict"])
     back, report = convert_official_state_dict(saved)
     assert report["unknown"] == [] and set(back) == set(model.state_dict())
     assert all(torch.equal(back[k], v) for k, v in model.state_dict().items())
+
+
+@pytest.mark.parametrize("mode", [[], ["--to-official"], ["--translate-config"]])
+def test_convert_checkpoint_refuses_to_write_over_its_input(mode, tmp_path):
+    """Probe CV08 / CV14: output == input replaced the input (our checkpoint; the config lost 32 keys)."""
+    src = tmp_path / "in.yaml" if mode == ["--translate-config"] else tmp_path / "in.pth"
+    src.write_bytes(b"original")
+    cmd = [sys.executable, os.path.join(ROOT, "tools", "convert_checkpoint.py"), *mode, str(src),
+           os.path.join(str(tmp_path), ".", "in" + src.suffix)]
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    assert res.returncode == 2 and "is the input file" in res.stderr and "Traceback" not in res.stderr
+    assert src.read_bytes() == b"original"

@@ -56,7 +56,7 @@ def test_demo_on_video_file(demo, tiny_model, shared_data_dir, tmp_path, capsys)
     frames = read_video(out)
     assert len(frames) == 3 and frames[0].shape == (360, 480, 3)
     from PIL import Image
-    assert Image.open(gif).n_frames == 3
+    assert Image.open(gif).n_frames == 2                                     # frames 0 and 2: 25 fps -> 12.5 in the GIF
     assert sorted(os.listdir(tmp_path)) == ["out.gif", "out.mp4"]           # no temporary files left
 
 
@@ -153,3 +153,49 @@ def test_writer_is_atomic_and_discards_on_error(tmp_path):
             writer.write(np.zeros((30, 48, 3), np.uint8))
     with pytest.raises(ValueError, match="does not exist"):
         AnnotatedWriter(str(tmp_path / "no_dir" / "c.mp4"))
+
+
+def test_demo_on_otb_folder_draws_the_ground_truth_and_prints_iou(demo, tiny_model, shared_data_dir, tmp_path,
+                                                                  capsys):
+    """Issue 18 §8: the README promises the ground truth in green and the IoU for an OTB sequence folder; only the
+    first box was used."""
+    import shutil
+
+    from siamcorners.tracker.video_io import GT_COLOR
+
+    cfg, snap = tiny_model
+    out = str(tmp_path / "dudek.mp4")
+    rc = demo.main(["--cfg", cfg, "--snapshot", snap, "--source", os.path.join(shared_data_dir, "otb_mini", "Dudek"),
+                    "--max-frames", "3", "--out", out])
+    assert rc == 0
+    assert "mean IoU with the ground truth over 3 frames" in capsys.readouterr().out
+    last = read_video(out)[-1].astype(int)
+    green = np.all(np.abs(last - np.array(GT_COLOR)) <= 40, axis=2)   # mp4 compression moves colours a little
+    assert green.sum() > 200                                              # the ground-truth box and its legend swatch
+    # a folder whose images do not match the ground truth rows one to one: no shifted ground truth, a warning
+    seq = tmp_path / "Dudek"
+    shutil.copytree(os.path.join(shared_data_dir, "otb_mini", "Dudek"), seq)
+    os.remove(seq / "img" / "0010.jpg")
+    rc = demo.main(["--cfg", cfg, "--snapshot", snap, "--source", str(seq), "--max-frames", "3", "--out", out])
+    assert rc == 0
+    captured = capsys.readouterr()
+    assert "mean IoU" not in captured.out and "has 20 rows for 19 images" in captured.err
+
+
+def test_gif_of_196_frames_is_a_few_megabytes(shared_data_dir, tmp_path):
+    """Issue 18 §8: the demo's GIF of bag.avi (196 frames, 480x360, 25 fps) was 22 MB."""
+    from PIL import Image
+
+    cap = cv2.VideoCapture(os.path.join(shared_data_dir, "bag.avi"))
+    gif = str(tmp_path / "bag.gif")
+    with AnnotatedWriter(None, gif, fps=cap.get(cv2.CAP_PROP_FPS)) as writer:
+        while True:
+            ok, frame = cap.read()
+            if not ok:
+                break
+            writer.write(draw_track(frame, [200, 120, 80, 100], 0.9, [205, 118, 80, 100], text="#"))
+    cap.release()
+    assert writer.frames_written == 196
+    im = Image.open(gif)
+    assert im.n_frames == 98 and im.size == (320, 240) and im.info["duration"] == 80   # the video's speed
+    assert os.path.getsize(gif) < 6e6

@@ -132,3 +132,58 @@ def _iou(a, b):
     x2, y2 = min(a[0] + a[2], b[0] + b[2]), min(a[1] + a[3], b[1] + b[3])
     inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
     return inter / (a[2] * a[3] + b[2] * b[3] - inter)
+
+
+@pytest.mark.parametrize("extra, needle", [
+    (["--name", "a\n[evil]\ncommand = rm -rf ~"], "--name"),         # probe V09: extra ini sections
+    (["--timeout", "-5"], "--timeout must be > 0"),                   # probe V17
+    (["--snapshot", os.path.join(ROOT, "README.md")], "README.md"),   # probe V03: not a checkpoint
+    (["--cfg", os.path.join(ROOT, "requirements.txt")], "requirements.txt"),  # probe V02: not a config
+])
+def test_print_ini_refuses_what_the_toolkit_could_not_run(extra, needle, capsys):
+    args = ["--print-ini", "--cfg", CFG, "--snapshot", SNAP, *extra]
+    buf = io.StringIO()
+    with redirect_stdout(buf):
+        assert vot_integration.main(args) == 2
+    assert buf.getvalue() == ""
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and needle in err.splitlines()[-1]
+
+
+def test_a_failing_request_reaches_the_client_and_the_log_as_one_line(tmp_path, monkeypatch, capsys):
+    """Probe V11-V16: the client got the reason, but trax's ``with Server`` printed the whole traceback into the
+    toolkit's log. ``FakeServer`` stands for trax.Server (its exit prints the traceback, as trax's does)."""
+    trax = _need("trax")
+    import traceback
+    from types import SimpleNamespace
+
+    quits = []
+
+    class FakeServer:
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, exc_type, exc, tb):   # what trax.Server.__exit__ does
+            if exc is not None:
+                traceback.print_exception(exc_type, exc, tb)
+            self.quit(reason=str(exc) if exc is not None else None)
+
+        def wait(self):
+            missing = str(tmp_path / "nope.jpg")
+            image = {trax.ImageChannel.COLOR: SimpleNamespace(path=lambda: missing)}
+            region = SimpleNamespace(type=trax.Region.RECTANGLE, bounds=lambda: (10.0, 10.0, 20.0, 20.0))
+            return SimpleNamespace(type=trax.TraxStatus.INITIALIZE, objects=[(region, {})], image=image)
+
+        def quit(self, reason=None):
+            quits.append(reason)
+
+    monkeypatch.setattr(trax, "Server", FakeServer)
+    monkeypatch.setenv("TRAX", "1")
+    assert vot_integration.main(["--cfg", CFG, "--snapshot", SNAP, "--device", "cpu"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert [line for line in err.splitlines() if line.startswith("error:")] == [err.strip().splitlines()[-1]]
+    assert "nope.jpg" in err and len(quits) == 1 and "nope.jpg" in quits[0]

@@ -123,7 +123,7 @@ def _imports(folders) -> dict[str, str]:
     return found
 
 
-EXTRAS = ["requirements/dev.txt", "requirements/vot.txt", "requirements/onnx.txt"]
+EXTRAS = ["requirements/dev.txt", "requirements/vot.txt", "requirements/onnx.txt", "requirements/vot-toolkit.txt"]
 # declared although no module of ours imports them by their own name
 INDIRECT = {"six": "got10k imports it without declaring it",
             "tensorboard": "imported as torch.utils.tensorboard"}
@@ -170,3 +170,33 @@ def test_torch_floor_covers_the_apis_used():
     uses = open(os.path.join(ROOT, "siamcorners", "engine", "trainer.py")).read()
     if "torch.amp.GradScaler(" in uses:
         assert floor >= (2, 3), f"requirements.txt: {spec}, but torch.amp.GradScaler needs torch >= 2.3"
+
+
+def _dev_extra_files() -> list[str]:
+    text = open(os.path.join(ROOT, "pyproject.toml"), encoding="utf-8").read()
+    line = re.search(r"^dev\s*=\s*\{\s*file\s*=\s*\[([^\]]*)\]", text, re.M).group(1)
+    return re.findall(r'"([^"]+)"', line)
+
+
+def test_dev_extra_does_not_bring_opencv_python_beside_the_headless_build():
+    """Issue 18 §8: vot-toolkit (in [dev]) required opencv-python, whose cv2 folder overwrites
+    opencv-python-headless's. Walks the installed metadata of everything the extra declares, transitively."""
+    from importlib.metadata import PackageNotFoundError, requires
+
+    todo = list(_declared(["requirements.txt"] + _dev_extra_files()))
+    via = {name: "requirements" for name in todo}
+    while todo:
+        name = todo.pop()
+        try:
+            reqs = requires(name) or []
+        except PackageNotFoundError:
+            continue
+        for req in reqs:
+            if "extra ==" in req.replace('"', "'").replace("extra==", "extra =="):
+                continue
+            dep = _norm(re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", req).group(0))
+            if dep not in via:
+                via[dep] = name
+                todo.append(dep)
+    assert "opencv-python" not in via, f"opencv-python comes in through {via.get('opencv-python')}"
+    assert "opencv-python-headless" in via

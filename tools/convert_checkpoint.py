@@ -7,7 +7,7 @@ into our checkpoint format, checking that it loads into our model without missin
 
 ``--config`` is an alias of ``--cfg``. Errors are one line (exit code 2); --debug shows the Python traceback.
 
-The other way, ``--to-official``: our checkpoint (official profile) -> a ``{'epoch', 'state_dict', 'optimizer'}``
+The other way, ``--to-official``: our checkpoint (official profile only; others are refused) -> a ``{'epoch', 'state_dict', 'optimizer'}``
 file with the official names (alias keys included) that the official code's ``load_pretrain`` reads.
 
     python tools/convert_checkpoint.py --to-official OURS.pth OFFICIAL.pth
@@ -22,7 +22,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from siamcorners.cli.common import add_common_args, check_output_file, run_guarded  # noqa: E402
+from siamcorners.cli.common import UserError, add_common_args, check_output_file, run_guarded  # noqa: E402
 from siamcorners.config import load_config  # noqa: E402
 from siamcorners.models import build_model  # noqa: E402
 from siamcorners.models.checkpoint import (CHECKPOINT_FORMAT, CheckpointError,  # noqa: E402
@@ -45,7 +45,15 @@ def main(argv: list[str] | None = None) -> int:
     add_common_args(parser)
     args = parser.parse_args(argv)
     body = _translate if args.translate_config else _to_official if args.to_official else _convert
-    return run_guarded(lambda: body(args), args, tool="convert_checkpoint", argv=argv)
+
+    def run() -> int:
+        if os.path.abspath(args.official) == os.path.abspath(args.output) or (
+                os.path.exists(args.output) and os.path.exists(args.official)
+                and os.path.samefile(args.official, args.output)):
+            raise UserError(f"output {args.output} is the input file; write to another file (the input is kept)")
+        return body(args)
+
+    return run_guarded(run, args, tool="convert_checkpoint", argv=argv)
 
 
 def _translate(args) -> int:
@@ -115,30 +123,27 @@ def _convert(args) -> int:
     return 0
 
 
-def _to_official(ours: str, output: str) -> int:
-    try:
-        ckpt = load_checkpoint(ours)
-        state = export_official_state_dict(ckpt["model"])
-        folder = os.path.dirname(os.path.abspath(output))
-        os.makedirs(folder, exist_ok=True)
-        tmp = os.path.join(folder, f".{os.path.basename(output)}.tmp.{os.getpid()}")
-        torch.save({"epoch": ckpt.get("epoch") or 0, "state_dict": state, "optimizer": {}}, tmp)
-        os.replace(tmp, output)
-    except (CheckpointError, OSError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    print(f"wrote {len(state)} tensors with the official names from {ours} -> {output}")
-    return 0
-
-
 def _to_official(args) -> int:
+    from siamcorners.cli.checks import check_snapshot_fits
+
     check_output_file(args.output, "output")
+    # the official code builds one architecture: refuse weights of another profile (tiny, paper, mobilenet)
+    try:
+        check_snapshot_fits(load_config(DEFAULT_CONFIG), DEFAULT_CONFIG, args.official)
+    except UserError as e:
+        reason = str(e).split("; use --cfg")[0]
+        raise UserError(f"--to-official: the official code builds only the official profile "
+                        f"(experiments/siamcorners_r50_official); {reason}") from None
     ckpt = load_checkpoint(args.official)
     state = export_official_state_dict(ckpt["model"])
     folder = os.path.dirname(os.path.abspath(args.output))
     tmp = os.path.join(folder, f".{os.path.basename(args.output)}.tmp.{os.getpid()}")
-    torch.save({"epoch": ckpt.get("epoch") or 0, "state_dict": state, "optimizer": {}}, tmp)
-    os.replace(tmp, args.output)
+    try:
+        torch.save({"epoch": ckpt.get("epoch") or 0, "state_dict": state, "optimizer": {}}, tmp)
+        os.replace(tmp, args.output)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
     print(f"wrote {len(state)} tensors with the official names from {args.official} -> {args.output}")
     return 0
 

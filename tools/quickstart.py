@@ -1,13 +1,16 @@
 """The CPU quickstart, end to end: train the tiny model on synthetic videos, track held-out synthetic videos,
 evaluate, and compare with a tracker that never moves the initial box.
 
-    python tools/quickstart.py                      # train (~15 min on 2 CPU cores) -> test -> eval
-    python tools/quickstart.py --skip-train         # test + eval the committed model.pth only (~2 min)
+    python tools/quickstart.py                      # train -> test -> eval: ~8 min on 2 idle CPU cores (CPU torch)
+    python tools/quickstart.py --skip-train         # test + eval the committed model.pth only, beside a trained run
+
+Times and scores, and when a rerun is bit-identical: README "Set-up" and docs/benchmarks.md.
 
 Every step is one of the project's command-line tools; the commands are printed before they run, so each can
 be re-run on its own. Outputs go under ``--out`` (default: the experiment folder, whose run outputs git ignores):
 ``snapshot/`` (checkpoints and the trained ``model.pth``), ``logs/``, ``results/synthetic/<tracker>/``,
-``eval/`` (report and ``eval.json``); the held-out videos under ``--data``.
+``eval/`` (report and ``eval.json``); the held-out videos under ``--data``. ``--skip-train`` writes the tracker
+``siamcorners_tiny_shipped`` and ``eval_shipped/`` instead, so a trained model's results and report are kept.
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ from typing import Any, Sequence
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXPERIMENT = os.path.join(ROOT, "experiments", "siamcorners_tiny_synthetic")
 STATIC_NAME = "static_box"
+TRAINED_NAME = "siamcorners_tiny"
 
 
 class StaticBoxTracker:
@@ -56,6 +60,17 @@ def _auc_table(path: str) -> dict[str, float]:
             if isinstance(scores, dict) and "success_auc" in scores}
 
 
+def tracker_and_report(skip_train: bool, model: str) -> tuple[str, str]:
+    """(tracker name, report folder under --out): ``siamcorners_tiny`` and ``eval/`` for the model trained here;
+    with ``--skip-train`` ``siamcorners_tiny_shipped`` and ``eval_shipped/`` for the committed model.pth (or
+    ``siamcorners_tiny_<file name>`` and ``eval_<file name>/`` for another ``--model``)."""
+    if not skip_train:
+        return TRAINED_NAME, "eval"
+    default = os.path.join(EXPERIMENT, "model.pth")
+    stem = "shipped" if os.path.abspath(model) == default else os.path.splitext(os.path.basename(model))[0]
+    return f"{TRAINED_NAME}_{stem}", f"eval_{stem}"
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--cfg", default=os.path.join(EXPERIMENT, "config.yaml"), help="experiment config")
@@ -86,18 +101,20 @@ def main(argv: list[str] | None = None) -> int:
     _run([py, "tools/make_synthetic.py", "--out", args.data, "--videos", str(args.videos), "--seed", str(args.seed)])
     results = os.path.join(out, "results")
     common = ["--dataset", "synthetic", "--dataset-root", args.data, "--out", results, "--no-progress"]
-    # --overwrite: results of an earlier model (another fingerprint) are replaced, never mixed with these
-    _run([py, "tools/test.py", "--cfg", args.cfg, "--snapshot", model, "--tracker-name", "siamcorners_tiny",
-          "--overwrite", *common])
+    name, eval_dir = tracker_and_report(args.skip_train, model)
+    # the trained model's results: --overwrite replaces those of an earlier training (another fingerprint), never
+    # mixed with these; --skip-train writes its own tracker folder and report beside them, never over them
+    _run([py, "tools/test.py", "--cfg", args.cfg, "--snapshot", model, "--tracker-name", name,
+          *([] if args.skip_train else ["--overwrite"]), *common])
     _run([py, "tools/test.py", "--tracker-factory", "tools.quickstart:static_tracker", "--tracker-name", STATIC_NAME,
           "--overwrite", *common])
-    report = os.path.join(out, "eval", "eval.json")
+    report = os.path.join(out, eval_dir, "eval.json")
     _run([py, "tools/eval.py", "--dataset", "synthetic", "--dataset-root", args.data,
-          "--results", os.path.join(results, "synthetic"), "--trackers", f"siamcorners_tiny,{STATIC_NAME}",
-          "--report-dir", os.path.join(out, "eval"), "--json", report])
+          "--results", os.path.join(results, "synthetic"), "--trackers", f"{name},{STATIC_NAME}",
+          "--report-dir", os.path.join(out, eval_dir), "--json", report])
     aucs = _auc_table(report)
-    if "siamcorners_tiny" in aucs and STATIC_NAME in aucs:
-        ours, base = aucs["siamcorners_tiny"], aucs[STATIC_NAME]
+    if name in aucs and STATIC_NAME in aucs:
+        ours, base = aucs[name], aucs[STATIC_NAME]
         ok = ours >= 0.45 and ours - base >= 0.2
         print(f"\nsuccess AUC: SiamCorners tiny {ours:.3f}, static box {base:.3f} (difference {ours - base:+.3f}) "
               f"-> {'tracks' if ok else 'below the quickstart target (AUC >= 0.45 and +0.2 over the static box)'}")

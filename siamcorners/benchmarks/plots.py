@@ -8,12 +8,14 @@ from __future__ import annotations
 import itertools
 import os
 import re
+import tempfile
 from typing import Sequence as _Seq
 
 import numpy as np
 
 from . import metrics as M
 from .evaluation import TrackerEvaluation
+from .textio import new_file_mode
 
 __all__ = ["plot_all", "plot_curve"]
 
@@ -55,12 +57,24 @@ def plot_curve(entries: _Seq[tuple[str, np.ndarray, np.ndarray, float]], metric:
     fig.tight_layout()
     os.makedirs(os.path.dirname(os.path.abspath(path_stem)), exist_ok=True)
     paths = []
-    for ext in ("png", "pdf"):
-        tmp = f"{path_stem}.tmp.{ext}"
-        fig.savefig(tmp, dpi=100 if ext == "png" else None)
-        os.replace(tmp, f"{path_stem}.{ext}")
-        paths.append(f"{path_stem}.{ext}")
-    plt.close(fig)
+    try:
+        for ext in ("png", "pdf"):
+            # a temporary name of this process only: two evaluations writing one report folder never share it
+            fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path_stem)}.", suffix=f".tmp.{ext}",
+                                       dir=os.path.dirname(os.path.abspath(path_stem)))
+            os.close(fd)
+            try:
+                os.chmod(tmp, new_file_mode())
+                fig.savefig(tmp, dpi=100 if ext == "png" else None, format=ext)
+                os.replace(tmp, f"{path_stem}.{ext}")
+            except OSError as e:
+                raise OSError(e.errno, e.strerror, f"{path_stem}.{ext}") from e
+            finally:
+                if os.path.exists(tmp):
+                    os.remove(tmp)
+            paths.append(f"{path_stem}.{ext}")
+    finally:
+        plt.close(fig)
     return paths
 
 

@@ -27,7 +27,7 @@ _SPLIT = re.compile(r"\s*,\s*|\s+")  # one comma (with optional spaces around it
 def read_text(path: str) -> str:
     if not os.path.isfile(path):
         raise BenchmarkError(f"{path}: file not found")
-    with open(path, "r", encoding="utf-8", errors="replace") as f:
+    with open(path, "r", encoding="utf-8-sig", errors="replace") as f:  # a UTF-8 BOM (Windows editors) is dropped
         return f.read()
 
 
@@ -143,7 +143,8 @@ def new_file_mode() -> int:
 def atomic_write_bytes(path: str, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``.
 
-    The file gets the permissions of a plain ``open()`` under the user's umask."""
+    The file gets the permissions of a plain ``open()`` under the user's umask. On an error (a full disk) the
+    temporary file is removed and the ``OSError`` names ``path``."""
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
@@ -154,9 +155,11 @@ def atomic_write_bytes(path: str, data: bytes) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(e, OSError) and e.filename in (None, tmp):  # name the file the user knows, not the temporary
+            raise OSError(e.errno, e.strerror, path) from e
         raise
 
 

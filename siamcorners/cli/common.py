@@ -11,6 +11,7 @@ its body through :func:`run_guarded`::
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import shlex
 import signal
@@ -19,7 +20,7 @@ from typing import Callable, Sequence
 
 __all__ = ["UserError", "ToolInterrupted", "USER_ERRORS", "add_common_args", "add_opts_arg", "run_guarded",
            "command_line", "check_output_dir", "check_output_file", "check_device", "join_negative_values",
-           "one_line", "shown_path"]
+           "one_line", "shown_path", "is_disk_full", "disk_full_line", "check_threads"]
 
 
 def shown_path(path: str) -> str:
@@ -34,11 +35,13 @@ class UserError(Exception):
 
 
 class ToolInterrupted(KeyboardInterrupt):
-    """Ctrl-C or SIGTERM; ``note`` says what was saved (set by the program before re-raising)."""
+    """Ctrl-C or SIGTERM; ``note`` says what was saved and ``resume`` is the command that resumes (set by the
+    program before re-raising; default: the command that ran)."""
 
-    def __init__(self, note: str = ""):
+    def __init__(self, note: str = "", resume: str = ""):
         super().__init__(note)
         self.note = note
+        self.resume = resume
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
@@ -79,6 +82,19 @@ def one_line(e: BaseException) -> str:
     return first
 
 
+def is_disk_full(e: BaseException) -> bool:
+    """The error is "no space left" (ENOSPC) or "disk quota exceeded" (EDQUOT)."""
+    return isinstance(e, OSError) and e.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
+
+
+def disk_full_line(e: OSError, kept: str, resume: str) -> str:
+    """One line for a full disk: the file being written, what was kept, and the command that resumes."""
+    where = f" while writing {e.filename}" if e.filename else ""
+    reason = e.strerror or "no space left on the device"
+    return (f"disk full{where}: {reason}; {kept + '; ' if kept else ''}"
+            f"free some space and resume with: {resume}")
+
+
 def command_line(tool: str, argv: Sequence[str] | None, replace: Sequence[str] = ()) -> str:
     """The command that ran this program (for "resume with: ..." lines); ``replace`` = ``[FLAG, VALUE]`` sets
     that option to that value (dropping the value given on the command line)."""
@@ -100,7 +116,11 @@ def command_line(tool: str, argv: Sequence[str] | None, replace: Sequence[str] =
     return shlex.join(head + args)
 
 
-def _raise_interrupt(signum, frame):  # SIGTERM -> the same path as Ctrl-C
+def _raise_interrupt(signum, frame):  # Ctrl-C and SIGTERM: one path
+    # the first interrupt stops the tool; a second one (Ctrl-C pressed twice) must not cut the clean-up and the
+    # line saying what was kept short (it ended the process with rc -2 before), so further ones are ignored
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
     raise ToolInterrupted()
 
 
@@ -109,29 +129,43 @@ def run_guarded(body: Callable[[], int], args: argparse.Namespace, tool: str, ar
                 extra_errors: tuple[type[BaseException], ...] = ()) -> int:
     """Run ``body``; a user error prints ``error: <one line>`` and returns 2 (with ``--debug`` it is raised);
     Ctrl-C / SIGTERM print one line (what was saved, from the interrupt's note or ``resume_hint``, and the command
-    to resume) and return 130."""
-    previous = None
+    to resume) and return 130; a second Ctrl-C while the tool stops is ignored. A full disk (ENOSPC) is a one-line
+    error naming the file being written, what was kept (the error's ``kept`` attribute, set by the program, or
+    ``resume_hint``) and the command to resume (the error's ``resume`` attribute, or the command that ran)."""
+    previous, stopping = {}, False
     try:
-        previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous[sig] = signal.signal(sig, _raise_interrupt)
     except ValueError:  # not the main thread
-        previous = None
+        pass
     try:
         return body()
     except KeyboardInterrupt as e:
+        stopping = argv is None and bool(previous)  # the program itself (not a call from Python): it exits next
+        for sig in previous if stopping else ():
+            signal.signal(sig, signal.SIG_IGN)
         if getattr(args, "debug", False):
             raise
         note = getattr(e, "note", "") or (resume_hint() if resume_hint else "")
-        print(f"\ninterrupted: {note + '; ' if note else ''}resume with: {command_line(tool, argv)}",
-              file=sys.stderr)
+        resume = getattr(e, "resume", "") or command_line(tool, argv)
+        print(f"\ninterrupted: {note + '; ' if note else ''}resume with: {resume}", file=sys.stderr)
         return 130
     except USER_ERRORS + extra_errors as e:
         if getattr(args, "debug", False):
             raise
-        print(f"error: {one_line(e)}", file=sys.stderr)
+        if is_disk_full(e):
+            kept = getattr(e, "kept", "") or (resume_hint() if resume_hint else "")
+            resume = getattr(e, "resume", "") or command_line(tool, argv)
+            print(f"error: {disk_full_line(e, kept, resume)}", file=sys.stderr)
+        else:
+            print(f"error: {one_line(e)}", file=sys.stderr)
         return 2
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        # a program that was interrupted keeps ignoring Ctrl-C / SIGTERM while Python shuts down (a handler set
+        # here would be reset to the default there, and a second Ctrl-C would end the process with rc -2)
+        if not stopping:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 # ------------------------------------------------------------------------------------------ checks before work
@@ -177,6 +211,12 @@ def check_device(device: str, what: str = "DEVICE") -> None:
         count = torch.cuda.device_count()
         if not index.isdigit() or int(index) >= count:
             raise UserError(f"{what} {device}: no such GPU (PyTorch sees {count}: cuda:0..cuda:{count - 1})")
+
+
+def check_threads(threads: int) -> None:
+    """``--threads N``: 0 (chosen from the free cores and the load) or a positive count."""
+    if threads < 0:
+        raise UserError(f"--threads must be >= 1, or 0 to choose from the free cores and the load; got {threads}")
 
 
 def join_negative_values(argv: Sequence[str], flags: Sequence[str]) -> list[str]:

@@ -9,7 +9,8 @@
 
 --source is a video file, an image folder (an OTB sequence folder: its first ground-truth box is used
 when --init is absent) or a camera index. Without --init the box is drawn with the mouse, which needs a
-display. Prints the tracker speed (FPS of init + track calls) and, on the synthetic video, the mean IoU.
+display. Prints the tracker speed (FPS of init + track calls) and, on the synthetic video or an OTB sequence folder
+(its ``groundtruth_rect.txt``), the mean IoU with the ground truth.
 The annotated video shows the prediction in amber and, when known, the ground truth in green (a legend says so).
 Errors are one line (exit code 2); --debug shows the Python traceback.
 """
@@ -28,10 +29,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 from siamcorners.benchmarks.metrics import overlap_ratio
 from siamcorners.cli.common import (UserError, add_common_args, add_opts_arg, check_device, check_output_dir,
-                                    check_output_file, join_negative_values, run_guarded)
+                                    check_output_file, check_threads, join_negative_values, run_guarded)
 from siamcorners.cli.checks import check_snapshot_fits
 from siamcorners.config import load_config
-from siamcorners.data.frames import IterableSource, groundtruth_init_box, open_source
+from siamcorners.data.frames import (IterableSource, groundtruth_boxes, groundtruth_file, groundtruth_init_box,
+                                     open_source)
 from siamcorners.data.synthetic import make_video
 from siamcorners.engine.threads import apply_threads
 from siamcorners.engine.visualize import HeatmapDumper
@@ -107,6 +109,20 @@ def main(argv: list[str] | None = None) -> int:
     return run_guarded(lambda: _run(args), args, tool="demo", argv=argv, extra_errors=(ValueError, RuntimeError))
 
 
+def _sequence_groundtruth(path: str, source) -> np.ndarray | None:
+    """The ground truth of an OTB sequence folder, one row per image (drawn in green, scored by IoU); None when
+    there is none, or (with a warning) when its rows do not match the images one to one."""
+    gt = groundtruth_boxes(path)
+    if gt is None:
+        return None
+    images = getattr(source, "num_frames", None)
+    if images != len(gt):
+        print(f"warning: ground truth not drawn and no IoU: {groundtruth_file(path)} has {len(gt)} rows for "
+              f"{images} images (a missing frame, or an annotation that starts at a later frame)", file=sys.stderr)
+        return None
+    return gt
+
+
 def _run(args: argparse.Namespace) -> int:
     cfg_path = args.cfg or DEFAULT_CFG
     if args.cfg is None and not args.snapshot and not os.path.isfile(DEFAULT_SNAPSHOT):
@@ -117,6 +133,7 @@ def _run(args: argparse.Namespace) -> int:
         return _no_weights(snapshot, cfg_path)
     if not args.out and not args.gif and not args.show and not args.heatmaps:
         raise ValueError("nothing to output: give --out, --gif, --show or --heatmaps")
+    check_threads(args.threads)
     if args.max_frames is not None and args.max_frames < 1:
         raise ValueError(f"--max-frames must be >= 1, got {args.max_frames}")
     for flag, path in (("--out", args.out), ("--gif", args.gif)):
@@ -154,6 +171,7 @@ def _run(args: argparse.Namespace) -> int:
             init_box = parse_box(args.init) if args.init else groundtruth_init_box(args.source)
             if args.init is None and init_box is not None:
                 print(f"initial box from {args.source} ground truth: {init_box}")
+            gt = _sequence_groundtruth(args.source, source)
         if init_box is None and not display_available():
             raise ValueError("no initial box: pass --init x,y,w,h (drawing it with the mouse needs a display)")
         viewer = None

@@ -9,7 +9,9 @@ examples:
 Prints a ranked table (Success AUC / Norm Precision @0.20 / Precision @20 px; GOT-10k: AO / SR0.5 / SR0.75)
 and writes results.md, results.csv, results.json and plots (PNG + PDF, overall and per attribute) into
 ``--report-dir`` (default ``reports/<dataset>``). Without ``--dataset-root`` the pysot layout
-``testing_dataset/<NAME>`` is used when it exists. Errors are one line (exit code 2); --debug shows the traceback.
+``testing_dataset/<NAME>`` is used when it exists; without ``--results``, pysot's ``./results`` when it exists, else
+the folder tools/test.py writes by default (``experiments/<exp>/results``) when exactly one holds the dataset.
+Errors are one line (exit code 2); --debug shows the traceback.
 Results whose ``<tracker>.fingerprint.json`` (written by tools/test.py) records another ground truth for a video
 than the dataset scored here are refused (results of another dataset under the same video names); results without
 that record are scored as before. An eval holds its report folder while it runs: another eval writing there with
@@ -18,6 +20,7 @@ other inputs is refused, one with the same inputs waits for it.
 from __future__ import annotations
 
 import argparse
+import glob
 import json
 import os
 import sys
@@ -37,9 +40,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--format", default="auto", choices=["auto", "json", "raw"], help="annotation source")
     p.add_argument("--trimmed-copy", action="store_true", help="OTB-layout image folders may hold only the first K "
                    "images of a video (a trimmed copy): use the first K ground-truth rows (else an error)")
-    p.add_argument("--results", "--tracker_path", "-p", dest="results", default="results",
-                   help="folder of tracker folders (results/ or results/<dataset>/; default: results); "
-                        "--tracker_path/-p is pysot's name")
+    p.add_argument("--results", "--tracker_path", "-p", dest="results", default=None,
+                   help="folder of tracker folders (results/ or results/<dataset>/; default: ./results as in pysot, "
+                        "else where tools/test.py writes by default, experiments/<exp>/results, when exactly one "
+                        "holds this dataset); --tracker_path/-p is pysot's name")
     p.add_argument("--trackers", help="comma-separated tracker folders (default: all)")
     p.add_argument("--tracker_prefix", "--tracker-prefix", "-t", default="",
                    help="only the tracker folders whose name starts with this (pysot)")
@@ -55,6 +59,28 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--no-plots", action="store_true", help="skip the plots")
     add_common_args(p)
     return p.parse_args(argv)
+
+
+TEST_WRITES = ("tools/test.py writes to its --out, by default cfg.OUTPUT_DIR/cfg.TEST.RESULTS_DIR = "
+               "<the config's folder>/results, e.g. experiments/<exp>/results")
+
+
+def default_results(dataset: str) -> str:
+    """Where the results are when ``--results`` is not given: pysot's ``./results`` when it exists, else the one
+    folder ``<dir>/results/<dataset>`` (``<dir>`` up to two levels below the working directory, e.g.
+    ``experiments/<exp>``) that tools/test.py's default output made. None or several: a UserError naming them."""
+    if os.path.isdir("results"):
+        return "results"
+    found = sorted(d for pattern in ("*", os.path.join("*", "*"))
+                   for d in glob.glob(os.path.join(pattern, "results", glob.escape(dataset))) if os.path.isdir(d))
+    if len(found) == 1:
+        print(f"results: {found[0]} (tools/test.py's default output; give --results to choose another folder)")
+        return found[0]
+    if found:
+        raise UserError(f"--results is required: results of {dataset} are in {len(found)} folders "
+                        f"({', '.join(found)}); choose one")
+    raise UserError(f"--results is required: no ./results (pysot's default) and no <dir>/results/{dataset} "
+                    f"here ({os.getcwd()}); {TEST_WRITES}")
 
 
 def _has_files(folder: str) -> bool:
@@ -168,7 +194,7 @@ def video_table(evals) -> str:
     return "\n".join(lines)
 
 
-def _run(args) -> int:
+def _run(args, state: dict | None = None) -> int:
     from siamcorners.cli.test import default_dataset_root
 
     report_dir = args.report_dir
@@ -187,9 +213,15 @@ def _run(args) -> int:
         print(f"dataset root: {root} (default testing_dataset/<NAME>; give --dataset-root to change it)")
     if args.num < 1:
         raise UserError(f"--num must be >= 1, got {args.num}")
-    bench = Benchmark(args.dataset, root, args.results, fmt=args.format, trimmed=args.trimmed_copy)
+    bench = Benchmark(args.dataset, root, fmt=args.format, trimmed=args.trimmed_copy)
+    args.results = args.results or default_results(bench.dataset.name)
+    if not os.path.isdir(args.results):
+        raise UserError(f"--results {args.results}: results folder not found; {TEST_WRITES}")
     report_dir = report_dir or os.path.join("reports", bench.dataset.name)
     check_output_dir(report_dir, "report folder")
+    if state is not None:
+        state.update(report_dir=report_dir, before=_mtimes(report_dir) if os.path.isdir(report_dir) else
+                     dict.fromkeys(_REPORT_FILES))
     trackers = select_trackers(bench, args.results, args.trackers, args.tracker_prefix)
     check_groundtruth(bench, args.results, trackers)
     setup = {"dataset": bench.dataset.name, "dataset root": os.path.realpath(root),
@@ -219,10 +251,30 @@ def _score_and_report(args, bench: Benchmark, trackers: list[str], report_dir: s
     return 0
 
 
+_REPORT_FILES = ("results.md", "results.csv", "results.json")
+
+
+def _mtimes(folder: str) -> dict:
+    return {name: os.stat(os.path.join(folder, name)).st_mtime_ns if os.path.isfile(os.path.join(folder, name))
+            else None for name in _REPORT_FILES}
+
+
+def _written(state: dict) -> str:
+    """What an interrupted evaluation left: the report files this run wrote (md/csv/json come before the plots)."""
+    folder = state.get("report_dir")
+    if not folder:
+        return "no report was written"
+    now = _mtimes(folder)
+    done = [name for name in _REPORT_FILES if now[name] is not None and now[name] != state["before"][name]]
+    if not done:
+        return "no report was written"
+    return f"{', '.join(done)} written in {folder}; the plots are not complete"
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
-    return run_guarded(lambda: _run(args), args, tool="eval", argv=argv,
-                       resume_hint=lambda: "no report was written")
+    state: dict = {}
+    return run_guarded(lambda: _run(args, state), args, tool="eval", argv=argv, resume_hint=lambda: _written(state))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
 """Export a snapshot as ONNX graphs for the onnxruntime backend, TensorRT or any ONNX runtime.
 
+examples:
     python tools/export.py --cfg experiments/siamcorners_r50/config.yaml --snapshot model.pth --out export/r50 \\
         [--int8 [--calibration 32]]
+    python tools/export.py --cfg CONFIG --snapshot model.pth --out export/gpu --opts INFERENCE.WINOGRAD false
 
 Writes ``template.onnx`` (templates -> correlation kernels), ``search.onnx`` (search crop + kernels -> per-level
 heat maps and corner features) and ``meta.json`` (inputs/outputs, the MODEL config, the weights hash that
@@ -11,6 +13,7 @@ Graph layout and the TensorRT path: ``siamcorners/models/runtime/onnx_export.py`
 With ``INFERENCE.WINOGRAD`` (the default) the search graph computes its two largest convolutions as Winograd
 matrix products, which is faster in ONNX Runtime on a CPU; for TensorRT or a GPU export with
 ``--opts INFERENCE.WINOGRAD false``. ``--int8`` exports without them.
+Errors are one line (exit code 2); --debug shows the Python traceback.
 """
 from __future__ import annotations
 
@@ -18,56 +21,68 @@ import argparse
 import os
 import sys
 
-from siamcorners.config import ConfigError
+from siamcorners.cli.common import UserError, add_common_args, add_opts_arg, check_output_dir, run_guarded
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--cfg", required=True, help="experiment config (YAML)")
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--cfg", "--config", dest="cfg", required=True, help="experiment config (YAML)")
     p.add_argument("--snapshot", required=True, help="checkpoint to export")
     p.add_argument("--out", required=True, help="output folder: a new or empty one, or an earlier export's folder "
                                                 "(replaced); a folder holding other files is refused")
-    p.add_argument("--opts", nargs="*", default=[], help="config overrides KEY VALUE ...")
+    add_opts_arg(p)
     p.add_argument("--int8", action="store_true", help="also write the int8 search graph (ONNX Runtime)")
     p.add_argument("--calibration", type=int, default=None, metavar="N",
                    help="calibration pairs for --int8 (default: INFERENCE.INT8_CALIBRATION)")
+    add_common_args(p)
     return p.parse_args(argv)
+
+
+def _run(args, done: dict) -> int:
+    import torch
+
+    from siamcorners.config import load_config
+    from siamcorners.models import build_model
+    from siamcorners.models.checkpoint import load_checkpoint
+    from siamcorners.models.runtime.onnx_export import check_export_target, export_onnx
+
+    check_export_target(args.out)
+    cfg = load_config(args.cfg, args.opts)
+    if not os.path.isfile(args.snapshot):
+        raise UserError(f"{args.snapshot}: snapshot not found")
+    check_output_dir(args.out, "--out")
+    if args.calibration is not None and args.calibration < 1:
+        raise UserError(f"--calibration must be >= 1, got {args.calibration}")
+    model = build_model(cfg)
+    load_checkpoint(args.snapshot, model=model)
+    model.eval()
+    winograd = bool(cfg.INFERENCE.WINOGRAD) and not args.int8
+    with torch.no_grad():
+        meta = export_onnx(model, args.out, cfg, cfg.TRACK.EXEMPLAR_SIZE, cfg.TRACK.INSTANCE_SIZE,
+                           winograd=winograd)
+    done["export"] = True
+    print(f"exported {args.snapshot} to {args.out}: template.onnx, search.onnx, meta.json "
+          f"(weights sha256 {meta['weights_sha256'][:12]}; Winograd convolutions "
+          f"{'on: for ONNX Runtime on a CPU' if winograd else 'off'})")
+    if args.int8:
+        from siamcorners.models.runtime.quantize import ensure_int8
+
+        n = args.calibration if args.calibration is not None else cfg.INFERENCE.INT8_CALIBRATION
+        print(f"int8: {ensure_int8(args.out, model, cfg, n)} (calibrated on {n} synthetic training pairs)")
+    return 0
+
+
+def _kept(args, done: dict) -> str:
+    if done.get("export"):
+        return f"template.onnx, search.onnx and meta.json are complete in {args.out}; the int8 graph was not written"
+    return f"{args.out} was not changed (the graphs are moved in place together at the end)"
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    try:
-        import torch
-
-        from siamcorners.config import load_config
-        from siamcorners.models import build_model
-        from siamcorners.models.checkpoint import load_checkpoint
-        from siamcorners.models.runtime.onnx_export import check_export_target, export_onnx
-
-        check_export_target(args.out)
-        cfg = load_config(args.cfg, args.opts)
-        if not os.path.isfile(args.snapshot):
-            raise FileNotFoundError(f"{args.snapshot}: snapshot not found")
-        model = build_model(cfg)
-        load_checkpoint(args.snapshot, model=model)
-        model.eval()
-        winograd = bool(cfg.INFERENCE.WINOGRAD) and not args.int8
-        with torch.no_grad():
-            meta = export_onnx(model, args.out, cfg, cfg.TRACK.EXEMPLAR_SIZE, cfg.TRACK.INSTANCE_SIZE,
-                               winograd=winograd)
-        print(f"exported {args.snapshot} to {args.out}: template.onnx, search.onnx, meta.json "
-              f"(weights sha256 {meta['weights_sha256'][:12]}; Winograd convolutions "
-              f"{'on: for ONNX Runtime on a CPU' if winograd else 'off'})")
-        if args.int8:
-            from siamcorners.models.runtime.quantize import ensure_int8
-
-            n = args.calibration if args.calibration is not None else cfg.INFERENCE.INT8_CALIBRATION
-            print(f"int8: {ensure_int8(args.out, model, cfg, n)} (calibrated on {n} synthetic training pairs)")
-    except (ConfigError, FileNotFoundError, ValueError, ImportError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 0
+    done: dict = {}
+    return run_guarded(lambda: _run(args, done), args, tool="export", argv=argv,
+                       resume_hint=lambda: _kept(args, done), extra_errors=(ImportError,))
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ import sys
 
 from siamcorners.benchmarks import Benchmark, BenchmarkError, DATASET_NAMES, load_dataset
 from siamcorners.cli.common import (UserError, add_common_args, add_opts_arg, check_device, check_output_dir,
-                                    run_guarded)
+                                    check_threads, run_guarded)
 from siamcorners.engine.fingerprint import (dataset_fingerprint, device_type, factory_fingerprint,
                                             tracking_fingerprint)
 from siamcorners.engine.run_dirs import check_tracker_name, claim_results_folder, tracker_video_locks
@@ -111,10 +111,19 @@ def dataset_root(args) -> str:
     return root
 
 
+def _kept(dataset, tracker_dir: str) -> str:
+    from siamcorners.cli.checks import finished_videos
+
+    done = finished_videos(dataset, tracker_dir)
+    return (f"{done} of {len(dataset)} videos have finished result files in {tracker_dir} "
+            f"(kept; unfinished videos are re-run)")
+
+
 def _run(args) -> int:
     if args.tracker_name is not None:  # before any work: --overwrite deletes <out>/<dataset>/<this name>
         check_tracker_name(args.tracker_name)
     cfg = None
+    check_threads(args.threads)
     if args.onnx:  # the INFERENCE.BACKEND / ONNX_DIR overrides; the export is checked against the snapshot below
         from siamcorners.models.runtime.onnx_export import backend_opts, check_export
         args.opts = list(args.opts) + backend_opts(args.onnx)
@@ -182,10 +191,10 @@ def _run(args) -> int:
                             shard=parse_shard(args.shard), progress=not args.no_progress, **batched)
     except KeyboardInterrupt:
         from siamcorners.cli.common import ToolInterrupted
-        from siamcorners.cli.checks import finished_videos
-        done = finished_videos(dataset, tracker_dir)
-        raise ToolInterrupted(f"{done} of {len(dataset)} videos have finished result files in {tracker_dir} "
-                              f"(kept; unfinished videos are re-run)") from None
+        raise ToolInterrupted(_kept(dataset, tracker_dir)) from None
+    except OSError as e:  # a full disk: say what was kept (run_guarded prints the line)
+        e.kept = _kept(dataset, tracker_dir)
+        raise
     finally:
         held.release()
     busy = len(summary["videos_busy"])

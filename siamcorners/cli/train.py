@@ -19,8 +19,8 @@ import argparse
 import os
 import sys
 
-from siamcorners.cli.common import (add_common_args, add_opts_arg, check_device, check_output_dir,
-                                    check_output_file, command_line, run_guarded)
+from siamcorners.cli.common import (ToolInterrupted, add_common_args, add_opts_arg, check_device, check_output_dir,
+                                    check_output_file, check_threads, command_line, run_guarded)
 from siamcorners.config import load_config
 from siamcorners.engine.distributed import cleanup_distributed
 from siamcorners.engine.trainer import NonFiniteLossError, Trainer, find_resume_checkpoint
@@ -64,6 +64,7 @@ def _saved(trainer: Trainer) -> str:
 def _run(args, argv) -> int:
     if args.local_rank is not None and "LOCAL_RANK" not in os.environ:
         os.environ["LOCAL_RANK"] = str(args.local_rank)
+    check_threads(args.threads)
     opts = list(args.opts)
     if args.device:
         opts += ["DEVICE", args.device]
@@ -84,10 +85,12 @@ def _run(args, argv) -> int:
     except NonFiniteLossError as e:
         trainer.log.error("%s", e)
         return 1
-    except KeyboardInterrupt:
-        resume = command_line("train", argv, ("--resume", "auto"))
-        print(f"\ninterrupted: {_saved(trainer)}; resume with: {resume}", file=sys.stderr)
-        return 130
+    except OSError as e:  # a full disk: say what was kept (run_guarded prints the line)
+        e.kept = _saved(trainer)
+        e.resume = command_line("train", argv, ("--resume", "auto"))
+        raise
+    except KeyboardInterrupt:  # run_guarded prints the line
+        raise ToolInterrupted(_saved(trainer), command_line("train", argv, ("--resume", "auto"))) from None
     finally:
         trainer.close()
         cleanup_distributed(trainer.info)

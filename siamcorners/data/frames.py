@@ -23,6 +23,7 @@ import numpy as np
 
 __all__ = ["FrameSourceError", "FrameSource", "VideoFileSource", "ImageFolderSource", "CameraSource",
            "IterableSource", "IMAGE_EXTENSIONS", "list_image_files", "open_source", "groundtruth_init_box",
+           "groundtruth_boxes", "groundtruth_file",
            "read_image", "jpeg_is_truncated"]
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
@@ -51,12 +52,14 @@ def jpeg_is_truncated(path: str) -> bool:
 
 
 def read_image(path: str) -> np.ndarray | None:
-    """``cv2.imread(path, IMREAD_COLOR)``, warning once per file (naming it) when a JPEG is truncated."""
-    if path not in _WARNED_TRUNCATED and jpeg_is_truncated(path):
+    """``cv2.imread(path, IMREAD_COLOR)``, warning once per file (naming it) when a JPEG is truncated but decodes
+    (a file that does not decode at all is the caller's error, without the warning)."""
+    image = cv2.imread(path, cv2.IMREAD_COLOR)
+    if image is not None and path not in _WARNED_TRUNCATED and jpeg_is_truncated(path):
         _WARNED_TRUNCATED.add(path)
         print(f"warning: {path}: truncated JPEG (no end-of-image marker); its missing part decodes as grey",
               file=sys.stderr)
-    return cv2.imread(path, cv2.IMREAD_COLOR)
+    return image
 
 
 class FrameSource:
@@ -113,12 +116,32 @@ class _CaptureSource(FrameSource):
             self._cap = None
 
 
+def _is_text_file(path: str) -> bool:
+    """The file starts with 4 KiB of UTF-8 text without NUL bytes (no video container does; y4m's text header is
+    followed by raw frames and recognised by its signature)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4096)
+    except OSError:
+        return False
+    if not head or b"\0" in head or head.startswith(b"YUV4MPEG2"):
+        return False
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return e.start >= len(head) - 3  # only a character cut at the 4 KiB boundary
+    return True
+
+
 class VideoFileSource(_CaptureSource):
     """Frames of a video file, in order; single pass."""
 
     def __init__(self, path: str):
         if not os.path.isfile(path):
             raise FrameSourceError(f"{path}: video file not found")
+        if _is_text_file(path):  # FFmpeg's tty demuxer "plays" any text file as frames of characters
+            raise FrameSourceError(f"{path}: a text file, not a video (give a video file, an image folder or a "
+                                   f"camera index)")
         cap = cv2.VideoCapture(path)
         if not cap.isOpened():
             cap.release()
@@ -215,25 +238,51 @@ def open_source(source: str | int) -> FrameSource:
     raise FrameSourceError(f"{source}: no such video file, image folder or camera index")
 
 
-def groundtruth_init_box(source: str | int) -> list[float] | None:
-    """First ``x, y, w, h`` row of ``groundtruth_rect.txt`` in an OTB sequence folder (or beside an ``img/``
-    folder given directly); None when the source has no such file."""
+def groundtruth_file(source: str | int) -> str | None:
+    """``groundtruth_rect.txt`` of an OTB sequence folder (or beside an ``img/`` folder given directly); None when
+    the source has no such file."""
     if not isinstance(source, str) or not os.path.isdir(source):
         return None
     folder = os.path.normpath(source)
     for candidate in (folder, os.path.dirname(folder)):
         path = os.path.join(candidate, "groundtruth_rect.txt")
         if candidate and os.path.isfile(path) and (candidate == folder or os.path.basename(folder) == "img"):
-            with open(path, "r", encoding="utf-8", errors="replace") as f:
-                first = f.readline().strip()
-            if not first:
-                raise FrameSourceError(f"{path}:1: blank first line; expected the first frame's box 'x,y,w,h'")
-            fields = re.split(r"\s*,\s*|\s+", first)  # the ground-truth rule of benchmarks/textio.py
-            try:
-                box = [float(v) for v in fields]
-            except ValueError:
-                raise FrameSourceError(f"{path}:1: expected 4 numbers 'x,y,w,h', got {first!r}") from None
-            if len(box) != 4:
-                raise FrameSourceError(f"{path}:1: expected 4 numbers 'x,y,w,h', got {first!r}")
-            return box
+            return path
     return None
+
+
+def _box_row(path: str, lineno: int, line: str) -> list[float]:
+    fields = re.split(r"\s*,\s*|\s+", line.strip().lstrip("\ufeff"))  # the ground-truth rule of benchmarks/textio.py
+    try:
+        box = [float(v) for v in fields]
+    except ValueError:
+        raise FrameSourceError(f"{path}:{lineno}: expected 4 numbers 'x,y,w,h', got {line.strip()!r}") from None
+    if len(box) != 4:
+        raise FrameSourceError(f"{path}:{lineno}: expected 4 numbers 'x,y,w,h', got {line.strip()!r}")
+    return box
+
+
+def groundtruth_init_box(source: str | int) -> list[float] | None:
+    """First ``x, y, w, h`` row of ``groundtruth_rect.txt`` in an OTB sequence folder (or beside an ``img/``
+    folder given directly); None when the source has no such file."""
+    path = groundtruth_file(source)
+    if path is None:
+        return None
+    with open(path, "r", encoding="utf-8", errors="replace") as f:
+        first = f.readline()
+    if not first.strip().lstrip("\ufeff"):
+        raise FrameSourceError(f"{path}:1: blank first line; expected the first frame's box 'x,y,w,h'")
+    return _box_row(path, 1, first)
+
+
+def groundtruth_boxes(source: str | int) -> np.ndarray | None:
+    """Every ``x, y, w, h`` row of an OTB sequence folder's ``groundtruth_rect.txt`` -> (N, 4) float64 (NaN
+    allowed); None when the source has none. A malformed row is an error naming the file and line."""
+    path = groundtruth_file(source)
+    if path is None:
+        return None
+    with open(path, "r", encoding="utf-8", errors="replace") as f:
+        lines = f.read().splitlines()
+    while lines and not lines[-1].strip():
+        lines.pop()
+    return np.asarray([_box_row(path, i, line) for i, line in enumerate(lines, 1)], dtype=np.float64).reshape(-1, 4)

@@ -256,7 +256,11 @@ class ImportedFactory:
             fn = getattr(importlib.import_module(module), attr)
         except (ImportError, AttributeError) as e:
             raise BenchmarkError(f"--tracker-factory {self.spec}: {e}") from None
-        tracker = fn if _is_got10k_tracker(fn) else fn(device)
+        try:
+            tracker = fn if _is_got10k_tracker(fn) else fn(device)
+        except Exception as e:  # the user's code: one line naming it (--debug shows the traceback)
+            raise BenchmarkError(f"--tracker-factory {self.spec}: {attr}({device!r}) raised "
+                                 f"{type(e).__name__}: {e}") from e
         if _is_got10k_tracker(tracker):
             from ..integrations.got10k import as_runner_tracker
             tracker = as_runner_tracker(tracker)

@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shlex
 import sys
+import traceback
 from typing import Any, Sequence
 
 import numpy as np
@@ -62,8 +64,11 @@ def serve(tracker: Any, name: str = "SiamCorners", init_rule: str = "raw") -> No
     ``track(frame) -> {"bbox", "score"}`` on BGR frames; ``init_rule`` applies to rectangle regions."""
     from trax import Image, Rectangle, Region, Server, TraxStatus
 
-    with Server([Region.RECTANGLE, Region.POLYGON], [Image.PATH], tracker_name=name,
-                tracker_description="SiamCorners (PyTorch)", tracker_family="siamese") as server:
+    server = Server([Region.RECTANGLE, Region.POLYGON], [Image.PATH], tracker_name=name,
+                    tracker_description="SiamCorners (PyTorch)", tracker_family="siamese")
+    # not ``with Server``: its exit prints the Python traceback into the toolkit's log; here the client gets the
+    # reason and the log one line (main)
+    try:
         while True:
             request = server.wait()
             if request.type in (TraxStatus.QUIT, TraxStatus.ERROR):
@@ -78,6 +83,10 @@ def serve(tracker: Any, name: str = "SiamCorners", init_rule: str = "raw") -> No
                 out = tracker.track(frame)
                 bbox, score = out["bbox"], float(out["score"])
             server.status([(Rectangle.create(*(float(v) for v in bbox)), {"confidence": score})])
+    except Exception as e:
+        server.quit(reason=str(e))
+        raise
+    server.quit()
 
 
 def ini_entry(cfg: str, snapshot: str, name: str = "SiamCorners", device: str | None = None,
@@ -117,19 +126,43 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--name", default="SiamCorners", help="tracker identifier in trackers.ini")
     p.add_argument("--timeout", type=int, default=120,
                    help="seconds the toolkit waits for an answer (--print-ini; model loading counts)")
+    p.add_argument("--debug", action="store_true", help="on an error, also write the Python traceback to stderr")
     return p.parse_args(argv)
+
+
+_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+
+
+def check_print_ini(args: argparse.Namespace) -> None:
+    """--print-ini writes only what the toolkit can run: a plain tracker name, a positive timeout, a config that
+    loads and a snapshot that is one of our checkpoints fitting it (UserError naming what is wrong)."""
+    from ..cli.checks import check_snapshot_fits
+    from ..cli.common import UserError
+
+    if not _NAME.fullmatch(args.name):
+        raise UserError(f"--name {args.name!r}: use letters, digits, '_', '.' or '-' only (it is a trackers.ini "
+                        f"section name)")
+    if args.timeout <= 0:
+        raise UserError(f"--timeout must be > 0 seconds, got {args.timeout}")
+    for path, what in ((args.cfg, "config"), (args.snapshot, "snapshot")):
+        if not os.path.isfile(path):
+            raise UserError(f"{path}: {what} not found")
+    cfg = resolve_config(args.cfg, args.opts)
+    check_snapshot_fits(cfg, args.cfg, args.snapshot)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.print_ini:
-        for path, what in ((args.cfg, "config"), (args.snapshot, "snapshot")):
-            if not os.path.isfile(path):
-                print(f"error: {path}: {what} not found", file=sys.stderr)
-                return 2
-        sys.stdout.write(ini_entry(args.cfg, args.snapshot, args.name, args.device, args.opts,
-                                   timeout=args.timeout, threads=args.threads))
-        return 0
+        from ..cli.common import run_guarded
+
+        def print_ini() -> int:
+            check_print_ini(args)
+            sys.stdout.write(ini_entry(args.cfg, args.snapshot, args.name, args.device, args.opts,
+                                       timeout=args.timeout, threads=args.threads))
+            return 0
+
+        return run_guarded(print_ini, args, tool="vot", argv=argv)
     try:
         import trax  # noqa: F401
     except ImportError as e:
@@ -146,6 +179,8 @@ def main(argv=None) -> int:
         cfg = resolve_config(args.cfg, args.opts)
         serve(build_tracker(cfg, args.snapshot, device=args.device), args.name, init_rule_from_cfg(cfg))
     except Exception as e:  # reach the toolkit's log as one line, not a traceback into the protocol stream
+        if args.debug:
+            traceback.print_exc()
         print(f"error: {type(e).__name__}: {e}", file=sys.stderr)
         return 1
     finally:

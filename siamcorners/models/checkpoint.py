@@ -24,6 +24,7 @@ profile, trained or seeded here, then loads into the official code (``tools/conv
 """
 from __future__ import annotations
 
+import errno
 import os
 import random
 import re
@@ -131,9 +132,26 @@ def save_checkpoint(path: str, model: nn.Module | Mapping[str, torch.Tensor], co
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as e:
+        if e.filename in (None, tmp):  # name the checkpoint, not the temporary file (removed below)
+            raise OSError(e.errno, e.strerror, path) from e
+        raise
+    except RuntimeError as e:  # torch.save reports a short write on a full disk as "unexpected pos ..."
+        if _disk_full(folder):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path) from e
+        raise
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def _disk_full(folder: str) -> bool:
+    """Less than 1 MiB left on the file system of ``folder`` (a write there failed for want of space)."""
+    try:
+        st = os.statvfs(folder)
+    except (OSError, AttributeError):
+        return False
+    return st.f_bavail * st.f_frsize < (1 << 20)
 
 
 def _read(path: str, map_location: Any) -> Any:

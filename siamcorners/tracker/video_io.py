@@ -9,6 +9,7 @@ Usage::
 """
 from __future__ import annotations
 
+import math
 import os
 import sys
 import time
@@ -79,17 +80,32 @@ def _draw_legend(out: np.ndarray, entries: list[tuple[str, tuple[int, int, int]]
         y = top - 1
 
 
+def _gif_palette(frames: Sequence[np.ndarray]):
+    """One 256-colour palette (a Pillow "P" image) for a GIF's RGB frames: median cut over up to 8 frames spread
+    over the video, plus a strip of the box colours so the prediction and ground truth keep their exact colours."""
+    from PIL import Image
+
+    picks = [frames[i] for i in np.linspace(0, len(frames) - 1, min(8, len(frames))).round().astype(int)]
+    w = max(f.shape[1] for f in picks)
+    rows = [np.pad(f, ((0, 0), (0, w - f.shape[1]), (0, 0))) for f in picks]
+    for bgr in (PRED_COLOR, GT_COLOR):  # (h, w, 3) RGB strips
+        rows.append(np.full((max(8, picks[0].shape[0] // 8), w, 3), bgr[::-1], np.uint8))
+    return Image.fromarray(np.concatenate(rows)).quantize(colors=256, method=Image.Quantize.MEDIANCUT)
+
+
 class AnnotatedWriter:
     """Writes frames to an MP4 (OpenCV ``mp4v``) and/or an animated GIF (Pillow).
 
     Files appear atomically when the writer is closed: frames go to a temporary file beside the target,
     which is renamed on :meth:`close`; an error inside a ``with`` block discards them (Ctrl-C keeps
-    what was written). GIF frames are downscaled to ``gif_max_side`` pixels and capped at
-    ``gif_max_frames``.
+    what was written). The GIF is kept small (bag.avi, 196 frames of 480x360 at 25 fps: 4.7 MB instead of 22 MB): frames
+    downscaled to ``gif_max_side`` pixels, every k-th frame so it plays at most ``gif_max_fps`` (at the video's
+    speed), one 256-colour palette for all frames without dithering (unchanged pixels stay equal from frame to
+    frame, which GIF compresses well), at most ``gif_max_frames`` frames.
     """
 
     def __init__(self, video_path: str | None = None, gif_path: str | None = None, fps: float = 30.0,
-                 gif_max_side: int = 480, gif_max_frames: int = 600):
+                 gif_max_side: int = 320, gif_max_frames: int = 600, gif_max_fps: float = 12.5):
         if not video_path and not gif_path:
             raise ValueError("AnnotatedWriter needs a video path, a GIF path, or both")
         if gif_path:
@@ -104,6 +120,7 @@ class AnnotatedWriter:
         self.video_path, self.gif_path = video_path, gif_path
         self.fps = float(fps) if fps and fps > 0 else 30.0
         self.gif_max_side, self.gif_max_frames = int(gif_max_side), int(gif_max_frames)
+        self.gif_step = max(1, math.ceil(self.fps / gif_max_fps - 1e-9))  # keep every gif_step-th frame
         self.frames_written = 0
         self._writer: cv2.VideoWriter | None = None
         self._size: tuple[int, int] | None = None  # (W, H)
@@ -136,7 +153,7 @@ class AnnotatedWriter:
                              f"{self._size[0]}x{self._size[1]}")
         if self._writer is not None:
             self._writer.write(np.ascontiguousarray(frame))
-        if self.gif_path:
+        if self.gif_path and self.frames_written % self.gif_step == 0:
             if len(self._gif_frames) < self.gif_max_frames:
                 scale = min(1.0, self.gif_max_side / max(h, w))
                 small = frame if scale == 1.0 else cv2.resize(frame, (max(1, round(w * scale)),
@@ -164,11 +181,13 @@ class AnnotatedWriter:
         if self.gif_path and self._gif_frames and not discard:
             from PIL import Image
 
-            images = [Image.fromarray(f) for f in self._gif_frames]
+            palette = _gif_palette(self._gif_frames)
+            images = [Image.fromarray(f).quantize(palette=palette, dither=Image.Dither.NONE)
+                      for f in self._gif_frames]
             tmp = self._tmp_name(self.gif_path)
             try:
                 images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], loop=0,
-                               duration=max(20, int(round(1000 / self.fps))))
+                               duration=max(20, int(round(1000 * self.gif_step / self.fps))))
                 os.replace(tmp, self.gif_path)
             finally:
                 if os.path.exists(tmp):

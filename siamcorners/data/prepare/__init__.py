@@ -11,10 +11,13 @@ __all__ = ["FrameJob", "VideoJob", "build_annotations", "crop_instance", "crop_v
 
 def run_cli(description: str, add_args, read_jobs, json_name: str = "train.json", argv=None) -> int:
     """Shared command line of the prepare scripts: ``add_args(parser)`` adds the source's inputs,
-    ``read_jobs(args)`` returns the crop jobs; adds ``--out``, ``--workers``, ``--instance-size``."""
+    ``read_jobs(args)`` returns the crop jobs; adds ``--out``, ``--workers``, ``--instance-size`` and ``--debug``.
+    Errors, Ctrl-C and SIGTERM end with one line, as in the other tools (``siamcorners.cli.common.run_guarded``)."""
     import argparse
     import logging
     import os
+
+    from siamcorners.cli.common import UserError, add_common_args, check_output_dir, run_guarded
 
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_args(parser)
@@ -22,14 +25,28 @@ def run_cli(description: str, add_args, read_jobs, json_name: str = "train.json"
     parser.add_argument("--json-name", default=json_name, help=f"annotation file name (default {json_name})")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="parallel processes")
     parser.add_argument("--instance-size", type=int, default=511, help="crop side (default 511)")
+    add_common_args(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    try:
+    tool = "prepare/" + os.path.splitext(parser.prog)[0]  # "resume with: python tools/prepare/got10k.py ..."
+
+    def body() -> int:
+        if args.workers < 1:
+            raise UserError(f"--workers must be >= 1, got {args.workers}")
+        if args.instance_size < 1:
+            raise UserError(f"--instance-size must be >= 1 (pixels), got {args.instance_size}")
+        if os.sep in args.json_name or args.json_name in ("", ".", ".."):
+            raise UserError(f"--json-name {args.json_name!r}: a file name inside --out, without a folder")
+        check_output_dir(os.path.join(args.out, "crop511"), "--out")
         jobs = read_jobs(args)
-    except (FileNotFoundError, ValueError) as e:
-        parser.exit(2, f"error: {e}\n")
-    totals = prepare_dataset(jobs, args.out, args.json_name, args.workers, args.instance_size,
-                             desc=os.path.basename(parser.prog))
-    print(f"{totals['videos']} videos: {totals['written']} crops written, {totals['existing']} already there, "
-          f"{totals['failed']} skipped (missing images) -> {os.path.join(args.out, args.json_name)}")
-    return 0
+        totals = prepare_dataset(jobs, args.out, args.json_name, args.workers, args.instance_size,
+                                 desc=os.path.basename(parser.prog))
+        print(f"{totals['videos']} videos: {totals['written']} crops written, {totals['existing']} already there, "
+              f"{totals['failed']} skipped (missing images) -> {os.path.join(args.out, args.json_name)}")
+        return 0
+
+    def kept() -> str:
+        return (f"the crops written so far are kept in {os.path.join(args.out, 'crop511')} (the same command skips "
+                f"them); {args.json_name} is written at the end")
+
+    return run_guarded(body, args, tool=tool, argv=argv, resume_hint=kept, extra_errors=(ValueError,))

@@ -11,10 +11,12 @@ covers s_x = s_z * 511 / 127 image pixels centred on the box centre and is warpe
 """
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import math
 import os
+import signal
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
@@ -77,9 +79,13 @@ def _crop_path(crop_root: str, video: str, frame: int, track: int) -> str:
 
 def _imwrite_atomic(path: str, image: np.ndarray) -> None:
     tmp = f"{path[:-4]}.tmp{os.getpid()}.jpg"
-    if not cv2.imwrite(tmp, image):
-        raise OSError(f"cannot write {tmp}")
-    os.replace(tmp, path)
+    try:
+        if not cv2.imwrite(tmp, image):
+            raise OSError(errno.EIO, "cv2.imwrite failed (disk full or not writable?)", path)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
 
 
 def crop_video(job: VideoJob, crop_root: str, instance_size: int = INSTANCE_SIZE):
@@ -114,6 +120,11 @@ def crop_video(job: VideoJob, crop_root: str, instance_size: int = INSTANCE_SIZE
     return written, existing, failures, scaled
 
 
+def _init_crop_worker() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which reports it once
+    opencv_on_calling_thread()
+
+
 def _crop_video_star(args):
     return args[0].video, crop_video(*args)
 
@@ -122,9 +133,15 @@ def write_json_atomic(data, path: str) -> None:
     """Write JSON to ``path`` through a temporary file and ``os.replace``."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=1, sort_keys=True)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=1, sort_keys=True)
+        os.replace(tmp, path)
+    except OSError as e:
+        raise OSError(e.errno, e.strerror, path) from e
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
 
 
 def build_annotations(jobs: Iterable[VideoJob], drop: Optional[Dict[str, set]] = None,
@@ -160,9 +177,14 @@ def prepare_dataset(jobs: List[VideoJob], out_dir: str, json_name: str = "train.
     scaled: Dict[str, Dict] = {}
     tasks = [(job, crop_root, instance_size) for job in jobs]
     if workers > 1 and len(tasks) > 1:
-        with ProcessPoolExecutor(max_workers=workers, initializer=opencv_on_calling_thread) as pool:
+        pool = ProcessPoolExecutor(max_workers=workers, initializer=_init_crop_worker)
+        try:
             results = list(tqdm(pool.map(_crop_video_star, tasks, chunksize=max(1, len(tasks) // (workers * 16))),
                                 total=len(tasks), desc=desc, unit="video"))
+        except BaseException:  # Ctrl-C / an error: no new videos; workers finish the one they crop (atomic files)
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
     else:
         results = [_crop_video_star(t) for t in tqdm(tasks, desc=desc, unit="video")]
     for video, (written, existing, failures, video_scaled) in results:

@@ -174,6 +174,7 @@ def export_onnx(model: SiamCorners, out_dir: str, model_cfg: Mapping | None = No
                               opset_version=OPSET, dynamo=False)
         for name in ("template.onnx", "search.onnx"):
             onnx.checker.check_model(os.path.join(tmp, name))
+        digests = {name: file_sha256(os.path.join(tmp, f"{name}.onnx")) for name in ("template", "search")}
         meta = {
             "format": FORMAT_VERSION,
             "weights_sha256": weights_sha256(model),
@@ -185,9 +186,10 @@ def export_onnx(model: SiamCorners, out_dir: str, model_cfg: Mapping | None = No
             "torch": torch.__version__,
             "onnx": onnx.__version__,
             "graphs": {
-                "template": {"file": "template.onnx", "inputs": [_io("templates", z, True)],
-                             "outputs": [_io("kernels", kernels, True)]},
-                "search": {"file": "search.onnx", "inputs": [_io("search", x), _io("kernels", kernels)],
+                "template": {"file": "template.onnx", "sha256": digests["template"],
+                             "inputs": [_io("templates", z, True)], "outputs": [_io("kernels", kernels, True)]},
+                "search": {"file": "search.onnx", "sha256": digests["search"],
+                           "inputs": [_io("search", x), _io("kernels", kernels)],
                            "outputs": [_io("heat", heat), _io("corner", corner)]},
             },
             "notes": "templates/search: raw BGR 0..255 float32 (normalisation inside); heat: logits per level "
@@ -226,6 +228,15 @@ def _new_folder_mode() -> int:
     return 0o777 & ~process_umask()
 
 
+def file_sha256(path: str) -> str:
+    """sha256 of a file's bytes (hex), read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def _plain(obj: Any) -> Any:
     if isinstance(obj, Mapping):
         return {str(k): _plain(v) for k, v in obj.items()}
@@ -249,9 +260,13 @@ def read_meta(onnx_dir: str, model: SiamCorners | None = None) -> dict[str, Any]
         raise ExportError(f"{path}: export format {meta.get('format')!r}, this version reads {FORMAT_VERSION}; "
                           f"re-export with tools/export.py")
     for name in ("template", "search"):
-        file = os.path.join(onnx_dir, meta["graphs"][name]["file"])
+        entry = meta["graphs"][name]
+        file = os.path.join(onnx_dir, entry["file"])
         if not os.path.isfile(file):
-            raise ExportError(f"{onnx_dir}: {meta['graphs'][name]['file']} is missing")
+            raise ExportError(f"{onnx_dir}: {entry['file']} is missing")
+        if entry.get("sha256") and file_sha256(file) != entry["sha256"]:  # exports before the hash have none
+            raise ExportError(f"{file}: not the graph this export wrote (its sha256 differs from {META_FILE}'s: "
+                              f"copied from another export, or changed); export again with tools/export.py")
     if model is not None:
         digest = weights_sha256(model)
         if meta.get("weights_sha256") != digest:
@@ -266,10 +281,14 @@ def backend_opts(onnx_dir: str) -> list[str]:
 
 
 def check_export(onnx_dir: str, cfg: Mapping, snapshot: str) -> None:
-    """ExportError unless ``onnx_dir`` was exported from ``snapshot``'s weights (``tools/test.py --onnx``)."""
+    """ExportError unless ``onnx_dir`` was exported from ``snapshot``'s weights and ONNX Runtime loads its graphs
+    (``tools/test.py --onnx``)."""
     from ..checkpoint import load_checkpoint
     from ..siamcorners import build_model
+    from .onnxrt import open_session
 
     model = build_model(cfg)
     load_checkpoint(snapshot, model=model)
-    read_meta(onnx_dir, model)
+    meta = read_meta(onnx_dir, model)
+    for name in ("template", "search"):  # a damaged graph file: one line now, not a traceback in a worker later
+        open_session(os.path.join(onnx_dir, meta["graphs"][name]["file"]))

@@ -21,11 +21,11 @@ import numpy as np
 import torch
 
 from ..siamcorners import SiamCorners
-from .onnx_export import read_meta
+from .onnx_export import ExportError, read_meta
 from .optimised import InferenceSiamCorners
 from .settings import InferenceSettings, StageHook
 
-__all__ = ["OnnxRuntimeBackend", "session_options", "providers_for"]
+__all__ = ["OnnxRuntimeBackend", "session_options", "providers_for", "open_session"]
 
 
 def _ort():
@@ -50,6 +50,19 @@ def session_options(threads: int | None = None):
     # on the same cores (measured: the offsets took 60 ms instead of 9 with spinning on, 2-core CPU)
     so.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return so
+
+
+def open_session(path: str, options: Any = None, providers: Sequence[str] = ("CPUExecutionProvider",)):
+    """An ONNX Runtime session of the graph file ``path``; a file ONNX Runtime cannot load (truncated, not ONNX)
+    is an :class:`ExportError` naming it."""
+    ort = _ort()
+    try:
+        return ort.InferenceSession(path, options if options is not None else session_options(),
+                                    providers=list(providers))
+    except Exception as e:  # onnxruntime's own exception types (InvalidProtobuf, Fail, ...) are not exported
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ExportError(f"{path}: ONNX Runtime cannot load this graph ({type(e).__name__}: {reason}); "
+                          f"the export is damaged: export again with tools/export.py") from None
 
 
 def providers_for(device: torch.device) -> list[str]:
@@ -94,10 +107,8 @@ class OnnxRuntimeBackend:
         if self._search_sess is None:
             ort = _ort()
             so, providers = session_options(), providers_for(self.device)
-            self._template_sess = ort.InferenceSession(os.path.join(self.export_dir, "template.onnx"), so,
-                                                       providers=providers)
-            self._search_sess = ort.InferenceSession(os.path.join(self.export_dir, self.search_file), so,
-                                                     providers=providers)
+            self._template_sess = open_session(os.path.join(self.export_dir, "template.onnx"), so, providers)
+            self._search_sess = open_session(os.path.join(self.export_dir, self.search_file), so, providers)
         return self._template_sess, self._search_sess
 
     @staticmethod
