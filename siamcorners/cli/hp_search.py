@@ -20,7 +20,7 @@ from siamcorners.benchmarks import BenchmarkError, DATASET_NAMES, load_dataset
 from siamcorners.config import ConfigError
 from siamcorners.engine.hp_search import (build_space, format_ranking, grid_size, parse_search, run_search,
                                           select_settings, write_json)
-from siamcorners.engine.tester import SiamCornersFactory, parse_shard
+from siamcorners.engine.tester import SiamCornersFactory, WorkerError, parse_shard
 from siamcorners.models.checkpoint import CheckpointError
 
 
@@ -89,7 +89,8 @@ def main(argv=None) -> int:
         path = os.path.join(args.out, "hp_search.json")
         write_json(results, path)
         print(f"json: {path} ({len(results)} settings)")
-    except (BenchmarkError, ConfigError, CheckpointError) as e:  # e.g. a searched MODEL key the snapshot does not fit
+    except (BenchmarkError, ConfigError, CheckpointError, WorkerError) as e:  # e.g. a searched MODEL key the
+        # snapshot does not fit; a worker that cannot build its tracker
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0
