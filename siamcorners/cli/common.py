@@ -47,8 +47,10 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from ..data.frames import FrameSourceError
     from ..engine.tester import WorkerError
     from ..models.checkpoint import CheckpointError
+    from ..models.runtime.onnxrt import ProviderError
 
-    return UserError, ConfigError, BenchmarkError, CheckpointError, FrameSourceError, WorkerError, OSError
+    return (UserError, ConfigError, BenchmarkError, CheckpointError, FrameSourceError, WorkerError, ProviderError,
+            OSError)
 
 
 USER_ERRORS = _user_errors()
