@@ -203,11 +203,8 @@ def test_real_rows_run_on_the_cpu_and_do_not_pass_there(tmp_path):
     assert "AMP was not active" in gc.judge_resume({**resume, "device": "cuda:0"}).reason
     workers = gc.measure_test_workers(ctx)                 # real worker processes; the factory refuses the CPU
     assert "runs on cpu, not a CUDA device" in workers["error"] and "worker" in workers["error"]
-    for name, fn in gc.ROWS:
-        if name in ("amp_training", "resume", "test_workers", "speed", "tensorrt", "onnxruntime", "nccl_2rank"):
-            continue                                        # measured above, or too slow / not offered on a CPU
-        row = fn(ctx)
-        assert row.status == "fail" and "not a CUDA device" in row.reason, (name, row)
+    for row in (gc.row_device_crop(ctx), gc.row_cuda_events(gc.CheckContext(CPU))):
+        assert row.status == "fail" and "not a CUDA device" in row.reason, row
     assert gc.row_nccl(ctx).status == "skip" and "needs 2" in gc.row_nccl(ctx).reason
     bf16 = gc.measure_amp_tracking(ctx, "bf16")            # CPU autocast does run bf16: numbers, but no pass
     assert torch.bfloat16 in bf16["dtypes"] and np.all(np.isfinite(bf16["diffs"]))

@@ -217,7 +217,7 @@ def measure_amp_training(ctx: CheckContext) -> dict[str, Any]:
     from ..trainer import NonFiniteLossError, Trainer
 
     with tempfile.TemporaryDirectory(dir=ctx.tmp or None) as tmp:
-        cfg = _cfg(None, ["DEVICE", str(ctx.dev), "OUTPUT_DIR", tmp, "MODEL.BACKBONE.PRETRAINED", "",
+        cfg = _cfg(None, ["DEVICE", str(ctx.dev), "OUTPUT_DIR", tmp,
                           "DATASET.NAMES", "[SYNTHETIC]", "TRAIN.AMP", "true", "TRAIN.BATCH_SIZE", "8",
                           "TRAIN.EPOCHS", "1", "TRAIN.NUM_WORKERS", "0", "TRAIN.CHECKPOINT_ITERS", "0",
                           "TRAIN.STOP_AFTER_ITERS", str(ctx.amp_steps), "TRAIN.PRINT_FREQ", "1000"]
@@ -424,6 +424,9 @@ def row_cuda_events(ctx: CheckContext) -> Row:
     from .speed import StageClock
 
     dev = ctx.dev
+    bad = _not_cuda(str(dev))
+    if bad:  # 20 GFLOP-sized matmuls are seconds on a GPU, minutes on a small CPU
+        return fail(bad)
     a = torch.randn(2048, 2048, device=dev)
     clock = StageClock(dev)
     for _ in range(3):  # warm-up, then the measured pass
@@ -438,8 +441,7 @@ def row_cuda_events(ctx: CheckContext) -> Row:
     ratio = stages["matmul"] / wall
     text = (f"20 matmuls 2048^2: events {stages['matmul'] * 1e3:.2f} ms, wall {wall * 1e3:.2f} ms (ratio "
             f"{ratio:.2f}, [0.5, 1.05] accepted)")
-    bad = _not_cuda(str(dev))
-    return fail(bad) if bad else (ok(text) if 0.5 <= ratio <= 1.05 else fail(text))
+    return ok(text) if 0.5 <= ratio <= 1.05 else fail(text)
 
 
 def row_device_crop(ctx: CheckContext) -> Row:
