@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import copy
 import ctypes.util
+import importlib.util
 import json
 import math
 import os
@@ -54,8 +55,8 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import torch
 
-__all__ = ["NoCudaError", "Row", "CheckContext", "ROWS", "run_gpu_check", "gpu_markdown", "GPU_BEGIN", "GPU_END",
-           "judge_amp_training", "judge_resume", "judge_nccl", "judge_box_agreement", "judge_workers", "judge_speed"]
+__all__ = ["NoCudaError", "Row", "CheckContext", "ROWS", "run_gpu_check", "failed_rows", "gpu_markdown",
+           "GPU_BEGIN", "GPU_END", "judge_amp_training", "judge_resume", "judge_nccl", "judge_box_agreement", "judge_workers", "judge_speed"]
 
 GPU_BEGIN = "<!-- gpu:begin (written by tools/benchmark.py gpu-check) -->"
 GPU_END = "<!-- gpu:end -->"
@@ -131,7 +132,8 @@ def _require_cuda(device: str) -> torch.device:
 def _gpu_info(dev: torch.device) -> dict[str, Any]:
     from .speed import machine_info
 
-    return {"machine": machine_info(dev), "gpu_memory_gib": torch.cuda.get_device_properties(dev).total_memory / 2 ** 30,
+    memory = torch.cuda.get_device_properties(dev).total_memory / 2 ** 30
+    return {"machine": machine_info(dev), "gpu_memory_gib": memory,
             "cuda": torch.version.cuda, "cudnn": torch.backends.cudnn.version()}
 
 
@@ -153,7 +155,9 @@ def _cfg(path: str | None, opts: Sequence[str]):
 
 
 def _not_cuda(device: str) -> str | None:
-    return None if str(device).startswith("cuda") else f"ran on {device}, not a CUDA device: a CPU stand-in proves nothing"
+    if str(device).startswith("cuda"):
+        return None
+    return f"ran on {device}, not a CUDA device: a CPU stand-in proves nothing"
 
 
 def _conv_dtypes(model: torch.nn.Module) -> tuple[set, list]:
@@ -500,9 +504,8 @@ def same_crop_box_diffs(reference: Any, other: Any, videos) -> tuple[np.ndarray,
 
 def judge_box_agreement(m: Mapping[str, Any]) -> Row:
     """``m``: device, what (e.g. "INFERENCE.AMP fp16"), precision (a key of ``BOX_TOL_PX``, default fp32), diffs (per
-    frame, px), finite, and optionally dtypes /
-    want_dtype (convolution output dtypes seen; the reduced precision autocast must have produced) and runs_on / want_runs_on (ONNX Runtime's
-    provider)."""
+    frame, px), finite; optionally dtypes / want_dtype (convolution output dtypes seen / the one autocast must have
+    produced) and runs_on / want_runs_on (ONNX Runtime's provider)."""
     bad = _not_cuda(m["device"])
     if bad:
         return fail(bad)
@@ -560,11 +563,8 @@ def _ort_row(ctx: CheckContext, tensorrt: bool) -> Row:
     wanted = "TensorrtExecutionProvider" if tensorrt else "CUDAExecutionProvider"
     if wanted not in ort.get_available_providers():
         return skip(f"ONNX Runtime {ort.__version__} has no {wanted} ({', '.join(ort.get_available_providers())})")
-    if tensorrt and ctypes.util.find_library("nvinfer") is None:
-        try:
-            import tensorrt  # noqa: F401  (the pip wheel carries the libraries)
-        except ImportError:
-            return skip("TensorRT libraries not found (no libnvinfer, no tensorrt package)")
+    if tensorrt and ctypes.util.find_library("nvinfer") is None and importlib.util.find_spec("tensorrt") is None:
+        return skip("TensorRT libraries not found (no libnvinfer, no tensorrt package)")
     model = _tiny_model(ctx.dev)
     videos = _check_videos(ctx.video, min(ctx.frames, 30))
     with tempfile.TemporaryDirectory(dir=ctx.tmp or None) as cache:
