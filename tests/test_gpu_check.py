@@ -209,3 +209,16 @@ def test_real_rows_run_on_the_cpu_and_do_not_pass_there(tmp_path):
     bf16 = gc.measure_amp_tracking(ctx, "bf16")            # CPU autocast does run bf16: numbers, but no pass
     assert torch.bfloat16 in bf16["dtypes"] and np.all(np.isfinite(bf16["diffs"]))
     assert gc.judge_box_agreement(bf16).status == "fail"
+
+
+@pytest.mark.slow
+def test_onnxruntime_row_runs_our_backend_and_does_not_pass_on_the_cpu(tmp_path, monkeypatch):
+    ort = pytest.importorskip("onnxruntime")
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    seen = {}
+    judge = gc.judge_box_agreement
+    monkeypatch.setattr(gc, "judge_box_agreement", lambda m: seen.update(m) or judge(m))
+    row = gc.row_onnxruntime(gc.CheckContext(CPU, None, frames=6, tmp=str(tmp_path)))
+    assert row.status == "fail" and "not a CUDA device" in row.reason
+    assert seen["runs_on"] == "CPUExecutionProvider" != seen["want_runs_on"]     # the session that really ran
+    assert len(seen["diffs"]) == 9 and max(seen["diffs"]) < 0.05 and seen["finite"]  # eager boxes
