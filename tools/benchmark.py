@@ -8,7 +8,7 @@
         [--sections switches,goal,precision]      # per-switch FPS; frame vs backbone, ONNX Runtime; bf16/int8
         [--mobilenet]                             # + MobileNetV2 vs ResNet-50 FPS in the same run
     python tools/benchmark.py busy [--hogs 2] [--out docs/benchmarks.md]           # thread choice on a busy machine
-    python tools/benchmark.py gpu-check [--out docs/benchmarks.md]                # every CUDA path, checked (1: a row failed, 2: no GPU)
+    python tools/benchmark.py gpu-check [--out docs/benchmarks.md]                # CUDA paths (rc 1: a row failed)
 """
 from __future__ import annotations
 
