@@ -292,6 +292,9 @@ DEFAULTS: dict = {
         "ONNX_DIR": "",               # onnxruntime: folder from tools/export.py ("": export on first use into
                                       # ONNX_CACHE, one sub-folder per weights + MODEL config hash)
         "ONNX_CACHE": "",             # "": $XDG_CACHE_HOME/siamcorners/onnx (default ~/.cache/siamcorners/onnx)
+        "TENSORRT": False,            # onnxruntime on cuda:N: ONNX Runtime's TensorRT execution provider (engines
+                                      # cached in <export>/tensorrt/) instead of its CUDA provider; either one
+                                      # not loading is an error, never a silent CPU run
         "INT8": False,                # onnxruntime: int8 search graph (static quantisation; not exact)
         "INT8_CALIBRATION": 32,       # synthetic training pairs used to calibrate the int8 graph
     },
@@ -662,8 +665,9 @@ def validate(cfg: CfgNode, source: str) -> None:
         raise ConfigError(f"{source}: key 'MODEL.LEVELS' must be a non-empty subset of [3, 4, 5], got {levels!r}")
     if cfg.MODEL.HEAD.CHANNELS != cfg.MODEL.NECK.OUT_CHANNELS:
         raise ConfigError(f"{source}: key 'MODEL.HEAD.CHANNELS' must equal MODEL.NECK.OUT_CHANNELS")
-    if cfg.INFERENCE.INT8 and cfg.INFERENCE.BACKEND != "onnxruntime":
-        raise ConfigError(f"{source}: key 'INFERENCE.INT8' needs INFERENCE.BACKEND onnxruntime")
+    for key in ("INT8", "TENSORRT"):
+        if cfg.INFERENCE[key] and cfg.INFERENCE.BACKEND != "onnxruntime":
+            raise ConfigError(f"{source}: key 'INFERENCE.{key}' needs INFERENCE.BACKEND onnxruntime")
     _check_values(cfg, source)
     if cfg.DECODE.NMS_KERNEL % 2 == 0:
         raise ConfigError(f"{source}: key 'DECODE.NMS_KERNEL' must be odd, got {cfg.DECODE.NMS_KERNEL}")

@@ -3,6 +3,10 @@ data with the shipped tiny model, resuming and sharding, the hp_search.json sche
 import itertools
 import json
 import os
+import re
+import signal
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -191,6 +195,31 @@ def test_cli_errors_are_one_line(tmp_path, synthetic_root, capsys):
     assert main(base + ["--search", "MODEL.HEAD.POOL_CHANNELS=8"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "model.pth" in err and err.count("\n") == 1
+    assert not os.path.exists(tmp_path / "hp" / "hp_search.json")
+
+
+@pytest.mark.slow
+def test_workers_that_cannot_build_their_trackers_stop_the_search_with_one_line(tmp_path, synthetic_root):
+    """Every worker fails (here: an ONNX export folder that does not exist); the search stops in seconds with one
+    line instead of waiting forever for a worker (a real multi-process run, killed if it hangs)."""
+    missing = str(tmp_path / "no_export")
+    cmd = [sys.executable, os.path.join(ROOT, "tools", "hp_search.py"), "--cfg", os.path.join(TINY, "config.yaml"),
+           "--snapshot", os.path.join(TINY, "model.pth"), "--dataset", "synthetic", "--dataset-root", synthetic_root,
+           "--out", str(tmp_path / "hp"), "--no-progress", "--search", "TRACK.PENALTY_K=0.04", "--workers", "2",
+           "--opts", "INFERENCE.BACKEND", "onnxruntime", "INFERENCE.ONNX_DIR", missing]
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        _, err = proc.communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        pytest.fail("tools/hp_search.py --workers 2 still running after 300 s: it hangs")
+    assert proc.returncode == 2, err
+    assert "Traceback" not in err and err.startswith("error: ") and err.count("\n") == 1, err
+    assert re.search(r"worker [12] of 2 \(device cpu\) could not build its tracker: ExportError: ", err), err
+    assert f"{missing}: not an ONNX export folder" in err and "0 of 2 videos have finished result files" in err
     assert not os.path.exists(tmp_path / "hp" / "hp_search.json")
 
 

@@ -242,3 +242,104 @@ def test_r50_trajectory_equals_eager_tracker(bag, tmp_path):
                                                                    "onnxruntime", "INFERENCE.ONNX_CACHE",
                                                                    str(tmp_path)])), frames, BOX, 0)["boxes"]
     assert box_agreement(ref, out)["max_abs_px"] < TRAJ_TOL_PX
+
+
+# ------------------------------------------------------------------ GPU providers (issue 17 §5), checked on the CPU
+@pytest.fixture(scope="module")
+def tiny_export(tiny, tmp_path_factory):
+    model, cfg_path = tiny
+    out = str(tmp_path_factory.mktemp("onnx") / "tiny")
+    export_onnx(model, out, load_config(cfg_path), winograd=False)
+    return out
+
+
+class _RecordingSession:
+    """Stands in for ``onnxruntime.InferenceSession``: records the providers and options asked for, runs the graph
+    on the CPU, and reports ``runs_on`` (default: the first provider asked for) from ``get_providers()``."""
+
+    calls: list = []
+    runs_on = None
+    real = None  # the real InferenceSession class
+
+    def __init__(self, path, sess_options=None, providers=None, provider_options=None, **kwargs):
+        names = [p[0] if isinstance(p, tuple) else p for p in providers or []]
+        options = provider_options or [p[1] if isinstance(p, tuple) else {} for p in providers or []]
+        type(self).calls.append((os.path.basename(path), names, [dict(o) for o in options]))
+        self._used = [type(self).runs_on or names[0], "CPUExecutionProvider"]
+        self._real = type(self).real(path, sess_options, providers=["CPUExecutionProvider"])
+
+    def get_providers(self):
+        return self._used
+
+    def run(self, *args, **kwargs):
+        return self._real.run(*args, **kwargs)
+
+
+@pytest.fixture
+def fake_gpu_ort(monkeypatch):
+    """ONNX Runtime as an onnxruntime-gpu build with TensorRT presents itself; sessions recorded."""
+    import onnxruntime as ort
+
+    _RecordingSession.calls, _RecordingSession.runs_on, _RecordingSession.real = [], None, ort.InferenceSession
+    monkeypatch.setattr(ort, "InferenceSession", _RecordingSession)
+    monkeypatch.setattr(ort, "get_available_providers",
+                        lambda: ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"])
+    return _RecordingSession
+
+
+def _backend_on(device, tiny, export_dir, **settings):
+    model, _ = tiny
+    rt = OnnxRuntimeBackend(model, InferenceSettings(backend="onnxruntime", **settings), export_dir)
+    rt.device = torch.device(device)  # as if the model were on that GPU (sessions only: no tensor goes there)
+    return rt
+
+
+def test_cuda_sessions_run_on_the_model_gpu(tiny, tiny_export, fake_gpu_ort):
+    rt = _backend_on("cuda:1", tiny, tiny_export)
+    rt.template(torch.rand(1, 4, 3, 127, 127) * 255)
+    assert [c[0] for c in fake_gpu_ort.calls] == ["template.onnx", "search.onnx"]
+    for _, names, options in fake_gpu_ort.calls:
+        assert names == ["CUDAExecutionProvider", "CPUExecutionProvider"]   # TensorRT only when asked for
+        assert options[0]["device_id"] == 1                                   # not GPU 0 for every worker
+    assert not os.path.exists(os.path.join(tiny_export, "tensorrt"))
+
+
+def test_tensorrt_engines_are_cached_beside_the_export(tiny, tiny_export, fake_gpu_ort):
+    rt = _backend_on("cuda:2", tiny, tiny_export, tensorrt=True)
+    rt.template(torch.rand(1, 4, 3, 127, 127) * 255)
+    for _, names, options in fake_gpu_ort.calls:
+        assert names == ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
+        trt, cuda = options[0], options[1]
+        assert trt["device_id"] == cuda["device_id"] == 2
+        assert trt["trt_engine_cache_enable"] is True
+        assert trt["trt_engine_cache_path"] == os.path.join(tiny_export, "tensorrt")
+    assert os.path.isdir(os.path.join(tiny_export, "tensorrt"))
+    with pytest.raises(ConfigError, match="INFERENCE.TENSORRT"):
+        load_config(tiny[1], ["INFERENCE.TENSORRT", "true"])                  # needs the onnxruntime backend
+
+
+@pytest.mark.parametrize("tensorrt, wanted, runs_on", [(False, "CUDAExecutionProvider", "CPUExecutionProvider"),
+                                                      (True, "TensorrtExecutionProvider", "CUDAExecutionProvider")])
+def test_a_session_that_falls_back_is_an_error(tiny, tiny_export, fake_gpu_ort, tensorrt, wanted, runs_on):
+    from siamcorners.cli.common import USER_ERRORS
+    from siamcorners.models.runtime.onnxrt import ProviderError
+
+    fake_gpu_ort.runs_on = runs_on               # what ONNX Runtime does when the CUDA / TensorRT libraries fail
+    rt = _backend_on("cuda:1", tiny, tiny_export, tensorrt=tensorrt)
+    with pytest.raises(ProviderError) as e:
+        rt.template(torch.rand(1, 4, 3, 127, 127) * 255)
+    msg = str(e.value)
+    assert "\n" not in msg and "on cuda:1" in msg and f"runs on {runs_on}, not the {wanted} asked for" in msg
+    assert isinstance(e.value, USER_ERRORS)      # the tools print it as one line (rc 2)
+
+
+def test_a_cpu_only_build_on_a_cuda_device_is_an_error(tiny, tiny_export, fake_gpu_ort, monkeypatch):
+    import onnxruntime as ort
+
+    from siamcorners.models.runtime.onnxrt import ProviderError
+
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["CPUExecutionProvider"])
+    rt = _backend_on("cuda:0", tiny, tiny_export)
+    with pytest.raises(ProviderError, match=r"has no CUDAExecutionProvider .*pip install onnxruntime-gpu"):
+        rt.template(torch.rand(1, 4, 3, 127, 127) * 255)
+    assert fake_gpu_ort.calls == []               # no session was made to run on the CPU instead

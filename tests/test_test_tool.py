@@ -2,6 +2,7 @@
 submission zips and resuming after the process is killed."""
 import importlib.util
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -44,6 +45,17 @@ FAKE_TRACKERS = textwrap.dedent('''
 
     def slow(device):
         return Drift(delay=0.15)
+
+    def second_fails(device):
+        """The first tracker built is made; every later one fails (a second worker on a full GPU)."""
+        try:
+            os.close(os.open(os.environ["FAKE_MARK"], os.O_CREAT | os.O_EXCL))
+        except FileExistsError:
+            raise RuntimeError(f"CUDA out of memory. Tried to allocate 2.00 GiB on {device} (fake)") from None
+        return Drift(delay=0.05)
+
+    def dies(device):
+        os._exit(3)  # the process ends while building its tracker (a crashing driver library, the OOM killer)
 ''')
 
 
@@ -191,6 +203,68 @@ def test_killed_run_resumes_with_only_the_missing_videos(tmp_path, fake_module):
     assert sorted(f for f in os.listdir(tdir) if f.endswith(".txt")) == ["Alpha.txt", "Beta.txt", "Delta.txt",
                                                                          "Gamma.txt"]
     assert all(os.stat(os.path.join(tdir, f)).st_mtime_ns == t for f, t in stamps.items())
+
+
+def _run_with_deadline(cmd, env, seconds=300):
+    """Run ``cmd`` (a tool that starts worker processes); a run still going after ``seconds`` is killed with its
+    workers (its own process group) and fails the test instead of hanging it."""
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        _, err = proc.communicate(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        pytest.fail(f"{os.path.basename(cmd[1])} still running after {seconds} s: it hangs")
+    return proc.returncode, err
+
+
+def _one_error_line(err):
+    assert "Traceback" not in err, err
+    lines = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+@pytest.mark.slow
+def test_a_worker_that_cannot_build_its_tracker_stops_the_run_with_one_line(tmp_path, fake_module):
+    data = _otb_tree(str(tmp_path / "otb"), n=6)
+    out = str(tmp_path / "results")
+    mark = str(tmp_path / "built")
+    env = dict(os.environ, FAKE_MARK=mark, OMP_NUM_THREADS="1")
+    cmd = [sys.executable, os.path.join(ROOT, "tools", "test.py"), "--dataset", "OTB100", "--dataset-root", data,
+           "--tracker-factory", "fake_trackers:second_fails", "--out", out, "--no-progress"]
+    tdir = os.path.join(out, "OTB100", "second_fails")
+    rc, err = _run_with_deadline(cmd + ["--videos", "Alpha"], env)          # one process: Alpha finished
+    assert rc == 0, err
+    alpha = os.path.join(tdir, "Alpha.txt")
+    kept = (open(alpha).read(), os.stat(alpha).st_mtime_ns)
+    os.unlink(mark)
+    rc, err = _run_with_deadline(cmd + ["--workers", "2"], env)              # one worker of two fails to start
+    assert rc == 2, err
+    line = _one_error_line(err)
+    assert re.search(r"worker [12] of 2 \(device cpu\) could not build its tracker: RuntimeError: CUDA out of "
+                     r"memory\. Tried to allocate 2\.00 GiB on cpu \(fake\)", line), line
+    done = sorted(f for f in os.listdir(tdir) if f.endswith(".txt"))
+    assert f"{len(done)} of 4 videos have finished result files in {tdir} (kept" in line, line
+    assert (open(alpha).read(), os.stat(alpha).st_mtime_ns) == kept         # finished videos are kept
+    for f in done:                                                          # nothing half-written
+        assert read_result(os.path.join(tdir, f)).shape == (6, 4)
+    assert not [f for _, _, files in os.walk(tdir) for f in files if f.endswith(".tmp")]
+
+
+@pytest.mark.slow
+def test_a_worker_process_that_dies_while_starting_stops_the_run(tmp_path, fake_module):
+    """The pool replaces a worker that died; the replacement has no device of its own and says so."""
+    data = _otb_tree(str(tmp_path / "otb"), n=3)
+    cmd = [sys.executable, os.path.join(ROOT, "tools", "test.py"), "--dataset", "OTB100", "--dataset-root", data,
+           "--tracker-factory", "fake_trackers:dies", "--out", str(tmp_path / "results"), "--no-progress",
+           "--workers", "2"]
+    rc, err = _run_with_deadline(cmd, dict(os.environ, OMP_NUM_THREADS="1"))
+    assert rc == 2, err
+    line = _one_error_line(err)
+    assert "a worker process ended without a Python error" in line and "(devices cpu)" in line
+    assert "0 of 4 videos have finished result files" in line
 
 
 def test_real_siamcorners_tracker_on_a_trimmed_dudek_copy(shared_data_dir, tmp_path):

@@ -8,7 +8,7 @@
         [--sections switches,goal,precision]      # per-switch FPS; frame vs backbone, ONNX Runtime; bf16/int8
         [--mobilenet]                             # + MobileNetV2 vs ResNet-50 FPS in the same run
     python tools/benchmark.py busy [--hogs 2] [--out docs/benchmarks.md]           # thread choice on a busy machine
-    python tools/benchmark.py gpu-check [--out docs/benchmarks.md]                # every CUDA path once (exit 2: no GPU)
+    python tools/benchmark.py gpu-check [--out docs/benchmarks.md]                # CUDA paths (rc 1: a row failed)
     python tools/benchmark.py realvideo --dataset-root DIR [--cfg C --snapshot M]  # ours, OpenCV MIL/CSRT, static
         [--out docs/benchmarks.md] [--json-out FILE]                              # success AUC, precision@20, FPS
 """
@@ -154,7 +154,8 @@ def _busy(args: argparse.Namespace) -> int:
 
 
 def _gpu_check(args: argparse.Namespace) -> int:
-    from siamcorners.engine.profiling.gpu_check import GPU_BEGIN, GPU_END, NoCudaError, gpu_markdown, run_gpu_check
+    from siamcorners.engine.profiling.gpu_check import (GPU_BEGIN, GPU_END, NoCudaError, failed_rows, gpu_markdown,
+                                                        run_gpu_check)
     from siamcorners.engine.profiling.speed import write_markdown_section
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -169,9 +170,11 @@ def _gpu_check(args: argparse.Namespace) -> int:
     if args.out:
         write_markdown_section(args.out, text, GPU_BEGIN, GPU_END)
         print(f"written to {args.out}")
-    failed = [n for n, res in r["results"].items() if res["ok"] is False]
+    failed = failed_rows(r)
+    for name in failed:
+        print(f"gpu-check: row {name} FAILED: {r['results'][name]['detail']}", file=sys.stderr)
     if failed:
-        print(f"gpu-check: {len(failed)} CUDA path(s) failed: {', '.join(failed)}", file=sys.stderr)
+        print(f"gpu-check: {len(failed)} of {len(r['results'])} rows failed: {', '.join(failed)}", file=sys.stderr)
     return 1 if failed else 0
 
 
@@ -276,8 +279,10 @@ def main(argv=None) -> int:
     b.add_argument("--rounds", type=int, default=3, help="interleaved repetitions of every configuration")
     b.add_argument("--out", default=None, help="markdown file whose busy section is replaced (docs/benchmarks.md)")
     b.set_defaults(func=_busy, argv=list(argv) if argv is not None else sys.argv[1:])
-    g = sub.add_parser("gpu-check", help="run every CUDA path once (AMP training, NCCL DDP, device crops, CUDA "
-                                         "events, speed on the GPU, ONNX Runtime CUDA/TensorRT) -> GPU rows")
+    g = sub.add_parser("gpu-check", help="check every CUDA path once, each row asserting what it claims (AMP "
+                                         "training, resume, 2-rank NCCL, CUDA events, device crops, fp16/bf16 "
+                                         "tracking, ONNX Runtime CUDA/TensorRT, test.py workers, speed) -> GPU rows; "
+                                         "exit 1 naming the failed rows")
     g.add_argument("--device", default="cuda", help="CUDA device (cuda or cuda:N)")
     g.add_argument("--video", help="real video (default: ../shared/data/bag.avi beside the repository, if present)")
     g.add_argument("--frames", type=int, default=30, help="frames per video of the speed part")

@@ -49,9 +49,12 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from ..config import ConfigError
     from ..data.frames import FrameSourceError
     from ..engine.claims import ClaimError
+    from ..engine.tester import WorkerError
     from ..models.checkpoint import CheckpointError
+    from ..models.runtime.onnxrt import ProviderError
 
-    return UserError, ConfigError, BenchmarkError, CheckpointError, FrameSourceError, ClaimError, OSError
+    return (UserError, ConfigError, BenchmarkError, CheckpointError, FrameSourceError, ClaimError, WorkerError,
+            ProviderError, OSError)
 
 
 USER_ERRORS = _user_errors()

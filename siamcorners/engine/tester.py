@@ -3,7 +3,8 @@
 The tracker comes from a *factory*: ``factory(device: str) -> tracker`` where the tracker has
 ``init(frame, [x, y, w, h])`` and ``track(frame) -> {"bbox": [x, y, w, h], "score": float}``. With
 ``workers > 1`` the factory must be picklable (a module-level function or class instance); each worker
-process builds one tracker on its device.
+process builds one tracker on its device. A worker that cannot build it (out of GPU memory, a CUDA or ONNX Runtime
+error) stops the run: `WorkerError`, one line naming the worker, its device and the error; finished videos stay.
 
 How videos are tracked is a *runner*: ``runner(tracker, sequences, init_rule) -> [(boxes (N, 4), times (N,)), ...]``,
 called on chunks of ``videos_per_chunk`` sequences. `track_sequential` handles one video at a time; a
@@ -35,8 +36,8 @@ from ..benchmarks.results import layout_for, make_submission_zip, write_result
 from ..benchmarks.sequence import BenchmarkError, Dataset, Sequence
 from ..data.crops import box_too_large, template_patch_box
 
-__all__ = ["VideoOutcome", "RunConventions", "track_sequential", "track_batched_runner", "track_video",
-           "run_benchmark", "select_videos", "parse_shard", "SiamCornersFactory", "ImportedFactory"]
+__all__ = ["VideoOutcome", "RunConventions", "WorkerError", "track_sequential", "track_batched_runner",
+           "track_video", "run_benchmark", "select_videos", "parse_shard", "SiamCornersFactory", "ImportedFactory"]
 
 TrackerFactory = Callable[[str], Any]
 Runner = Callable[[Any, list, str], list]
@@ -277,6 +278,18 @@ def _is_got10k_tracker(obj: Any) -> bool:
 _WORKER: dict = {}
 
 
+class WorkerError(RuntimeError):
+    """A worker process could not build its tracker (or died while starting); the run was stopped. The message is
+    one line: which worker, its device, the error, and how many videos have finished result files (kept)."""
+
+
+@dataclass(frozen=True)
+class _WorkerFailure:
+    """What a worker that has no tracker returns for every chunk it is given (the parent stops the run)."""
+
+    text: str
+
+
 def _exit_on_term(signum, frame):
     """SIGTERM in a worker (the pool ends, or the parent died): delete the temporary files of a result being
     written, then leave at once (unwinding a pool worker can hang in its exit handlers)."""
@@ -284,10 +297,13 @@ def _exit_on_term(signum, frame):
     os._exit(128 + signum)
 
 
-def _die_with_parent(parent_pid: int) -> None:
+def _die_with_parent(parent_pid: int, death_signal: bool = True) -> None:
     """A worker ends when the process that started it dies, even by SIGKILL: Linux delivers SIGTERM on the
-    parent's death (prctl PR_SET_PDEATHSIG); everywhere a watchdog thread also polls the parent's pid."""
-    if sys.platform.startswith("linux"):
+    parent's death (prctl PR_SET_PDEATHSIG, with ``death_signal``); everywhere a watchdog thread also polls the
+    parent's pid. PR_SET_PDEATHSIG fires when the parent *thread* ends: right for the pool's first workers
+    (started by the main thread), wrong for a replacement (started by the pool's worker-handler thread, which
+    ends when the pool terminates, possibly while the worker holds the task queue's lock: the pool then hangs)."""
+    if death_signal and sys.platform.startswith("linux"):
         try:
             import ctypes
 
@@ -303,16 +319,36 @@ def _die_with_parent(parent_pid: int) -> None:
     threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
 
 
-def _init_worker(factory: TrackerFactory, devices: Any, runner: Runner, layout_kind: str, tracker_dir: str,
-                 threads: int, conventions: RunConventions, parent_pid: int | None = None,
-                 video_locks: Any = None) -> None:
+def _init_worker(factory: TrackerFactory, devices: _Seq[str], started: Any, n_workers: int, runner: Runner,
+                 layout_kind: str, tracker_dir: str, threads: int, conventions: RunConventions,
+                 parent_pid: int | None = None, video_locks: Any = None) -> None:
+    """Build this worker's tracker. Never raises: a pool re-starts a worker whose initializer fails, so an error
+    (out of GPU memory, a CUDA or ONNX Runtime error) is kept and returned for each chunk (:func:`_worker_chunk`),
+    which stops the run. ``started`` counts the workers started so far: worker k takes ``devices[k % len]``; a
+    worker numbered past ``n_workers`` replaces one that died (it has no device of its own: it stops the run)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which ends the pool
     signal.signal(signal.SIGTERM, _exit_on_term)
+    with started.get_lock():
+        k = started.value
+        started.value += 1
     if parent_pid is not None:
-        _die_with_parent(parent_pid)
-    device = devices.get()
-    _WORKER.update(tracker=factory(device), runner=runner, layout=layout_for(layout_kind), dir=tracker_dir,
-                   conventions=conventions, locks=video_locks)
+        _die_with_parent(parent_pid, death_signal=k < n_workers)
+    _WORKER.update(runner=runner, layout=layout_for(layout_kind), dir=tracker_dir, conventions=conventions,
+                   locks=video_locks)
+    if k >= n_workers:
+        _WORKER["failure"] = _WorkerFailure(
+            f"a worker process ended without a Python error (killed, out of memory, or a crash in a native "
+            f"library) and the pool started worker {k + 1} in its place "
+            f"(devices {', '.join(dict.fromkeys(devices))})")
+        return
+    device = devices[k % len(devices)]
+    try:
+        _WORKER["tracker"] = factory(device)
+    except Exception as e:  # noqa: BLE001 - any error: report it, stop the run
+        message = (str(e).strip().splitlines() or [""])[0]
+        _WORKER["failure"] = _WorkerFailure(f"worker {k + 1} of {n_workers} (device {device}) could not build its "
+                                            f"tracker: {type(e).__name__}: {message}")
+        return
     if "torch" in sys.modules and threads > 0:
         sys.modules["torch"].set_num_threads(threads)
 
@@ -353,8 +389,10 @@ def _process(tracker: Any, runner: Runner, layout, tracker_dir: str, chunk: list
             lock.close()
 
 
-def _worker_chunk(chunk: list[Sequence]) -> tuple[list[VideoOutcome], list[str], list[str]]:
+def _worker_chunk(chunk: list[Sequence]) -> tuple[list[VideoOutcome], list[str], list[str]] | _WorkerFailure:
     w = _WORKER
+    if "failure" in w:
+        return w["failure"]
     return _process(w["tracker"], w["runner"], w["layout"], w["dir"], chunk, w["conventions"], w.get("locks"))
 
 
@@ -410,16 +448,24 @@ def run_benchmark(dataset: Dataset, factory: TrackerFactory, tracker_dir: str, v
         for s in pending:
             s.frames  # list the frames here so the sequences pickle without their lazy listers
         ctx = mp.get_context("spawn")
-        queue = ctx.Queue()
         n_proc = min(workers, len(chunks))
-        for k in range(n_proc):
-            queue.put(devices[k % len(devices)])
         threads = threads or max(1, (os.cpu_count() or 1) // n_proc)
+        failure = None
         with ctx.Pool(n_proc, initializer=_init_worker,
-                      initargs=(factory, queue, runner, layout.kind, tracker_dir, threads, conventions,
-                                os.getpid(), video_locks)) as pool:
+                      initargs=(factory, list(devices), ctx.Value("i", 0), n_proc, runner, layout.kind, tracker_dir,
+                                threads, conventions, os.getpid(), video_locks)) as pool:
             for done in pool.imap_unordered(_worker_chunk, chunks):
+                if isinstance(done, _WorkerFailure):
+                    failure = done
+                    break
                 record(done)
+        # leaving the pool terminated the other workers (a result being written is deleted, finished ones stay)
+        if failure is not None:
+            if bar is not None:
+                bar.close()
+            kept = sum(layout.is_done(tracker_dir, s.name) for s in selected)
+            raise WorkerError(f"{failure.text}; {kept} of {len(selected)} videos have finished result files in "
+                              f"{tracker_dir} (kept; run again to track the rest)")
     if bar is not None:
         bar.close()
 

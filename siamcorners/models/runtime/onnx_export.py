@@ -291,4 +291,4 @@ def check_export(onnx_dir: str, cfg: Mapping, snapshot: str) -> None:
     load_checkpoint(snapshot, model=model)
     meta = read_meta(onnx_dir, model)
     for name in ("template", "search"):  # a damaged graph file: one line now, not a traceback in a worker later
-        open_session(os.path.join(onnx_dir, meta["graphs"][name]["file"]))
+        open_session(os.path.join(onnx_dir, meta["graphs"][name]["file"]), "cpu")

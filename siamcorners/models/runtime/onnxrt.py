@@ -9,8 +9,10 @@ code as the optimised eager runtime, so the boxes equal the eager tracker's up t
 
 Sessions are created on first use with ``intra_op_num_threads`` = ``torch.get_num_threads()`` at that moment (the
 thread count the calling tool chose, e.g. one per worker process of ``tools/test.py --workers``) and one inter-op
-thread. On a CUDA device the session asks for ONNX Runtime's TensorRT and CUDA execution providers when the
-installed build has them (``onnxruntime-gpu``), else runs on the CPU.
+thread. On a CPU device they run on ONNX Runtime's CPU execution provider; on ``cuda:N`` on its CUDA execution
+provider (``INFERENCE.TENSORRT``: TensorRT's, engines cached in ``<export>/tensorrt/``) with ``device_id`` N. A
+session that does not run on the provider asked for (a CPU-only build, CUDA/TensorRT libraries that do not load:
+ONNX Runtime then falls back to the CPU with a warning) is a :class:`ProviderError`, never a silent CPU run.
 """
 from __future__ import annotations
 
@@ -25,7 +27,10 @@ from .onnx_export import ExportError, read_meta
 from .optimised import InferenceSiamCorners
 from .settings import InferenceSettings, StageHook
 
-__all__ = ["OnnxRuntimeBackend", "session_options", "providers_for", "open_session"]
+__all__ = ["OnnxRuntimeBackend", "ProviderError", "session_options", "providers_for", "open_session",
+           "TENSORRT_CACHE"]
+
+TENSORRT_CACHE = "tensorrt"  # sub-folder of an export folder: TensorRT engines built from its graphs
 
 
 def _ort():
@@ -52,24 +57,63 @@ def session_options(threads: int | None = None):
     return so
 
 
-def open_session(path: str, options: Any = None, providers: Sequence[str] = ("CPUExecutionProvider",)):
-    """An ONNX Runtime session of the graph file ``path``; a file ONNX Runtime cannot load (truncated, not ONNX)
-    is an :class:`ExportError` naming it."""
+class ProviderError(RuntimeError):
+    """ONNX Runtime cannot run the graphs on the execution provider the device asks for (one line: device, provider,
+    what ONNX Runtime has or runs instead, what to do)."""
+
+
+def providers_for(device: torch.device | str, tensorrt: bool = False,
+                  export_dir: str | None = None) -> list[tuple[str, dict[str, Any]]]:
+    """Execution providers with their options, most preferred first: ``cpu`` -> CPU; ``cuda:N`` -> CUDA (with
+    ``tensorrt``: TensorRT, then CUDA for the nodes TensorRT does not take), ``device_id`` N, then CPU for the
+    nodes no GPU provider takes. TensorRT engines are cached in ``<export_dir>/tensorrt/`` (built once per export;
+    the cache key includes the graph, so the fp32 and int8 graphs of one folder keep their own engines)."""
+    device = torch.device(device)
+    if device.type == "cpu":
+        if tensorrt:
+            raise ProviderError("INFERENCE.TENSORRT needs a CUDA device (DEVICE cuda or cuda:N), got cpu")
+        return [("CPUExecutionProvider", {})]
+    if device.type != "cuda":
+        raise ProviderError(f"INFERENCE.BACKEND onnxruntime runs on cpu or cuda devices, got {device}")
+    gpu: dict[str, Any] = {"device_id": device.index if device.index is not None else 0}
+    chain: list[tuple[str, dict[str, Any]]] = []
+    if tensorrt:
+        cache = os.path.join(export_dir or ".", TENSORRT_CACHE)
+        chain.append(("TensorrtExecutionProvider", {**gpu, "trt_engine_cache_enable": True,
+                                                    "trt_engine_cache_path": cache}))
+    return chain + [("CUDAExecutionProvider", dict(gpu)), ("CPUExecutionProvider", {})]
+
+
+def open_session(path: str, device: torch.device | str, tensorrt: bool = False, export_dir: str | None = None,
+                 threads: int | None = None):
+    """An ``onnxruntime.InferenceSession`` of the graph ``path`` on ``device`` (see :func:`providers_for`); raises
+    :class:`ProviderError` when the build lacks the provider, or when the session runs on another one."""
     ort = _ort()
+    chain = providers_for(device, tensorrt, export_dir if export_dir is not None else os.path.dirname(path))
+    wanted = chain[0][0]
+    available = ort.get_available_providers()
+    where = f"INFERENCE.BACKEND onnxruntime on {torch.device(device)}"
+    if wanted not in available:
+        hint = ("a build of onnxruntime-gpu with TensorRT, or INFERENCE.TENSORRT false" if tensorrt else
+                "pip install onnxruntime-gpu (in place of onnxruntime), or DEVICE cpu")
+        raise ProviderError(f"{where}: ONNX Runtime {ort.__version__} has no {wanted} (it has "
+                            f"{', '.join(available)}); {hint}")
+    if wanted == "TensorrtExecutionProvider":
+        os.makedirs(chain[0][1]["trt_engine_cache_path"], exist_ok=True)
     try:
-        return ort.InferenceSession(path, options if options is not None else session_options(),
-                                    providers=list(providers))
+        session = ort.InferenceSession(path, session_options(threads), providers=[p for p, _ in chain],
+                                       provider_options=[o for _, o in chain])
     except Exception as e:  # onnxruntime's own exception types (InvalidProtobuf, Fail, ...) are not exported
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ExportError(f"{path}: ONNX Runtime cannot load this graph ({type(e).__name__}: {reason}); "
                           f"the export is damaged: export again with tools/export.py") from None
-
-
-def providers_for(device: torch.device) -> list[str]:
-    """Execution providers for ``device``: TensorRT and CUDA first on a CUDA device when available, then CPU."""
-    available = _ort().get_available_providers()
-    wanted = ["TensorrtExecutionProvider", "CUDAExecutionProvider"] if torch.device(device).type == "cuda" else []
-    return [p for p in wanted if p in available] + ["CPUExecutionProvider"]
+    used = session.get_providers()
+    if not used or used[0] != wanted:
+        raise ProviderError(f"{where}: {os.path.basename(path)} runs on {used[0] if used else 'no provider'}, not "
+                            f"the {wanted} asked for (ONNX Runtime could not load it and fell back; its warning above "
+                            f"says why, usually CUDA/cuDNN{'/TensorRT' if tensorrt else ''} libraries of other "
+                            f"versions than onnxruntime-gpu {ort.__version__} needs)")
+    return session
 
 
 class OnnxRuntimeBackend:
@@ -105,10 +149,9 @@ class OnnxRuntimeBackend:
     # ------------------------------------------------------------------------------------- sessions
     def _sessions(self):
         if self._search_sess is None:
-            ort = _ort()
-            so, providers = session_options(), providers_for(self.device)
-            self._template_sess = open_session(os.path.join(self.export_dir, "template.onnx"), so, providers)
-            self._search_sess = open_session(os.path.join(self.export_dir, self.search_file), so, providers)
+            self._template_sess, self._search_sess = (
+                open_session(os.path.join(self.export_dir, name), self.device, self.settings.tensorrt, self.export_dir)
+                for name in ("template.onnx", self.search_file))
         return self._template_sess, self._search_sess
 
     @staticmethod

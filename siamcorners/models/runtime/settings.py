@@ -30,6 +30,7 @@ class InferenceSettings:
     backend: str = "torch"
     onnx_dir: str = ""
     onnx_cache: str = ""
+    tensorrt: bool = False
     int8: bool = False
     int8_calibration: int = 32
 
@@ -40,6 +41,8 @@ class InferenceSettings:
             raise ValueError(f"config key 'INFERENCE.BACKEND' must be one of {list(BACKENDS)}, got {self.backend!r}")
         if self.int8 and self.backend != "onnxruntime":
             raise ValueError("config key 'INFERENCE.INT8' needs INFERENCE.BACKEND onnxruntime")
+        if self.tensorrt and self.backend != "onnxruntime":
+            raise ValueError("config key 'INFERENCE.TENSORRT' needs INFERENCE.BACKEND onnxruntime")
 
     @classmethod
     def from_cfg(cls, cfg: Mapping) -> "InferenceSettings":
