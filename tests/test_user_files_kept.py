@@ -90,7 +90,10 @@ def results_with_user_files(tmp_path):
     return out
 
 
-@pytest.mark.parametrize("name", [".", "..", "", "/", "a/b", "../x", "..\\x"])
+# "<abs>" stands for an absolute path: one inside tmp_path, never "/" itself, so that this test, run on code that
+# lost the check, deletes a scratch folder and fails instead of deleting the machine's root (os.path.join(d, "/")
+# is "/"; an early version of this test did exactly that on an unfixed checkout).
+@pytest.mark.parametrize("name", [".", "..", "", "<abs>", "a/b", "../x", "..\\x"])
 def test_tracker_name_must_be_one_folder_name(name, results_with_user_files, tmp_path, capsys):
     """R30 (--tracker-name . wiped every tracker's results of the dataset) and R31 (.. wiped the whole --out):
     refused with one line before anything is deleted or tracked."""
@@ -100,6 +103,11 @@ def test_tracker_name_must_be_one_folder_name(name, results_with_user_files, tmp
     data = str(tmp_path / "syn")
     write_otb_dataset(data, 1, seed=3, num_frames=3, image_size=(96, 128))
     out = results_with_user_files
+    if name == "<abs>":
+        victim = tmp_path / "victim"
+        victim.mkdir()
+        (victim / "keep.txt").write_text("x")
+        name = str(victim)
     before = _tree(str(out))
     capsys.readouterr()
     rc = test_cli.main(["--cfg", CFG, "--snapshot", MODEL, "--dataset", "synthetic", "--dataset-root", data,
@@ -108,6 +116,7 @@ def test_tracker_name_must_be_one_folder_name(name, results_with_user_files, tmp
     assert rc == 2
     assert "--tracker-name" in line and "one plain folder name" in line
     assert _tree(str(out)) == before
+    assert not (tmp_path / "victim").exists() or (tmp_path / "victim" / "keep.txt").is_file()
 
 
 def test_claim_results_folder_refuses_paths_itself(tmp_path):
@@ -120,6 +129,9 @@ def test_claim_results_folder_refuses_paths_itself(tmp_path):
         with pytest.raises(ResultsFolderError, match="one plain folder name"):
             claim_results_folder(str(tmp_path / "ds"), bad, {"a": 1}, overwrite=True, log=lambda s: None)
     assert (tmp_path / "keep.txt").is_file() and (tmp_path / "ds" / "t").is_dir()
+    for bad in ("/", "/etc", "a/b"):  # the pure check only: never handed to code that deletes
+        with pytest.raises(ResultsFolderError, match="one plain folder name"):
+            check_tracker_name(bad)
     assert check_tracker_name("siamcorners_r50.e19-v2") == "siamcorners_r50.e19-v2"
 
 
