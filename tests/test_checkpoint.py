@@ -209,6 +209,22 @@ def test_rng_state_round_trip():
     assert (random.random(), np.random.rand()) == expected[:2] and torch.equal(torch.rand(1), expected[2])
 
 
+def test_rng_states_of_more_gpus_than_visible_restore_what_fits(fake_gpus):
+    """A checkpoint of a 4-GPU process resumed where one GPU is visible: GPU 0's state is restored and one line says
+    the rest was not (it was an IndexError traceback from set_rng_state_all)."""
+    state = capture_rng_state()
+    state["cuda"] = [torch.full((16,), i, dtype=torch.uint8) for i in range(4)]
+    expected = random.random()
+    gpus = fake_gpus(1)
+    note = restore_rng_state(state)
+    assert random.random() == expected  # the CPU generators come back as before
+    assert list(gpus.rng) == [0] and torch.equal(gpus.rng[0], state["cuda"][0])
+    assert "4 GPU(s)" in note and "sees 1" in note and "restored 1" in note and "\n" not in note
+    gpus.rng.clear()
+    assert restore_rng_state(dict(state, cuda=state["cuda"][:1])) == ""  # all fit: nothing to say
+    assert list(gpus.rng) == [0]
+
+
 def test_truncated_and_foreign_files_raise_checkpoint_error(tmp_path):
     model = small_model()
     good = tmp_path / "good.pth"
