@@ -56,6 +56,7 @@ from siamcorners.engine.run_dirs import claim_run_directory
 from siamcorners.engine.optim import backbone_trainable, build_optimizer, rebuild_optimizer, set_backbone_mode
 from siamcorners.models.backbone import load_pretrained_backbone
 from siamcorners.models.checkpoint import capture_rng_state, load_checkpoint, restore_rng_state, save_checkpoint
+from siamcorners.tracker.tracker import use_device
 
 __all__ = [
     "NonFiniteLossError",
@@ -578,7 +579,7 @@ def measure_train_step(cfg: Mapping[str, Any], iters: int = 10, warmup: int = 3,
 
     Returns ``{"ms_per_step", "ms_per_step_median", "samples_per_s", "batch_size", "iters"}``.
     """
-    dev = resolve_device(device)
+    dev = use_device(resolve_device(device))
     if int(cfg["TRAIN"]["NUM_THREADS"]) > 0:
         torch.set_num_threads(int(cfg["TRAIN"]["NUM_THREADS"]))
     seed_everything(int(cfg["SEED"]))
