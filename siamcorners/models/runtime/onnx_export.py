@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import inspect
 import json
 import os
 import shutil
@@ -42,6 +43,9 @@ __all__ = ["export_onnx", "weights_sha256", "read_meta", "check_export", "backen
 META_FILE = "meta.json"
 OPSET = 17
 FORMAT_VERSION = 1
+# the TorchScript-based exporter: torch >= 2.9 defaults to the dynamo one (dynamo=True, needs onnxscript); torch
+# 2.3 (the declared floor) has no ``dynamo`` argument and only the TorchScript exporter
+_TORCHSCRIPT = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
 
 
 class ExportError(ConfigError):
@@ -128,11 +132,11 @@ def export_onnx(model: SiamCorners, out_dir: str, model_cfg: Mapping | None = No
         with warnings.catch_warnings():  # the TorchScript-based exporter is deprecated in favour of one that
             warnings.simplefilter("ignore")  # needs onnxscript; its graphs are the same standard operators
             torch.onnx.export(tmpl, (z,), os.path.join(tmp, "template.onnx"), input_names=["templates"],
-                              output_names=["kernels"], opset_version=OPSET, dynamo=False,
+                              output_names=["kernels"], opset_version=OPSET, **_TORCHSCRIPT,
                               dynamic_axes={"templates": {0: "batch"}, "kernels": {0: "batch"}})
             torch.onnx.export(search, (x, kernels), os.path.join(tmp, "search.onnx"),
                               input_names=["search", "kernels"], output_names=["heat", "corner"],
-                              opset_version=OPSET, dynamo=False)
+                              opset_version=OPSET, **_TORCHSCRIPT)
         for name in ("template.onnx", "search.onnx"):
             onnx.checker.check_model(os.path.join(tmp, name))
         meta = {
