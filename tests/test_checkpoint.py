@@ -174,6 +174,7 @@ def test_converted_level0_head_reproduces_official_corner_pool_fixture(parity):
 
 
 # ------------------------------------------------------------------------------------------ our format
+@pytest.mark.floor
 def test_save_load_round_trip(tmp_path):
     cfg = load_config(None, opts=SMALL)
     model = build_model(cfg)
@@ -202,6 +203,7 @@ def test_save_load_round_trip(tmp_path):
     assert scheduler2.get_last_lr() == scheduler.get_last_lr()
 
 
+@pytest.mark.floor
 def test_rng_state_round_trip():
     state = capture_rng_state()
     expected = (random.random(), np.random.rand(), torch.rand(1))
@@ -209,6 +211,7 @@ def test_rng_state_round_trip():
     assert (random.random(), np.random.rand()) == expected[:2] and torch.equal(torch.rand(1), expected[2])
 
 
+@pytest.mark.floor
 def test_rng_states_of_more_gpus_than_visible_restore_what_fits(fake_gpus):
     """A checkpoint of a 4-GPU process resumed where one GPU is visible: GPU 0's state is restored and one line says
     the rest was not (it was an IndexError traceback from set_rng_state_all)."""

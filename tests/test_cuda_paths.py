@@ -14,6 +14,8 @@ from siamcorners.engine.tester import SiamCornersFactory
 from siamcorners.models import build_model
 from siamcorners.tracker import SiamCornersTracker
 
+pytestmark = pytest.mark.floor  # also run with the minimum versions (CI's floor step, pytest.ini)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY_CFG = os.path.join(ROOT, "experiments", "siamcorners_tiny_synthetic", "config.yaml")
 TINY_MODEL = os.path.join(ROOT, "experiments", "siamcorners_tiny_synthetic", "model.pth")

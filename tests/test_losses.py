@@ -7,6 +7,8 @@ import torch
 from siamcorners.models.losses import (corner_loss, focal_loss, focal_loss_per_map, gather_offsets, normalise_focal,
                                       offset_loss)
 
+pytestmark = pytest.mark.floor  # also run with the minimum versions (CI's floor step, pytest.ini)
+
 LEVELS = 3
 
 

@@ -75,6 +75,7 @@ def weights(path):
     return load_checkpoint(path)["model"]
 
 
+@pytest.mark.floor
 def test_interrupted_run_resumes_to_the_same_weights(tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
     _, summary = run(fake_cfg(a))
@@ -212,6 +213,7 @@ def _rewrite_progress(path, **progress):
     torch.save(raw, path)
 
 
+@pytest.mark.floor
 def test_mid_epoch_resume_by_another_number_of_processes_trains_each_sample_once(tmp_path):
     """A last.pth written by 2 processes after 3 steps of 2 pairs each (12 samples) resumed by one process: it
     continues after those 12 samples of the epoch, instead of at its own iteration 3 (6 samples: 6 repeated)."""
@@ -241,6 +243,7 @@ def test_mid_epoch_resume_by_another_number_of_processes_trains_each_sample_once
            "pairs continue at iteration 6, no sample repeated" in (tmp_path / "logs" / "train.log").read_text()
 
 
+@pytest.mark.floor
 def test_resume_with_fewer_visible_gpus_than_rng_states_says_so(tmp_path, fake_gpus):
     """A checkpoint of a process that saw 2 GPUs resumed where 1 is visible: GPU 0's generator is restored and the
     log says the other was not (it was an IndexError traceback from torch.cuda.set_rng_state_all)."""
@@ -274,6 +277,7 @@ def test_measure_train_step_reports_time(tmp_path):
     assert out["ms_per_step"] > 0 and out["batch_size"] == 4 and out["iters"] == 2
 
 
+@pytest.mark.floor
 def test_tiny_config_learns_a_fixed_batch(tmp_path):
     """16 SGD steps on one fixed batch of 4 pairs (one iteration per epoch, constant lr) fit it.
 

@@ -60,6 +60,7 @@ def test_layer_falls_back_where_it_does_not_apply():
         winograd_conv3x3(torch.randn(1, 5, 8, 8), winograd_weights(torch.randn(4, 6, 3, 3)))
 
 
+@pytest.mark.floor
 def test_autocast_check_works_with_the_torch_floor_api(monkeypatch):
     """torch 2.3, the declared floor, has ``torch.is_autocast_enabled()`` without a device argument (a TypeError
     when given "cpu") and ``torch.is_autocast_cpu_enabled()``: the layer runs, and honours CPU autocast, with both."""
@@ -87,6 +88,7 @@ def test_use_winograd_picks_the_large_same_padded_convs():
 
 
 @pytest.mark.slow
+@pytest.mark.floor
 def test_official_backbone_downsample_convs():
     """On the official ResNet-50 profile the switch replaces the two dilated downsample convs and layer 4's 3x3
     convs, and the backbone's outputs stay equal up to rounding (random weights)."""
