@@ -56,11 +56,18 @@ def test_training_process_on_cuda_1_selects_gpu_1(fake_gpus, monkeypatch):
 
 
 # ------------------------------------------------------------------------------ TF32
+@pytest.fixture
+def tf32_flags():
+    """The process-wide TF32 flags, restored after the test (torch 2.3's cuBLAS flag object does not monkeypatch)."""
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    yield
+    torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+
+
 @pytest.mark.parametrize("tf32", [False, True])
-def test_building_a_tracker_sets_tf32_as_configured(tf32, monkeypatch):
+def test_building_a_tracker_sets_tf32_as_configured(tf32, tf32_flags):
     """INFERENCE.TF32 (default false): cuDNN allows TF32 by default, which can move boxes on a GPU."""
-    for flags in (torch.backends.cuda.matmul, torch.backends.cudnn):  # restored after the test
-        monkeypatch.setattr(flags, "allow_tf32", not tf32)
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = not tf32
     opts = ["DEVICE", "cpu"] + (["INFERENCE.TF32", "true"] if tf32 else [])
     cfg = load_config(TINY_CFG, opts)
     SiamCornersTracker(build_model(cfg), cfg)

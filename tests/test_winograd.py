@@ -88,7 +88,6 @@ def test_use_winograd_picks_the_large_same_padded_convs():
 
 
 @pytest.mark.slow
-@pytest.mark.floor
 def test_official_backbone_downsample_convs():
     """On the official ResNet-50 profile the switch replaces the two dilated downsample convs and layer 4's 3x3
     convs, and the backbone's outputs stay equal up to rounding (random weights)."""
