@@ -12,6 +12,11 @@ Rules:
   file and the key, with a "did you mean" suggestion;
 * a value must have the default's type (an int is accepted where a float is expected, a list where a
   tuple is expected); keys listed in `_FREE_TYPE` accept anything YAML can express;
+* YAML is read with YAML 1.2 booleans: ``off``/``on``/``yes``/``no`` stay strings (``INFERENCE.AMP: off``), and a
+  boolean key accepts them as well as ``true``/``false``;
+* `validate` checks every value before anything is built: finite numbers, ranges (`_RANGES`), vector lengths
+  (`_VECTORS`), ``DEVICE``, and the crop / feature-map geometry (`_check_geometry`); a wrong value is one line
+  naming the key and the allowed range;
 * `save_config(cfg, path)` writes the fully resolved tree beside a run's outputs.
 """
 from __future__ import annotations
@@ -19,6 +24,7 @@ from __future__ import annotations
 import ast
 import copy
 import difflib
+import math
 import os
 import re
 from typing import Any, Iterable, Mapping, Sequence
@@ -217,6 +223,8 @@ DEFAULTS: dict = {
                        "FRAME_RANGE": 100, "NUM_USE": 200000},
             "LASOT": {"ROOT": "training_dataset/lasot/crop511", "ANNO": "training_dataset/lasot/train.json",
                       "FRAME_RANGE": 100, "NUM_USE": 200000},
+            "OWN": {"ROOT": "training_dataset/own/crop511", "ANNO": "training_dataset/own/train.json",
+                    "FRAME_RANGE": 100, "NUM_USE": -1},  # your own videos: tools/prepare/sequences.py (README)
             "SYNTHETIC": {"ROOT": "", "ANNO": "", "FRAME_RANGE": 30, "NUM_USE": 2000, "SEED": 0,
                           "FRAMES": 60, "IMAGE_SIZE": [240, 320],
                           "VIDEOS": 200},  # videos make_video((SEED, k)), k < VIDEOS (= write_otb_dataset(seed=SEED))
@@ -248,6 +256,8 @@ DEFAULTS: dict = {
         "CHECKPOINT_ITERS": 500,      # mid-epoch "last.pth" every this many iterations (0 = only per epoch)
         "STOP_AFTER_ITERS": 0,        # stop (as if killed) after this many iterations of this run; 0 = off
         "LOG_DIR": "logs",            # relative to OUTPUT_DIR
+        "IMAGE_SUMMARY_ITERS": 200,   # TensorBoard images of 4 fixed training pairs (templates, search crop, predicted
+                                      # and target corner heat maps) every this many iterations; 0 = off
     },
     "TEST": {
         "SNAPSHOT": "",
@@ -305,7 +315,7 @@ def _type_ok(default: Any, value: Any) -> bool:
     if default is None:
         return True
     if isinstance(default, bool):
-        return isinstance(value, bool)
+        return isinstance(value, bool) or (isinstance(value, str) and value.strip().lower() in _BOOL_WORDS)
     if isinstance(default, float):
         return isinstance(value, (int, float)) and not isinstance(value, bool)
     if isinstance(default, int):
@@ -320,6 +330,8 @@ def _type_ok(default: Any, value: Any) -> bool:
 
 
 def _coerce(default: Any, value: Any) -> Any:
+    if isinstance(default, bool) and isinstance(value, str):
+        return _BOOL_WORDS[value.strip().lower()]
     if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if isinstance(default, (list, tuple)) and isinstance(value, tuple):
@@ -378,6 +390,14 @@ class _DuplicateKey(Exception):
 _FLOAT_RE = r"""^[-+]?(?:[0-9][0-9_]*)?(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"""
 _Loader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(_FLOAT_RE),
                               list("-+0123456789."))
+# YAML 1.2 booleans: only true/false. YAML 1.1 also reads yes/no/on/off as booleans, which turned the documented
+# ``INFERENCE.AMP: off`` into False; they stay the strings written, and a bool key accepts them (_BOOL_WORDS).
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in _Loader.yaml_implicit_resolvers.items()}
+_Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                              list("tTfF"))
+_BOOL_WORDS = {"true": True, "false": False, "yes": True, "no": False, "on": True, "off": False}
 
 
 def _load_yaml_text(text: str, source: str) -> Any:
@@ -466,7 +486,7 @@ def load_config(path: str | None = None, opts: Sequence[str] | None = None, free
         merge_opts(cfg, opts)
     if not cfg.OUTPUT_DIR:
         cfg.OUTPUT_DIR = os.path.dirname(os.path.abspath(path)) if path else os.getcwd()
-    validate(cfg, path or "<defaults>")
+    validate(cfg, (path or "<defaults>") + (" with --opts" if opts else ""))
     return cfg.freeze() if freeze else cfg
 
 
@@ -504,8 +524,136 @@ def _get(cfg: Mapping, dotted: str) -> Any:
     return node
 
 
+# value ranges: key -> rule (see _RULES); checked after the types, before anything is built or computed
+_RANGES = {
+    **{k: ">= 1" for k in (
+        "MODEL.BACKBONE.WIDTH", "MODEL.NECK.OUT_CHANNELS", "MODEL.NECK.CENTER_SIZE", "MODEL.NECK.CROP_BELOW",
+        "MODEL.HEAD.CHANNELS", "MODEL.HEAD.POOL_CHANNELS", "MODEL.HEAD.HEAD_LAST_KERNEL", "HEATMAP.SIZE",
+        "DECODE.TOPK", "DECODE.NUM_PAIRS", "DECODE.NMS_KERNEL", "TRACK.EXEMPLAR_SIZE", "TRACK.INSTANCE_SIZE",
+        "TRACK.HANNING_SIZE", "DATASET.VIDEOS_PER_EPOCH", "TRAIN.EPOCHS", "TRAIN.BATCH_SIZE", "TRAIN.PRINT_FREQ",
+        "TRAIN.LR.STEP", "TRAIN.WARMUP.STEP", "INFERENCE.INT8_CALIBRATION",
+        "DATASET.SOURCES.SYNTHETIC.FRAMES", "DATASET.SOURCES.SYNTHETIC.VIDEOS")},
+    **{k: "> 0" for k in ("MODEL.BACKBONE.WIDTH_MULT", "HEATMAP.STRIDE")},
+    **{k: ">= 0" for k in (
+        "TRACK.CONTEXT_AMOUNT", "TRACK.PENALTY_K", "TRACK.MIN_SIZE", "LABEL.MIN_SCALE", "LOSS.ALPHA", "LOSS.BETA",
+        "LOSS.OFFSET_WEIGHT", "DATASET.TEMPLATE.SHIFT", "DATASET.TEMPLATE.SCALE", "DATASET.SEARCH.SHIFT",
+        "DATASET.SEARCH.SCALE", "DATASET.BRIGHTNESS", "DATASET.CONTRAST", "DATASET.SOURCES.SYNTHETIC.SEED",
+        "TRAIN.START_EPOCH", "TRAIN.NUM_WORKERS", "TRAIN.NUM_THREADS", "TRAIN.BASE_LR", "TRAIN.WEIGHT_DECAY",
+        "TRAIN.GRAD_CLIP", "TRAIN.LR.START_LR", "TRAIN.LR.END_LR", "TRAIN.WARMUP.EPOCHS", "TRAIN.WARMUP.START_LR",
+        "TRAIN.WARMUP.END_LR", "TRAIN.BACKBONE_EPOCH", "TRAIN.BACKBONE_LR_MULT", "TRAIN.CHECKPOINT_ITERS",
+        "TRAIN.STOP_AFTER_ITERS", "SEED")},
+    **{k: "in [0, 1]" for k in (
+        "TRACK.LR", "TRACK.WINDOW_INFLUENCE", "DATASET.NEG", "DATASET.GRAY", "DATASET.TEMPLATE.BLUR",
+        "DATASET.TEMPLATE.FLIP", "DATASET.TEMPLATE.COLOR", "DATASET.SEARCH.BLUR", "DATASET.SEARCH.FLIP",
+        "DATASET.SEARCH.COLOR")},
+    "TRACK.TEMPLATE_FRACTION": "in (0, 1]",
+    "LABEL.GAUSSIAN_IOU": "in (0, 1)",
+    "TRAIN.MOMENTUM": "in [0, 1)",
+}
+_RULES = {
+    ">= 1": lambda v: v >= 1, "> 0": lambda v: v > 0, ">= 0": lambda v: v >= 0,
+    "in [0, 1]": lambda v: 0 <= v <= 1, "in (0, 1]": lambda v: 0 < v <= 1, "in (0, 1)": lambda v: 0 < v < 1,
+    "in [0, 1)": lambda v: 0 <= v < 1,
+}
+# (key, length, rule for each entry)
+_VECTORS = (("MODEL.INPUT.MEAN", 3, None), ("MODEL.INPUT.STD", 3, "> 0"),
+            ("TRACK.TEMPLATE_FILL_VALUE", 3, "in [0, 255]"), ("DATASET.TEMPLATE_FILL_VALUE", 3, "in [0, 255]"),
+            ("DATASET.SOURCES.SYNTHETIC.IMAGE_SIZE", 2, ">= 1"))
+_RULES["in [0, 255]"] = lambda v: 0 <= v <= 255
+_DEVICE = re.compile(r"^(?:auto|cpu|mps|cuda(?::\d+)?)$")
+
+
+def _leaves(node: Mapping, prefix: str = ""):
+    for key, value in node.items():
+        if isinstance(value, Mapping):
+            yield from _leaves(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", value
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _conv_side(n: int, kernel: int, stride: int, padding: int) -> int:
+    return (n + 2 * padding - kernel) // stride + 1 if n + 2 * padding >= kernel else 0
+
+
+def feature_side(backbone_type: str, input_side: int) -> int:
+    """Side of the (stride-8) backbone maps for an ``input_side`` square crop (127 -> 15, 255 -> 31; 0 when the
+    crop is too small): ResNet stem 7x7/2 pad 0, max-pool 3x3/2 pad 1, layer2's 3x3/2 pad 0 conv; MobileNetV2
+    stem 3x3/2 pad 0 and two 3x3/2 pad 0 depthwise convs (models/backbone.py, models/mobilenet.py)."""
+    if backbone_type == "mobilenetv2":
+        n = _conv_side(input_side, 3, 2, 0)
+        return _conv_side(_conv_side(n, 3, 2, 0), 3, 2, 0)
+    n = _conv_side(_conv_side(input_side, 7, 2, 0), 3, 2, 1)
+    return _conv_side(n, 3, 2, 0)
+
+
+def _check_geometry(cfg: CfgNode, source: str) -> None:
+    """Template/search crops give maps, the template crop fits them, top-k and pairs fit the score map."""
+    kind = cfg.MODEL.BACKBONE.TYPE
+    ex, inst = cfg.TRACK.EXEMPLAR_SIZE, cfg.TRACK.INSTANCE_SIZE
+    t_side, s_side = feature_side(kind, ex), feature_side(kind, inst)
+    for key, side, size in (("TRACK.EXEMPLAR_SIZE", t_side, ex), ("TRACK.INSTANCE_SIZE", s_side, inst)):
+        if side < 1:
+            raise ConfigError(f"{source}: key {key!r} is too small for the {kind} backbone (no feature map from a "
+                              f"{size}x{size} crop); use e.g. 127 (templates) / 255 (search)")
+    center = cfg.MODEL.NECK.CENTER_SIZE
+    kernel = t_side
+    if t_side < cfg.MODEL.NECK.CROP_BELOW:
+        if center > t_side:
+            raise ConfigError(f"{source}: key 'MODEL.NECK.CENTER_SIZE' must be <= {t_side} (the template feature "
+                              f"size of TRACK.EXEMPLAR_SIZE {ex}), got {center}")
+        kernel = center
+    if kernel > s_side:
+        raise ConfigError(f"{source}: key 'TRACK.INSTANCE_SIZE' {inst} gives {s_side}x{s_side} search maps, smaller "
+                          f"than the {kernel}x{kernel} template kernels; it must be larger than TRACK.EXEMPLAR_SIZE")
+    cells = (s_side - kernel + 1) ** 2
+    if cfg.DECODE.TOPK > cells:
+        raise ConfigError(f"{source}: key 'DECODE.TOPK' must be <= {cells} (the cells of the {s_side - kernel + 1}x"
+                          f"{s_side - kernel + 1} score map), got {cfg.DECODE.TOPK}")
+    if cfg.DECODE.NUM_PAIRS > cfg.DECODE.TOPK ** 2:
+        raise ConfigError(f"{source}: key 'DECODE.NUM_PAIRS' must be <= DECODE.TOPK**2 = {cfg.DECODE.TOPK ** 2} "
+                          f"(pairs of the top-k corners), got {cfg.DECODE.NUM_PAIRS}")
+
+
+def _check_values(cfg: CfgNode, source: str) -> None:
+    """Finite numbers everywhere; ranges (`_RANGES`), vectors (`_VECTORS`), DEVICE."""
+    for key, value in _leaves(cfg):
+        for v in value if isinstance(value, (list, tuple)) else [value]:
+            if _is_number(v) and not math.isfinite(v):
+                raise ConfigError(f"{source}: key {key!r} must be a finite number, got {value!r}")
+    for key, rule in _RANGES.items():
+        value = _get(cfg, key)
+        if not _RULES[rule](value):
+            raise ConfigError(f"{source}: key {key!r} must be {rule}, got {value!r}")
+    for key, length, rule in _VECTORS:
+        value = _get(cfg, key)
+        if len(value) != length or not all(_is_number(v) for v in value):
+            raise ConfigError(f"{source}: key {key!r} must be a list of {length} numbers, got {value!r}")
+        if rule and not all(_RULES[rule](v) for v in value):
+            raise ConfigError(f"{source}: key {key!r}: every value must be {rule}, got {value!r}")
+    for name, spec in cfg.DATASET.SOURCES.items():
+        if spec.FRAME_RANGE < 0 or spec.NUM_USE < -1:
+            raise ConfigError(f"{source}: keys 'DATASET.SOURCES.{name}.FRAME_RANGE' (>= 0) and 'NUM_USE' (>= -1, "
+                              f"-1 = all) out of range: {spec.FRAME_RANGE}, {spec.NUM_USE}")
+    device = str(cfg.DEVICE).strip().lower()
+    if not _DEVICE.match(device):
+        raise ConfigError(f"{source}: key 'DEVICE' must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps', "
+                          f"got {cfg.DEVICE!r}")
+    if cfg.MODEL.HEAD.HEAD_LAST_KERNEL % 2 == 0:
+        raise ConfigError(f"{source}: key 'MODEL.HEAD.HEAD_LAST_KERNEL' must be odd, got "
+                          f"{cfg.MODEL.HEAD.HEAD_LAST_KERNEL}")
+    for key in ("TRAIN.LR", "TRAIN.WARMUP"):
+        node = _get(cfg, key)
+        if node.TYPE == "log" and (node.START_LR <= 0 or node.END_LR <= 0):
+            raise ConfigError(f"{source}: keys '{key}.START_LR' and '{key}.END_LR' must be > 0 for a log "
+                              f"schedule, got {node.START_LR}, {node.END_LR}")
+
+
 def validate(cfg: CfgNode, source: str) -> None:
-    """Checks that need more than a type: enumerations and value ranges."""
+    """Checks that need more than a type: enumerations, value ranges and the crop / map geometry."""
     for key, choices in _CHOICES.items():
         value = _get(cfg, key)
         if value not in choices:
@@ -518,16 +666,14 @@ def validate(cfg: CfgNode, source: str) -> None:
         raise ConfigError(f"{source}: key 'MODEL.HEAD.CHANNELS' must equal MODEL.NECK.OUT_CHANNELS")
     if cfg.INFERENCE.INT8 and cfg.INFERENCE.BACKEND != "onnxruntime":
         raise ConfigError(f"{source}: key 'INFERENCE.INT8' needs INFERENCE.BACKEND onnxruntime")
-    for key in ("DECODE.TOPK", "DECODE.NUM_PAIRS", "DECODE.NMS_KERNEL", "TRAIN.BATCH_SIZE",
-                "INFERENCE.INT8_CALIBRATION"):
-        if _get(cfg, key) < 1:
-            raise ConfigError(f"{source}: key {key!r} must be >= 1, got {_get(cfg, key)!r}")
+    _check_values(cfg, source)
     if cfg.DECODE.NMS_KERNEL % 2 == 0:
         raise ConfigError(f"{source}: key 'DECODE.NMS_KERNEL' must be odd, got {cfg.DECODE.NMS_KERNEL}")
     for name in cfg.DATASET.NAMES:
         if name not in cfg.DATASET.SOURCES:
             raise ConfigError(f"{source}: DATASET.NAMES entry {name!r} is not a known source"
                               f"{_suggest(name, cfg.DATASET.SOURCES.keys())}")
+    _check_geometry(cfg, source)
 
 
 def save_config(cfg: Mapping, path: str) -> None:

@@ -18,10 +18,10 @@ def write(path, data):
 
 def test_exponent_floats_in_yaml_and_opts(tmp_path):
     cfg = load_config(write(tmp_path / "c.yaml", "TRAIN:\n  BASE_LR: 1e-4\n  WEIGHT_DECAY: 5E-5\n"),
-                      ["TRAIN.MOMENTUM", "1e-3", "TRACK.LR", "-2.5e+0"])
+                      ["TRAIN.MOMENTUM", "1e-3", "MODEL.HEAD.HEAT_BIAS_INIT", "-2.5e+0"])
     assert cfg.TRAIN.BASE_LR == 1e-4 and isinstance(cfg.TRAIN.BASE_LR, float)
     assert cfg.TRAIN.WEIGHT_DECAY == 5e-5
-    assert cfg.TRAIN.MOMENTUM == 1e-3 and cfg.TRACK.LR == -2.5
+    assert cfg.TRAIN.MOMENTUM == 1e-3 and cfg.MODEL.HEAD.HEAT_BIAS_INIT == -2.5
     assert load_config(opts=["NAME", "run1e5x"]).NAME == "run1e5x"  # still a string when not a number
 
 

@@ -2,6 +2,7 @@
 plus the real OTB sequence shared/data/otb_mini/Dudek."""
 import json
 import os
+import shutil
 import zipfile
 
 import cv2
@@ -62,16 +63,108 @@ def test_otb_raw_layout_quirks(otb_root):
     assert np.array_equal(frame[..., 0], frame[..., 2])
 
 
+def test_otb_partly_annotated_sequence_cut_and_renumbered_uses_its_images(tmp_path):
+    """A David folder holding only its 471 annotated frames renumbered 1..471 (shared/data/real) is read as is,
+    not refused for lacking images 472..770 of the official range 300..770."""
+    root = tmp_path / "real"
+    _touch_images(root / "David" / "img", range(1, 472))
+    _write(str(root / "David" / "groundtruth_rect.txt"), _rows(471))
+    david = load_dataset("OTB100", str(root))["David"]
+    assert len(david) == 471 and david.frames[0].endswith("0001.jpg") and david.frames[-1].endswith("0471.jpg")
+    _touch_images(root / "David" / "img", range(472, 475))  # neither the official range nor one image per row
+    with pytest.raises(BenchmarkError, match="image number 475 missing"):
+        load_dataset("OTB100", str(root))
+
+
 def test_otb_trimmed_copy_and_mismatch(tmp_path):
     root = tmp_path / "otb"
     _touch_images(root / "Dudek" / "img", range(1, 4))
     _write(str(root / "Dudek" / "groundtruth_rect.txt"), _rows(10))
     with pytest.warns(UserWarning, match="trimmed copy"):
-        ds = load_dataset("OTB100", str(root))
+        ds = load_dataset("OTB100", str(root), trimmed=True)
     assert ds["Dudek"].gt.shape == (3, 4) and len(ds["Dudek"]) == 3
     _touch_images(root / "Dudek" / "img", range(1, 12))  # now more images than rows: an error
     with pytest.raises(BenchmarkError, match="groundtruth_rect.txt: 10 ground-truth rows but 11 images"):
-        load_dataset("OTB100", str(root))
+        load_dataset("OTB100", str(root), trimmed=True)
+
+
+# OTB100's 98 folders (Jogging and Skating2 hold two targets, Human4 one of two): eval-reference.md 4.1
+OTB100_FOLDERS = (
+    "Basketball Biker Bird1 Bird2 BlurBody BlurCar1 BlurCar2 BlurCar3 BlurCar4 BlurFace BlurOwl Board Bolt Bolt2 Box "
+    "Boy Car1 Car2 Car24 Car4 CarDark CarScale ClifBar Coke Couple Coupon Crossing Crowds Dancer Dancer2 David David2 "
+    "David3 Deer Diving Dog Dog1 Doll DragonBaby Dudek FaceOcc1 FaceOcc2 Fish FleetFace Football Football1 Freeman1 "
+    "Freeman3 Freeman4 Girl Girl2 Gym Human2 Human3 Human4 Human5 Human6 Human7 Human8 Human9 Ironman Jogging Jump "
+    "Jumping KiteSurf Lemming Liquor Man Matrix Mhyang MotorRolling MountainBike Panda RedTeam Rubik Shaking Singer1 "
+    "Singer2 Skater Skater2 Skating1 Skating2 Skiing Soccer Subway Surfer Suv Sylvester Tiger1 Tiger2 Toy Trans "
+    "Trellis Twinnings Vase Walking Walking2 Woman").split()
+OTB100_VIDEOS = sorted([f for f in OTB100_FOLDERS if f not in ("Jogging", "Skating2", "Human4")]
+                       + ["Jogging-1", "Jogging-2", "Skating2-1", "Skating2-2", "Human4-2"])
+PARTIAL = {"David": (300, 770), "Football1": (1, 74), "Freeman3": (1, 460), "Freeman4": (1, 283),
+           "Diving": (1, 215), "BlurCar1": (247, 988), "BlurCar3": (3, 359), "BlurCar4": (18, 397)}
+
+
+def _otb_folder(root, name, n_images=3, n_rows=None, two_targets=False):
+    _touch_images(os.path.join(root, name, "img"), range(1, n_images + 1))
+    rows = _rows(n_images if n_rows is None else n_rows)
+    if two_targets:
+        _write(os.path.join(root, name, "groundtruth_rect.1.txt"), rows)
+        _write(os.path.join(root, name, "groundtruth_rect.2.txt"), _rows(n_images, start=50.0))
+    elif name == "Human4":
+        _write(os.path.join(root, name, "groundtruth_rect.1.txt"), "")
+        _write(os.path.join(root, name, "groundtruth_rect.2.txt"), rows)
+    else:
+        _write(os.path.join(root, name, "groundtruth_rect.txt"), rows)
+
+
+def test_otb_root_prepared_the_pysot_way_reads_the_official_100(tmp_path):
+    """pysot's README copies Jogging and Skating2 to Jogging-1/-2 and Skating2-1/-2 beside the originals (each copy
+    holds both gt files): the raw reader must give the 100 official videos, not 108."""
+    root = str(tmp_path / "OTB100")
+    for name in OTB100_FOLDERS:
+        start, end = PARTIAL.get(name, (1, 6 if name == "Tiger1" else 3))
+        _otb_folder(root, name, end, end - start + 1, two_targets=name in ("Jogging", "Skating2"))
+    for copy in ("Jogging-1", "Jogging-2", "Skating2-1", "Skating2-2"):
+        shutil.copytree(os.path.join(root, copy.split("-")[0]), os.path.join(root, copy))
+    ds = load_dataset("OTB100", root, fmt="raw")
+    assert ds.names == OTB100_VIDEOS and len(ds) == 100
+    assert ds["Jogging-2"].gt[0, 0] == 50.0 and ds["Jogging-1"].gt[0, 0] == 1.0
+    assert os.path.basename(os.path.dirname(os.path.dirname(ds["Skating2-2"].frames[0]))) == "Skating2-2"
+
+
+def test_otb_tiger1_starts_at_frame_6(tmp_path):
+    """Tiger1: frames 6-354 with gt rows 6-354 (349), as pysot's OTB100.json; a pysot result of 349 rows scores."""
+    from siamcorners.benchmarks import Benchmark
+
+    root = str(tmp_path / "OTB100")
+    _otb_folder(root, "Tiger1", 354)
+    seq = load_dataset("OTB100", root)["Tiger1"]
+    assert len(seq) == 349 and seq.gt.shape == (349, 4)
+    assert seq.frames[0].endswith("0006.jpg") and seq.frames[-1].endswith("0354.jpg")
+    assert seq.gt[0, 0] == 6.0 and seq.gt[-1, 0] == 354.0  # _rows: row i has x = i
+    results = tmp_path / "results" / "OTB100" / "pysot_tracker"
+    _write(str(results / "Tiger1.txt"), _rows(349, start=6.0))
+    (ev,) = Benchmark("OTB100", root, str(tmp_path / "results")).evaluate()
+    assert ev.per_video["Tiger1"]["success_auc"] == pytest.approx(20 / 21)  # every IoU 1: all thresholds but 1
+
+
+def test_otb_image_folder_shorter_than_ground_truth_is_an_error(tmp_path):
+    """An interrupted download (3 of 5 images) names the video; the trimmed-copy rule applies only when asked for."""
+    root = str(tmp_path / "OTB100")
+    _otb_folder(root, "Dudek", 3, 5)
+    with pytest.raises(BenchmarkError, match=r"^Dudek: 3 images in .*Dudek.img but 5 ground-truth rows .*"
+                                             r"--trimmed-copy"):
+        load_dataset("OTB100", root)
+    with pytest.warns(UserWarning, match="trimmed copy"):
+        assert len(load_dataset("OTB100", root, trimmed=True)["Dudek"]) == 3
+
+
+def test_otb_stray_image_of_the_same_number_is_an_error(tmp_path):
+    """A stray 3.png beside 0003.jpg must not replace frame 3."""
+    root = str(tmp_path / "OTB100")
+    _otb_folder(root, "Dudek", 5)
+    cv2.imwrite(os.path.join(root, "Dudek", "img", "3.png"), np.zeros((8, 8, 3), np.uint8))
+    with pytest.raises(BenchmarkError, match=r"Dudek.img: 0003\.jpg and 3\.png are both image number 3"):
+        load_dataset("OTB100", root)
 
 
 def test_malformed_ground_truth_names_file_and_line(tmp_path):

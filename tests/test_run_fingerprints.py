@@ -56,6 +56,18 @@ def test_training_config_ignores_how_a_run_is_executed():
         "SEED 123456 -> 1", "TRAIN.BASE_LR 0.005 -> 0.01"]
 
 
+def test_training_config_counts_only_the_sources_a_run_reads():
+    """A run on SYNTHETIC saved before the OWN source existed (its stored config lacks it) resumes under a config
+    that has it; the settings of a source in DATASET.NAMES still count."""
+    a, b = get_default_config(), get_default_config()
+    del a["DATASET"]["SOURCES"]["OWN"]
+    merge_opts(b, ["DATASET.SOURCES.VID.FRAME_RANGE", "3"])  # VID is not in DATASET.NAMES [SYNTHETIC]
+    assert training_config(a) == training_config(b)
+    merge_opts(b, ["DATASET.SOURCES.SYNTHETIC.FRAME_RANGE", "3"])
+    assert differences({"config": training_config(a)}, {"config": training_config(b)}) == [
+        "DATASET.SOURCES.SYNTHETIC.FRAME_RANGE 30 -> 3"]
+
+
 def test_code_digest_covers_the_tracker_path():
     code = code_digests()
     assert {"siamcorners/tracker/tracker.py", "siamcorners/models/decode.py", "siamcorners/data/crops.py",

@@ -218,7 +218,8 @@ def test_real_siamcorners_tracker_on_a_trimmed_dudek_copy(shared_data_dir, tmp_p
     out = str(tmp_path / "results")
     with pytest.warns(UserWarning, match="trimmed copy"):
         rc = _load_tool("test").main(["--cfg", cfg_path, "--snapshot", snapshot, "--dataset", "OTB100",
-                                      "--dataset-root", str(tmp_path / "otb"), "--out", out, "--no-progress"])
+                                      "--dataset-root", str(tmp_path / "otb"), "--out", out, "--no-progress",
+                                      "--trimmed-copy"])
     assert rc == 0
     boxes = read_result(os.path.join(out, "OTB100", "tiny_random", "Dudek.txt"))
     with open(os.path.join(src, "groundtruth_rect.txt")) as f:

@@ -9,12 +9,15 @@
         [--mobilenet]                             # + MobileNetV2 vs ResNet-50 FPS in the same run
     python tools/benchmark.py busy [--hogs 2] [--out docs/benchmarks.md]           # thread choice on a busy machine
     python tools/benchmark.py gpu-check [--out docs/benchmarks.md]                # every CUDA path once (exit 2: no GPU)
+    python tools/benchmark.py realvideo --dataset-root DIR [--cfg C --snapshot M]  # ours, OpenCV MIL/CSRT, static
+        [--out docs/benchmarks.md] [--json-out FILE]                              # success AUC, precision@20, FPS
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import shlex
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -172,6 +175,39 @@ def _gpu_check(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _realvideo(args: argparse.Namespace) -> int:
+    from siamcorners.benchmarks.textio import atomic_write_text
+    from siamcorners.cli.checks import check_snapshot_fits
+    from siamcorners.cli.common import check_output_file
+    from siamcorners.config import load_config
+    from siamcorners.engine.profiling.realvideo import REALVIDEO_BEGIN, REALVIDEO_END, realvideo_benchmark, \
+        realvideo_markdown
+    from siamcorners.engine.profiling.speed import write_markdown_section
+    from siamcorners.engine.threads import apply_threads
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    tiny = os.path.join(root, "experiments", "siamcorners_tiny_synthetic")
+    cfg = args.cfg or os.path.join(tiny, "config.yaml")
+    snapshot = args.snapshot or (os.path.join(tiny, "model.pth") if not args.cfg else "")
+    if not snapshot:
+        print("error: --snapshot: the weights of --cfg are needed (a model.pth or checkpoint)", file=sys.stderr)
+        return 2
+    for path, what in ((args.out, "--out"), (args.json_out, "--json-out")):
+        if path:
+            check_output_file(path, what)
+    check_snapshot_fits(load_config(cfg, args.opts), cfg, snapshot)  # before minutes of OpenCV tracking
+    apply_threads(args.threads)
+    trackers = [t for t in args.trackers.split(",") if t.strip()] if args.trackers else None
+    videos = [v for v in args.videos.split(",") if v.strip()] if args.videos else None
+    r = realvideo_benchmark(args.dataset_root, shown_path(cfg), shown_path(snapshot), args.opts, trackers, videos)
+    _emit(realvideo_markdown(r, shlex.join(["python", "tools/benchmark.py"] + args.argv), args.machine_note),
+          args.out, write_markdown_section, begin=REALVIDEO_BEGIN, end=REALVIDEO_END)
+    if args.json_out:
+        atomic_write_text(args.json_out, json.dumps(r, indent=1) + "\n")
+        print(f"written to {args.json_out}")
+    return 0
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description="SiamCorners performance measurements")
     add_common_args(p)
@@ -249,6 +285,23 @@ def main(argv=None) -> int:
     g.add_argument("--out", default=None, help="markdown file whose GPU section is replaced (docs/benchmarks.md)")
     g.add_argument("--debug", action="store_true", help="print the traceback of a failing check")
     g.set_defaults(func=_gpu_check, argv=list(argv) if argv is not None else sys.argv[1:])
+    r = sub.add_parser("realvideo", help="track an OTB-layout folder with our model, OpenCV MIL (CSRT/KCF with "
+                                         "opencv-contrib) and a static box; success AUC, precision@20, FPS")
+    r.add_argument("--dataset-root", required=True, help="OTB-layout folder: <seq>/img/0001.jpg ... + "
+                                                         "<seq>/groundtruth_rect.txt")
+    r.add_argument("--cfg", help="our model's config (default: the tiny synthetic model with its model.pth)")
+    r.add_argument("--snapshot", help="our model's weights (default with no --cfg: the tiny model's model.pth)")
+    add_opts_arg(r)
+    r.add_argument("--trackers", default="", help="comma-separated subset, e.g. static,MIL,ours (default: all "
+                                                   "available)")
+    r.add_argument("--videos", default="", help="comma-separated sequence names (default: every sequence)")
+    r.add_argument("--threads", type=int, default=0, help="torch threads (0 = chosen from free cores and load)")
+    r.add_argument("--machine-note", default="", help="a note on the machine for the markdown (e.g. '2 shared, "
+                                                      "busy cores')")
+    r.add_argument("--out", default=None, help="markdown file whose realvideo section is replaced "
+                                               "(docs/benchmarks.md)")
+    r.add_argument("--json-out", default=None, help="write the numbers (per video too) as JSON to this file")
+    r.set_defaults(func=_realvideo, argv=list(argv) if argv is not None else sys.argv[1:])
     args = p.parse_args(argv)
     return run_guarded(lambda: args.func(args), args, tool="benchmark", argv=argv,
                        extra_errors=(ValueError, RuntimeError))

@@ -26,11 +26,11 @@ class Benchmark:
     """A dataset plus a results folder (``<results>/<tracker>/...``)."""
 
     def __init__(self, dataset: Dataset | str, root: str | None = None, results_dir: str | None = None,
-                 fmt: str = "auto"):
+                 fmt: str = "auto", trimmed: bool = False):
         if isinstance(dataset, str):
             if root is None:
                 raise BenchmarkError(f"{dataset}: a dataset root is needed")
-            dataset = load_dataset(dataset, root, fmt)
+            dataset = load_dataset(dataset, root, fmt, trimmed)
         self.dataset = dataset
         self.results_dir = results_dir
 

@@ -35,8 +35,9 @@ def canonical_name(name: str) -> str:
     return _ALIASES[key]
 
 
-def load_dataset(name: str, root: str, fmt: str = "auto") -> Dataset:
-    """Read a benchmark. ``fmt``: "auto" (pysot JSON if present), "json" or "raw"."""
+def load_dataset(name: str, root: str, fmt: str = "auto", trimmed: bool = False) -> Dataset:
+    """Read a benchmark. ``fmt``: "auto" (pysot JSON if present), "json" or "raw". ``trimmed``: OTB-layout image
+    folders may be trimmed copies (the first K images; `siamcorners.benchmarks.otb`)."""
     name = canonical_name(name)
     if fmt not in ("auto", "json", "raw"):
         raise BenchmarkError(f"fmt must be auto, json or raw, got {fmt!r}")
@@ -48,7 +49,7 @@ def load_dataset(name: str, root: str, fmt: str = "auto") -> Dataset:
             raise BenchmarkError(f"{name}: no pysot JSON reader (read the raw layout instead)")
         return read_pysot_json(root, name, json_path)
     if name == "OTB100":
-        return read_otb(root, name)
+        return read_otb(root, name, trimmed=trimmed)
     if name in ("UAV123", "UAV20L"):
         return read_uav(root, name)
     if name == "LaSOT":
@@ -59,4 +60,4 @@ def load_dataset(name: str, root: str, fmt: str = "auto") -> Dataset:
         return read_trackingnet(root, name)
     if name.startswith("GOT-10k"):
         return read_got10k(root, name.rsplit("-", 1)[1], name)
-    return read_synthetic(root)
+    return read_synthetic(root, trimmed=trimmed)

@@ -16,8 +16,8 @@ from .sequence import BenchmarkError, Dataset
 __all__ = ["read_synthetic"]
 
 
-def read_synthetic(root: str, name: str = "synthetic") -> Dataset:
-    base = read_otb(root, name, kind="synthetic")
+def read_synthetic(root: str, name: str = "synthetic", trimmed: bool = False) -> Dataset:
+    base = read_otb(root, name, kind="synthetic", trimmed=trimmed)
     for seq in base:
         meta_path = os.path.join(root, seq.name, "meta.json")
         if not os.path.isfile(meta_path):

@@ -121,18 +121,23 @@ def format_boxes(boxes: Iterable[Iterable[float]]) -> str:
     return "".join(",".join(repr(float(v)) for v in row) + "\n" for row in boxes)
 
 
-def new_file_mode() -> int:
-    """The permission bits ``open()`` gives a new file: 0o666 less the process umask (mkstemp uses 0o600)."""
+def process_umask() -> int:
+    """The process umask (read from /proc, else by setting it and putting it back at once)."""
     try:
         with open("/proc/self/status", encoding="ascii") as f:
             for line in f:
                 if line.startswith("Umask:"):
-                    return 0o666 & ~int(line.split()[1], 8)
+                    return int(line.split()[1], 8)
     except (OSError, ValueError):
         pass
-    mask = os.umask(0o022)  # no /proc: read the umask by setting it, then put it back at once
+    mask = os.umask(0o022)
     os.umask(mask)
-    return 0o666 & ~mask
+    return mask
+
+
+def new_file_mode() -> int:
+    """The permission bits ``open()`` gives a new file: 0o666 less the process umask (mkstemp uses 0o600)."""
+    return 0o666 & ~process_umask()
 
 
 def atomic_write_bytes(path: str, data: bytes) -> None:

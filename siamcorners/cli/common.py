@@ -45,9 +45,10 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from ..benchmarks.sequence import BenchmarkError
     from ..config import ConfigError
     from ..data.frames import FrameSourceError
+    from ..engine.claims import ClaimError
     from ..models.checkpoint import CheckpointError
 
-    return UserError, ConfigError, BenchmarkError, CheckpointError, FrameSourceError, OSError
+    return UserError, ConfigError, BenchmarkError, CheckpointError, FrameSourceError, ClaimError, OSError
 
 
 USER_ERRORS = _user_errors()

@@ -4,6 +4,7 @@
     python tools/demo.py --source clip.mp4 --init 120,80,40,60 --out clip_tracked.mp4 --gif clip.gif
     python tools/demo.py --source path/to/frames/ --init 120,80,40,60
     python tools/demo.py --source 0 --show                    # webcam 0, initial box drawn with the mouse
+    python tools/demo.py --source clip.mp4 --init 120,80,40,60 --heatmaps panels/   # + heat maps, one PNG a frame
     python tools/demo.py --cfg experiments/siamcorners_r50/config.yaml --snapshot model.pth --source clip.mp4
 
 --source is a video file, an image folder (an OTB sequence folder: its first ground-truth box is used
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import os
 import sys
 from typing import Sequence
@@ -25,13 +27,14 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the checkout
 
 from siamcorners.benchmarks.metrics import overlap_ratio
-from siamcorners.cli.common import (add_common_args, add_opts_arg, check_device, check_output_file,
-                                    join_negative_values, run_guarded)
+from siamcorners.cli.common import (UserError, add_common_args, add_opts_arg, check_device, check_output_dir,
+                                    check_output_file, join_negative_values, run_guarded)
 from siamcorners.cli.checks import check_snapshot_fits
 from siamcorners.config import load_config
 from siamcorners.data.frames import IterableSource, groundtruth_init_box, open_source
 from siamcorners.data.synthetic import make_video
 from siamcorners.engine.threads import apply_threads
+from siamcorners.engine.visualize import HeatmapDumper
 from siamcorners.models import build_model
 from siamcorners.models.checkpoint import load_checkpoint
 from siamcorners.tracker import SiamCornersTracker
@@ -63,6 +66,13 @@ def _snapshot_for(args: argparse.Namespace, cfg_path: str, cfg) -> str:
     return os.path.join(os.path.dirname(os.path.abspath(cfg_path)), "model.pth")
 
 
+def _same_file(path: str, source: str) -> bool:
+    """Whether ``path`` names the file ``source`` (also through another spelling or a link)."""
+    if os.path.exists(path) and os.path.exists(source):
+        return os.path.samefile(path, source)
+    return os.path.realpath(path) == os.path.realpath(source)
+
+
 def _trained_on_synthetic_only(cfg) -> bool:
     return [str(n).upper() for n in cfg.DATASET.NAMES] == ["SYNTHETIC"]
 
@@ -79,6 +89,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                                                           "writes no video, then --gif or --show must be given")
     parser.add_argument("--gif", help="also write an animated GIF here")
     parser.add_argument("--show", action="store_true", help="show the tracking in a window (q or Esc stops)")
+    parser.add_argument("--heatmaps", metavar="DIR", help="also write one PNG per frame into DIR: templates, search "
+                                                         "crop with the chosen box and the predicted corner heat maps")
     parser.add_argument("--device", help="cpu, cuda, cuda:N or auto (default: DEVICE of the config)")
     parser.add_argument("--max-frames", type=int, help="stop after this many frames")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads per process (default: chosen from the free cores and the current load, printed)")
@@ -103,13 +115,18 @@ def _run(args: argparse.Namespace) -> int:
     snapshot = _snapshot_for(args, cfg_path, cfg)
     if not os.path.isfile(snapshot):
         return _no_weights(snapshot, cfg_path)
-    if not args.out and not args.gif and not args.show:
-        raise ValueError("nothing to output: give --out, --gif or --show")
+    if not args.out and not args.gif and not args.show and not args.heatmaps:
+        raise ValueError("nothing to output: give --out, --gif, --show or --heatmaps")
     if args.max_frames is not None and args.max_frames < 1:
         raise ValueError(f"--max-frames must be >= 1, got {args.max_frames}")
     for flag, path in (("--out", args.out), ("--gif", args.gif)):
         if path:
             check_output_file(path, flag)
+            if args.source is not None and _same_file(path, args.source):
+                raise UserError(f"{flag} {path} is the --source video itself: writing it would destroy the input; "
+                                f"give another {flag} name")
+    if args.heatmaps:
+        check_output_dir(args.heatmaps, "--heatmaps")
     check_device(args.device or cfg.DEVICE, "--device" if args.device else "DEVICE")
     if _trained_on_synthetic_only(cfg):
         print(SYNTHETIC_NOTE)
@@ -118,7 +135,11 @@ def _run(args: argparse.Namespace) -> int:
     apply_threads(args.threads)
     model = build_model(cfg)
     load_checkpoint(snapshot, model=model)
+    heat_model = copy.deepcopy(model) if args.heatmaps else None  # eager copy: the runtime may fold BN in place
     tracker = SiamCornersTracker(model, cfg, device=args.device)
+    if heat_model is not None:
+        tracker = HeatmapDumper(tracker, heat_model.to(tracker.device), args.heatmaps, cfg.MODEL.LEVELS,
+                                cfg.HEATMAP.STRIDE, cfg.HEATMAP.ORIGIN)
 
     with contextlib.ExitStack() as stack:
         gt = None
@@ -148,8 +169,11 @@ def _run(args: argparse.Namespace) -> int:
         run = track_frames(tracker, source, init_box, writer, viewer, gt, args.max_frames)
 
     n = len(run.boxes)
-    print(f"{source.name}: {n} frames, tracker {run.fps:.1f} FPS on {tracker.device} "
-          f"({run.overall_fps:.1f} FPS including reading, drawing and writing)")
+    if heat_model is not None:
+        print(f"{source.name}: {n} frames, tracker and heat-map panels {run.fps:.1f} FPS on {tracker.tracker.device}")
+    else:
+        print(f"{source.name}: {n} frames, tracker {run.fps:.1f} FPS on {tracker.device} "
+              f"({run.overall_fps:.1f} FPS including reading, drawing and writing)")
     if gt is not None:
         present = gt[:n, 2] > 0
         iou = overlap_ratio(gt[:n][present], run.boxes[present])
@@ -158,6 +182,8 @@ def _run(args: argparse.Namespace) -> int:
     for path in (args.out, args.gif):
         if path:
             print(f"wrote {path}")
+    if heat_model is not None:
+        print(f"wrote {len(tracker.written)} heat-map panels to {args.heatmaps}")
     return 0
 
 

@@ -10,6 +10,10 @@ Prints a ranked table (Success AUC / Norm Precision @0.20 / Precision @20 px; GO
 and writes results.md, results.csv, results.json and plots (PNG + PDF, overall and per attribute) into
 ``--report-dir`` (default ``reports/<dataset>``). Without ``--dataset-root`` the pysot layout
 ``testing_dataset/<NAME>`` is used when it exists. Errors are one line (exit code 2); --debug shows the traceback.
+Results whose ``<tracker>.fingerprint.json`` (written by tools/test.py) records another ground truth for a video
+than the dataset scored here are refused (results of another dataset under the same video names); results without
+that record are scored as before. An eval holds its report folder while it runs: another eval writing there with
+other inputs is refused, one with the same inputs waits for it.
 """
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ from siamcorners.benchmarks import Benchmark, BenchmarkError, DATASET_NAMES
 from siamcorners.benchmarks.report import format_latex
 from siamcorners.benchmarks.textio import atomic_write_text
 from siamcorners.cli.common import UserError, add_common_args, check_output_dir, check_output_file, run_guarded
+from siamcorners.engine.claims import claim
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -30,6 +35,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--dataset-root", help="dataset folder (raw layout or with <NAME>.json; default: "
                                           "testing_dataset/<NAME> when it exists, as in pysot)")
     p.add_argument("--format", default="auto", choices=["auto", "json", "raw"], help="annotation source")
+    p.add_argument("--trimmed-copy", action="store_true", help="OTB-layout image folders may hold only the first K "
+                   "images of a video (a trimmed copy): use the first K ground-truth rows (else an error)")
     p.add_argument("--results", "--tracker_path", "-p", dest="results", default="results",
                    help="folder of tracker folders (results/ or results/<dataset>/; default: results); "
                         "--tracker_path/-p is pysot's name")
@@ -75,6 +82,37 @@ def select_trackers(bench: Benchmark, results: str, names: str | None, prefix: s
                         f"{f' (also empty: {len(empty) - 1} more)' if len(empty) > 1 else ''}; "
                         f"choose the trackers to evaluate with {hint}")
     return chosen
+
+
+def check_groundtruth(bench: Benchmark, results: str, names: list[str]) -> None:
+    """Refuse a tracker whose fingerprint records another ground truth than ``bench``'s for a video it has (where
+    tools/test.py recorded one; older results carry no record and are scored as before)."""
+    from siamcorners.engine.fingerprint import dataset_fingerprint, groundtruth_differences
+    from siamcorners.engine.run_dirs import fingerprint_path
+
+    folder = bench._results(results)
+    mine = None
+    for name in names:
+        try:
+            with open(fingerprint_path(folder, name), "r", encoding="utf-8") as f:
+                saved = json.load(f)
+        except (OSError, ValueError):
+            continue
+        recorded = saved.get("dataset") if isinstance(saved, dict) else None
+        if not isinstance(recorded, dict) or not isinstance(recorded.get("groundtruth"), dict):
+            continue
+        mine = mine or dataset_fingerprint(bench.dataset)
+        changed = groundtruth_differences(recorded["groundtruth"], mine["groundtruth"])
+        if changed:
+            more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
+            raise UserError(f"{os.path.join(folder, name)}: results were tracked on {recorded.get('root')} whose "
+                            f"ground truth differs from {mine['root']}'s in {len(changed)} video(s) "
+                            f"({', '.join(changed[:3])}{more}); they belong to another dataset with the same video "
+                            f"names: score them with --dataset-root {recorded.get('root')}, or track this dataset")
+
+
+def _setup_differences(old, new) -> list[str]:
+    return [f"{k} {old.get(k)} -> {new.get(k)}" for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
 
 
 def _ignore_sigint() -> None:  # Ctrl-C reaches the parent, which reports it once
@@ -149,10 +187,20 @@ def _run(args) -> int:
         print(f"dataset root: {root} (default testing_dataset/<NAME>; give --dataset-root to change it)")
     if args.num < 1:
         raise UserError(f"--num must be >= 1, got {args.num}")
-    bench = Benchmark(args.dataset, root, args.results, fmt=args.format)
+    bench = Benchmark(args.dataset, root, args.results, fmt=args.format, trimmed=args.trimmed_copy)
     report_dir = report_dir or os.path.join("reports", bench.dataset.name)
     check_output_dir(report_dir, "report folder")
     trackers = select_trackers(bench, args.results, args.trackers, args.tracker_prefix)
+    check_groundtruth(bench, args.results, trackers)
+    setup = {"dataset": bench.dataset.name, "dataset root": os.path.realpath(root),
+             "results": os.path.realpath(bench._results(args.results)), "trackers": trackers,
+             "protocol": args.protocol, "on mismatch": args.on_mismatch, "plots": not args.no_plots}
+    with claim(report_dir, "report", setup, f"report folder {report_dir}", wait=True,
+               describe=_setup_differences, how="give another --report-dir"):
+        return _score_and_report(args, bench, trackers, report_dir)
+
+
+def _score_and_report(args, bench: Benchmark, trackers: list[str], report_dir: str) -> int:
     evals = evaluate(bench, args.results, trackers, args.protocol, args.on_mismatch, args.num)
     print(f"{bench.dataset.name}: {len(bench.dataset)} videos, {evals[0].protocol} protocol")
     print(bench.table(evals))

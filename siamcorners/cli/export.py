@@ -26,7 +26,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--cfg", required=True, help="experiment config (YAML)")
     p.add_argument("--snapshot", required=True, help="checkpoint to export")
-    p.add_argument("--out", required=True, help="output folder (replaced)")
+    p.add_argument("--out", required=True, help="output folder: a new or empty one, or an earlier export's folder "
+                                                "(replaced); a folder holding other files is refused")
     p.add_argument("--opts", nargs="*", default=[], help="config overrides KEY VALUE ...")
     p.add_argument("--int8", action="store_true", help="also write the int8 search graph (ONNX Runtime)")
     p.add_argument("--calibration", type=int, default=None, metavar="N",
@@ -42,8 +43,9 @@ def main(argv=None) -> int:
         from siamcorners.config import load_config
         from siamcorners.models import build_model
         from siamcorners.models.checkpoint import load_checkpoint
-        from siamcorners.models.runtime.onnx_export import export_onnx
+        from siamcorners.models.runtime.onnx_export import check_export_target, export_onnx
 
+        check_export_target(args.out)
         cfg = load_config(args.cfg, args.opts)
         if not os.path.isfile(args.snapshot):
             raise FileNotFoundError(f"{args.snapshot}: snapshot not found")

@@ -9,6 +9,9 @@ Each setting runs as the tracker ``<KEY>=<value>+...`` under ``<out>/results/<da
 beside it), so a killed or repeated search resumes and never tracks a finished setting again. ``--shard i/N``
 runs every N-th setting from i (job arrays); each job ranks the settings complete so far, and a last run
 without ``--shard`` ranks them all. Prints the ranked table and writes ``<out>/hp_search.json``.
+Each setting's folder has a fingerprint (config, weights, code, device type, dataset), as test.py's results do:
+a search folder re-run with another snapshot, ``--opts`` or dataset is refused, never ranked with old scores. A
+search holds ``<out>`` while it runs: another search there is refused meanwhile (shards of one search share it).
 """
 from __future__ import annotations
 
@@ -18,6 +21,9 @@ import sys
 
 from siamcorners.benchmarks import BenchmarkError, DATASET_NAMES, load_dataset
 from siamcorners.config import ConfigError
+from siamcorners.engine.claims import ClaimError, claim
+from siamcorners.engine.fingerprint import (box_config, dataset_fingerprint, device_type, differences,
+                                            tracking_fingerprint)
 from siamcorners.engine.hp_search import (build_space, format_ranking, grid_size, parse_search, run_search,
                                           select_settings, write_json)
 from siamcorners.engine.tester import SiamCornersFactory, parse_shard
@@ -76,20 +82,31 @@ def main(argv=None) -> int:
         print(f"hp search: {chosen} {grid_size(space)} settings of {', '.join(space)} on {dataset.name} "
               f"({len(dataset)} videos)" + (f", shard {args.shard}" if shard != (0, 1) else ""))
         results_dir = os.path.join(args.out, "results", dataset.name)
-        results, pending = run_search(
-            dataset, settings, results_dir,
-            make_factory=lambda s: SiamCornersFactory(args.cfg, snapshot, list(args.opts) + s.opts),
-            base_cfg=cfg, shard=shard, workers=args.workers, devices=_devices(args.gpus, cfg),
-            progress=not args.no_progress)
-        if results:
-            print(format_ranking(results, list(space)))
-        if pending:
-            print(f"{len(pending)} of {len(settings)} settings not complete yet (other shards, or interrupted); "
-                  f"run again without --shard to rank them all")
-        path = os.path.join(args.out, "hp_search.json")
-        write_json(results, path)
-        print(f"json: {path} ({len(results)} settings)")
-    except (BenchmarkError, ConfigError, CheckpointError) as e:  # e.g. a searched MODEL key the snapshot does not fit
+        devices = _devices(args.gpus, cfg)
+        base = dict(tracking_fingerprint(cfg, snapshot), device=device_type(devices),
+                    dataset=dataset_fingerprint(dataset))
+        search = {"search": {k: [t for _, t in v] for k, v in space.items()}, "random": args.random,
+                  "seed": args.seed}
+        held = claim(args.out, "hp_search", dict(base, **search), f"{args.out} (hp search folder)", shared=True,
+                     describe=differences, how="use another --out")
+        try:
+            results, pending = run_search(
+                dataset, settings, results_dir,
+                make_factory=lambda s: SiamCornersFactory(args.cfg, snapshot, list(args.opts) + s.opts),
+                base_cfg=cfg, shard=shard, workers=args.workers, devices=devices,
+                progress=not args.no_progress, fingerprint=lambda c: dict(base, config=box_config(c)))
+            if results:
+                print(format_ranking(results, list(space)))
+            if pending:
+                print(f"{len(pending)} of {len(settings)} settings not complete yet (other shards, or interrupted); "
+                      f"run again without --shard to rank them all")
+            path = os.path.join(args.out, "hp_search.json")
+            write_json(results, path)
+            print(f"json: {path} ({len(results)} settings)")
+        finally:
+            held.release()
+    # e.g. a searched MODEL key the snapshot does not fit, another search holding --out
+    except (BenchmarkError, ConfigError, CheckpointError, ClaimError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0

@@ -13,8 +13,11 @@ Results: ``<out>/<dataset>/<tracker>/<video>.txt`` (+ ``times/``); GOT-10k ``<vi
 is done. ``<out>`` defaults to ``cfg.OUTPUT_DIR/cfg.TEST.RESULTS_DIR``; ``<tracker>`` to the snapshot name.
 Finished videos are skipped, so an interrupted run (Ctrl-C) resumes where it stopped with the same command.
 Errors are one line (exit code 2); --debug shows the Python traceback.
-``<tracker>.fingerprint.json`` records the config, weights and tracker code the results were made with;
-a run with another fingerprint is refused (use another ``--tracker-name``, or ``--overwrite``).
+``<tracker>.fingerprint.json`` records the config, weights, tracker code, device type (cpu/cuda) and dataset
+(root, ground truth) the results were made with; a run with another fingerprint is refused (use another
+``--tracker-name``, or ``--overwrite``). A run holds its results folder (an OS lock) while it runs: another setup
+is refused meanwhile, ``--overwrite`` too, and a run of the same setup shares it, tracking only the videos no other
+run is tracking.
 
 The init box and frame 0's line follow ``cfg.TEST.INIT_BOX`` and ``cfg.TEST.FIRST_FRAME_BOX`` (official profile:
 the official test.py's +0.5 px init rule and its frame-0 line); a ``--tracker-factory`` run without ``--cfg``
@@ -29,8 +32,9 @@ import sys
 from siamcorners.benchmarks import Benchmark, BenchmarkError, DATASET_NAMES, load_dataset
 from siamcorners.cli.common import (UserError, add_common_args, add_opts_arg, check_device, check_output_dir,
                                     run_guarded)
-from siamcorners.engine.fingerprint import factory_fingerprint, tracking_fingerprint
-from siamcorners.engine.run_dirs import claim_results_folder
+from siamcorners.engine.fingerprint import (dataset_fingerprint, device_type, factory_fingerprint,
+                                            tracking_fingerprint)
+from siamcorners.engine.run_dirs import check_tracker_name, claim_results_folder, tracker_video_locks
 from siamcorners.engine.tester import (ImportedFactory, RunConventions, SiamCornersFactory, parse_shard,
                                        track_batched_runner, track_sequential)
 from siamcorners.engine.threads import apply_threads
@@ -45,6 +49,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--dataset-root", help="dataset folder (raw layout or with <NAME>.json; default: "
                                           "testing_dataset/<NAME> when it exists, as in pysot)")
     p.add_argument("--format", default="auto", choices=["auto", "json", "raw"], help="annotation source")
+    p.add_argument("--trimmed-copy", action="store_true", help="OTB-layout image folders may hold only the first K "
+                   "images of a video (a trimmed copy): use the first K ground-truth rows (else an error)")
     p.add_argument("--videos", help="comma-separated video names to run (default: all)")
     p.add_argument("--video", action="append", default=[], metavar="NAME",
                    help="run only this video (pysot's flag; may be repeated; adds to --videos)")
@@ -127,6 +133,8 @@ def dataset_root(args) -> str:
 
 
 def _run(args) -> int:
+    if args.tracker_name is not None:  # before any work: --overwrite deletes <out>/<dataset>/<this name>
+        check_tracker_name(args.tracker_name)
     cfg = None
     if args.onnx:  # the INFERENCE.BACKEND / ONNX_DIR overrides; the export is checked against the snapshot below
         from siamcorners.models.runtime.onnx_export import backend_opts, check_export
@@ -161,7 +169,7 @@ def _run(args) -> int:
     else:
         raise BenchmarkError("--out is required without --cfg")
     check_output_dir(out, "--out" if args.out else "results folder (cfg.OUTPUT_DIR/cfg.TEST.RESULTS_DIR)")
-    dataset = load_dataset(args.dataset, dataset_root(args), args.format)
+    dataset = load_dataset(args.dataset, dataset_root(args), args.format, args.trimmed_copy)
     videos = [v.strip() for v in args.videos.split(",") if v.strip()] if args.videos else []
     videos += [v for v in args.video if v not in videos]
     if args.batch_videos < 1:
@@ -181,13 +189,17 @@ def _run(args) -> int:
     check_output_dir(tracker_dir, "results folder")
     bench = Benchmark(dataset, results_dir=os.path.join(out, dataset.name))
     print(f"tracker {name}: results go to {tracker_dir}")
-    # the fingerprint and resolved config beside the tracker's results folder (a folder never mixes setups)
-    claim_results_folder(os.path.join(out, dataset.name), name, fingerprint, cfg, overwrite=args.overwrite)
+    # the fingerprint and resolved config beside the tracker's results folder (a folder never mixes setups),
+    # held for the run's life
+    fingerprint = dict(fingerprint, device=device_type(devices), dataset=dataset_fingerprint(dataset))
+    dataset_dir = os.path.join(out, dataset.name)
+    held = claim_results_folder(dataset_dir, name, fingerprint, cfg, overwrite=args.overwrite)
     threads = apply_threads(args.threads, workers=workers).threads
     conventions = RunConventions.from_cfg(cfg) if cfg is not None else RunConventions()
     try:
         summary = bench.run(factory, name, videos=videos or None, workers=workers, threads=threads,
                             conventions=conventions, devices=devices,
+                            video_locks=tracker_video_locks(dataset_dir, name),
                             shard=parse_shard(args.shard), progress=not args.no_progress, **batched)
     except KeyboardInterrupt:
         from siamcorners.cli.common import ToolInterrupted
@@ -195,8 +207,12 @@ def _run(args) -> int:
         done = finished_videos(dataset, tracker_dir)
         raise ToolInterrupted(f"{done} of {len(dataset)} videos have finished result files in {tracker_dir} "
                               f"(kept; unfinished videos are re-run)") from None
+    finally:
+        held.release()
+    busy = len(summary["videos_busy"])
     print(f"results of tracker {name}: {tracker_dir} ({summary['videos_run']} videos run, "
-          f"{summary['videos_skipped']} already done)")
+          f"{summary['videos_skipped']} already done"
+          f"{f', {busy} being tracked by another run of the same setup' if busy else ''})")
     return 0
 
 

@@ -23,7 +23,9 @@ import cv2
 import numpy as np
 
 __all__ = [
+    "MAX_BOX_FRAMES",
     "TEMPLATE_ORDER",
+    "box_too_large",
     "TRAIN_TEMPLATE_FILL",
     "check_frame",
     "check_box",
@@ -67,8 +69,9 @@ def check_frame(frame: np.ndarray, name: str = "frame") -> np.ndarray:
 def check_box(box_xywh: Sequence[float], image_hw: Tuple[int, int], name: str = "box") -> np.ndarray:
     """Validate an ``[x, y, w, h]`` box against a frame of size ``image_hw``; returns a float64 copy (4,).
 
-    Raises ValueError for a wrong length, non-finite values, ``w <= 0`` or ``h <= 0``, or a box that does
-    not overlap the frame at all.
+    Raises ValueError for a wrong length, non-finite values, ``w <= 0`` or ``h <= 0``, a box that does
+    not overlap the frame at all, or one larger than `MAX_BOX_FRAMES` times the frame (its crops would not fit in
+    memory).
     """
     try:
         box = np.array(box_xywh, dtype=np.float64).reshape(-1)
@@ -85,7 +88,23 @@ def check_box(box_xywh: Sequence[float], image_hw: Tuple[int, int], name: str = 
     if x >= img_w or y >= img_h or x + w <= 0 or y + h <= 0:
         raise ValueError(f"{name} [x, y, w, h] = {box.tolist()} lies entirely outside the "
                          f"{img_w}x{img_h} (W x H) frame")
+    problem = box_too_large(w, h, (img_h, img_w))
+    if problem:
+        raise ValueError(f"{name} [x, y, w, h] = {box.tolist()} {problem}")
     return box
+
+
+MAX_BOX_FRAMES = 2  # an init box may overhang the frame, but not be more than twice its width / height
+
+
+def box_too_large(w: float, h: float, image_hw: Tuple[int, int]) -> str:
+    """Why a ``w`` x ``h`` box does not fit a frame of ``image_hw`` ("" when it fits: at most `MAX_BOX_FRAMES`
+    times the frame's width and height)."""
+    img_h, img_w = int(image_hw[0]), int(image_hw[1])
+    if w <= MAX_BOX_FRAMES * img_w and h <= MAX_BOX_FRAMES * img_h:
+        return ""
+    return (f"is too large for the {img_w}x{img_h} (W x H) frame: w and h may be at most {MAX_BOX_FRAMES} times "
+            f"the frame's ({MAX_BOX_FRAMES * img_w} x {MAX_BOX_FRAMES * img_h})")
 
 
 def channel_average(frame: np.ndarray) -> np.ndarray:

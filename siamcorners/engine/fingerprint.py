@@ -8,13 +8,23 @@ A *tracking* fingerprint covers everything that changes a box (`tracking_fingerp
   folding, batched branches, sparse offsets, channels-last, Winograd, compile). ``INFERENCE.AMP`` (lower precision) and
   ``INFERENCE.DEVICE_CROP`` (another resize implementation) change boxes and stay in. A key added to one of
   these sections later is part of the fingerprint unless it is added to `NOT_BOX_KEYS`: refusing a resume
-  by mistake costs a flag, mixing results by mistake costs a paper. ``DEVICE`` is left out (CPU and GPU
-  workers may fill one folder; they differ only in float rounding, like ``INFERENCE.COMPILE``);
+  by mistake costs a flag, mixing results by mistake costs a paper. ``DEVICE`` itself is left out, but the
+  *device type* the results are tracked on is in (``device``: ``cpu``, ``cuda``; `device_type`): cuDNN and TF32
+  defaults and CUDA's ``topk`` tie order can move a box, so CPU and GPU results never share a folder;
 * the weights: a SHA-256 of the loaded model tensors (names, dtypes, shapes, bytes), so ``last.pth`` and an
   exported copy of the same weights match while a retrained or converted-again model does not;
 * the code of the tracker path: a SHA-256 per source file of `TRACKER_CODE` (models/ without the training-only
   losses and the checkpoint I/O, tracker/ without the demo drawing, the crops, frame decoding and the test
   runner), so an edit to any of them is named in the refusal, plus the package version.
+
+The *dataset* the results were tracked on (`dataset_fingerprint`): its name, its root folder and a digest of
+each video's ground truth (the rows, the published first region, the absent / visible flags), so a resume with
+another ``--dataset-root`` holding the same video names is refused, and ``tools/eval.py`` refuses to score
+results against ground truth other than the one they were tracked with.
+
+Fingerprints written before a field existed lack it; a missing field compares as "(not recorded)" and differs
+from any value, so such a folder is not resumed (``--overwrite`` or another ``--tracker-name``); eval scores it
+as before (there is nothing to check it against).
 
 A custom ``--tracker-factory`` is fingerprinted by its ``module:callable`` string and the SHA-256 of the module
 file (`factory_fingerprint`); that module is the tracker's code.
@@ -30,10 +40,11 @@ import glob
 import hashlib
 import importlib.util
 import os
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 __all__ = ["BOX_SECTIONS", "NOT_BOX_KEYS", "NOT_TRAINING_KEYS", "TRACKER_CODE", "box_config", "code_digests",
-           "differences", "factory_fingerprint", "flatten", "state_digest", "tracking_fingerprint",
+           "dataset_fingerprint", "device_type", "differences", "groundtruth_differences",
+           "factory_fingerprint", "flatten", "state_digest", "tracking_fingerprint",
            "training_config", "weights_digest"]
 
 FORMAT = "siamcorners-fingerprint"
@@ -56,7 +67,7 @@ NOT_TRAINING_KEYS = frozenset({
     "TRAIN.NUM_WORKERS",              # items are seeded by (SEED, epoch, index): workers do not change them
     "TRAIN.EPOCHS",                   # a run may be extended; the Trainer refuses a resume point past it
     "TRAIN.NUM_THREADS", "TRAIN.PRINT_FREQ", "TRAIN.RESUME", "TRAIN.CHECKPOINT_ITERS", "TRAIN.STOP_AFTER_ITERS",
-    "TRAIN.SNAPSHOT_DIR", "TRAIN.LOG_DIR",
+    "TRAIN.SNAPSHOT_DIR", "TRAIN.LOG_DIR", "TRAIN.IMAGE_SUMMARY_ITERS",
     "TRAIN.PRETRAINED", "MODEL.BACKBONE.PRETRAINED",  # file locations; a resumed run loads its checkpoint
     "TEST", "INFERENCE",              # tracking only
 })
@@ -91,10 +102,12 @@ def box_config(cfg: Mapping) -> dict[str, Any]:
 
 
 def training_config(cfg: Mapping) -> dict[str, Any]:
-    """The flattened config keys that change what a training run produces."""
+    """The flattened config keys that change what a training run produces (of ``DATASET.SOURCES`` only the sources
+    in ``DATASET.NAMES``, without their locations: a source the run does not read changes nothing)."""
+    used = tuple(f"DATASET.SOURCES.{name}." for name in (cfg.get("DATASET") or {}).get("NAMES") or ())
     return {k: v for k, v in flatten(cfg).items()
-            if not _excluded(k, NOT_TRAINING_KEYS) and not (k.startswith("DATASET.SOURCES.")
-                                                            and k.endswith(_LOCATION_SUFFIXES))}
+            if not _excluded(k, NOT_TRAINING_KEYS)
+            and not (k.startswith("DATASET.SOURCES.") and (k.endswith(_LOCATION_SUFFIXES) or not k.startswith(used)))}
 
 
 def state_digest(state: Mapping[str, Any]) -> str:
@@ -147,6 +160,67 @@ def tracking_fingerprint(cfg: Mapping, snapshot: str) -> dict[str, Any]:
             "weights": weights_digest(snapshot), "code": code_digests()}
 
 
+def device_type(devices: Sequence[str]) -> str:
+    """The device type(s) of a run: ``"cpu"``, ``"cuda"`` (any ``cuda:N``), or e.g. ``"cpu+cuda"``."""
+    return "+".join(sorted({str(d).split(":")[0].strip() or "cpu" for d in devices})) or "cpu"
+
+
+def _gt_digest(seq: Any) -> str:
+    import numpy as np
+
+    h = hashlib.sha256()
+    for part in (seq.gt, getattr(seq, "init_region", None), getattr(seq, "absent", None),
+                 getattr(seq, "visible", None)):
+        if part is None:
+            h.update(b"-")
+            continue
+        a = np.ascontiguousarray(np.asarray(part, dtype=np.float64))
+        a = np.where(np.isnan(a), np.nan, a)  # one NaN bit pattern
+        h.update(f"{a.shape}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()[:16]
+
+
+def dataset_fingerprint(dataset: Any) -> dict[str, Any]:
+    """``{"name", "root", "groundtruth": {video: digest}}`` of a loaded benchmark `Dataset`."""
+    root = getattr(dataset, "root", "") or ""
+    return {"name": dataset.name, "root": os.path.realpath(root) if root else "",
+            "groundtruth": {s.name: _gt_digest(s) for s in dataset}}
+
+
+def groundtruth_differences(old: Mapping[str, str], new: Mapping[str, str]) -> list[str]:
+    """Videos in both ``{video: digest}`` maps whose ground truth differs."""
+    return [v for v in old if v in new and old[v] != new[v]]
+
+
+def _names_short(names: Sequence[str]) -> str:
+    return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+
+
+def _dataset_differences(old: Any, new: Any) -> list[str]:
+    if old == new:
+        return []
+    if not isinstance(old, Mapping) or not isinstance(new, Mapping):
+        def show(d: Any) -> str:
+            return f"{d.get('name')} at {d.get('root')}" if isinstance(d, Mapping) else "(not recorded)"
+
+        return [f"dataset {show(old)} -> {show(new)}"]
+    out = []
+    if old.get("name") != new.get("name"):
+        out.append(f"dataset {old.get('name')} -> {new.get('name')}")
+    if old.get("root") != new.get("root"):
+        out.append(f"dataset root {old.get('root')} -> {new.get('root')}")
+    og, ng = old.get("groundtruth") or {}, new.get("groundtruth") or {}
+    changed = groundtruth_differences(og, ng)
+    if changed:
+        out.append(f"ground truth differs in {len(changed)} video(s): {_names_short(changed)}")
+    if set(og) != set(ng):
+        gone, added = [v for v in og if v not in ng], [v for v in ng if v not in og]
+        out.append("videos differ" + (f": {_names_short(gone)} gone" if gone else "")
+                   + (f"{',' if gone else ':'} {_names_short(added)} new" if added else ""))
+    return out
+
+
 def factory_fingerprint(spec: str) -> dict[str, Any]:
     """The fingerprint of results made by ``--tracker-factory package.module:callable``."""
     module = spec.partition(":")[0]
@@ -178,6 +252,10 @@ def differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
         if a != b:
             out.append(f"{key} {'(absent)' if a is missing else _short(a)} -> "
                        f"{'(absent)' if b is missing else _short(b)}")
+    if ("device" in old or "device" in new) and old.get("device") != new.get("device"):
+        out.append(f"device {old.get('device', '(not recorded)')} -> {new.get('device', '(not recorded)')}")
+    if "dataset" in old or "dataset" in new:
+        out += _dataset_differences(old.get("dataset"), new.get("dataset"))
     if old.get("weights") != new.get("weights"):
         out.append("weights differ")
     if old.get("version") != new.get("version"):

@@ -6,6 +6,11 @@ with its candidate values). Every setting is run as its own tracker, named after
 (``PENALTY_K=0.02+LR=0.3``), through the resumable test runner, so an interrupted search resumes with the
 videos and settings it had not finished, and a finished setting is never tracked again. The settings can be
 split over jobs (``shard``: every N-th setting from i); each job ranks whatever is complete.
+
+Each setting's folder is fingerprinted like a ``tools/test.py`` results folder (``fingerprint(cfg)``: config,
+weights, code, device type, dataset): a setting is resumed, reused or ranked only when its saved fingerprint is
+the one the search would make now; another snapshot, ``--opts`` or dataset in the same search folder is refused
+(never old scores printed as current), and a setting's folder is held (an OS lock) while it is tracked.
 """
 from __future__ import annotations
 
@@ -221,18 +226,58 @@ def _complete(dataset: Dataset, tracker_dir: str) -> bool:
     return os.path.isdir(tracker_dir) and all(layout.is_done(tracker_dir, s.name) for s in dataset)
 
 
+def setting_cfg(base_cfg: CfgNode, setting: Setting) -> CfgNode:
+    """The resolved config of one setting: ``base_cfg`` with the setting's overrides."""
+    cfg = base_cfg.clone().defrost()
+    merge_opts(cfg, setting.opts, source="--search")
+    return cfg
+
+
+def _check_fingerprint(results_dir: str, setting: Setting, fingerprint: Mapping[str, Any]) -> None:
+    """A complete setting is reused only when its saved fingerprint is ``fingerprint`` (ResultsFolderError)."""
+    from .fingerprint import differences
+    from .run_dirs import ResultsFolderError, fingerprint_path
+
+    path = fingerprint_path(results_dir, setting.name)
+    folder = os.path.join(results_dir, setting.name)
+    try:
+        with open(path, "r", encoding="utf-8") as f:
+            saved = json.load(f)
+    except (OSError, ValueError):
+        saved = None
+    if not isinstance(saved, dict):
+        raise BenchmarkError(f"{folder}: holds results but no readable {os.path.basename(path)} (an older version "
+                             f"wrote them), so what made them is unknown and their scores cannot be reported as "
+                             f"this search's; {_HOW}")
+    diff = differences(saved, fingerprint)
+    if diff:
+        raise ResultsFolderError(f"{folder}: holds results made with another setup (saved -> now: "
+                                 f"{'; '.join(diff[:6] + (['...'] if len(diff) > 6 else []))}); ranking them would "
+                                 f"report another setup's scores as this one's; {_HOW}")
+
+
+_HOW = "use another --out for this search (or delete that setting's folder to run it again)"
+
+
 def run_search(dataset: Dataset, settings: _Seq[Setting], results_dir: str,
                make_factory: Callable[[Setting], Callable[[str], Any]], base_cfg: CfgNode | None = None,
                shard: tuple[int, int] = (0, 1), log: Callable[[str], None] = print,
+               fingerprint: Callable[[CfgNode], Mapping[str, Any]] | None = None,
                **run_kwargs) -> tuple[list[SearchResult], list[Setting]]:
     """Track this shard's unfinished settings, then score every complete one.
 
     ``results_dir`` holds one tracker folder per setting (``<results_dir>/<setting name>/``) and its resolved
-    config beside it (``<name>.config.yaml``, when ``base_cfg`` is given). ``run_kwargs`` go to
+    config beside it (``<name>.config.yaml``, when ``base_cfg`` is given). With ``fingerprint`` (and ``base_cfg``),
+    ``fingerprint(setting's cfg)`` is checked for every setting that is resumed, reused or ranked, and a setting's
+    folder is claimed while it runs (`siamcorners.engine.run_dirs.claim_results_folder`). ``run_kwargs`` go to
     `siamcorners.engine.tester.run_benchmark` (workers, devices, progress, ...). Returns (scored results
     ranked best first, settings still incomplete).
     """
+    from .run_dirs import claim_results_folder, tracker_video_locks
     from .tester import RunConventions, run_benchmark
+
+    fingerprints = {s.name: dict(fingerprint(setting_cfg(base_cfg, s))) for s in settings} \
+        if fingerprint is not None and base_cfg is not None else {}
 
     if not dataset.scored_locally:
         raise BenchmarkError(f"{dataset.name} is scored by its evaluation server; a hyper-parameter search "
@@ -242,22 +287,35 @@ def run_search(dataset: Dataset, settings: _Seq[Setting], results_dir: str,
     for k, s in enumerate(mine, 1):
         tracker_dir = os.path.join(results_dir, s.name)
         if _complete(dataset, tracker_dir):
+            if s.name in fingerprints:
+                _check_fingerprint(results_dir, s, fingerprints[s.name])
             log(f"[{k}/{len(mine)}] {s.name}: done earlier")
             continue
         log(f"[{k}/{len(mine)}] {s.name}")
         kwargs = dict(run_kwargs)
+        held = None
         if base_cfg is not None:
-            cfg = base_cfg.clone().defrost()
-            merge_opts(cfg, s.opts, source="--search")
-            save_config(cfg, os.path.join(results_dir, f"{s.name}.config.yaml"))
+            cfg = setting_cfg(base_cfg, s)
+            if s.name in fingerprints:  # the fingerprint and resolved config beside the folder, held while it runs
+                held = claim_results_folder(results_dir, s.name, fingerprints[s.name], cfg, log=log,
+                                            how="use another --out for this search")
+                kwargs["video_locks"] = tracker_video_locks(results_dir, s.name)
+            else:
+                save_config(cfg, os.path.join(results_dir, f"{s.name}.config.yaml"))
             kwargs.setdefault("conventions", RunConventions.from_cfg(cfg))  # TEST.INIT_BOX / FIRST_FRAME_BOX
-        run_benchmark(dataset, make_factory(s), tracker_dir, make_zip=False, log=log, **kwargs)
+        try:
+            run_benchmark(dataset, make_factory(s), tracker_dir, make_zip=False, log=log, **kwargs)
+        finally:
+            if held is not None:
+                held.release()
     results, pending = [], []
     for s in settings:
         tracker_dir = os.path.join(results_dir, s.name)
         if not _complete(dataset, tracker_dir):
             pending.append(s)
             continue
+        if s.name in fingerprints:
+            _check_fingerprint(results_dir, s, fingerprints[s.name])
         ev = evaluate_tracker(dataset, tracker_dir, s.name)
         results.append(SearchResult(s, dict(ev.scores)))
     return rank_results(results), pending

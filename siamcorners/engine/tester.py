@@ -33,7 +33,7 @@ import numpy as np
 from ..benchmarks.regions import INIT_BOX_RULES, init_box_from_region
 from ..benchmarks.results import layout_for, make_submission_zip, write_result
 from ..benchmarks.sequence import BenchmarkError, Dataset, Sequence
-from ..data.crops import template_patch_box
+from ..data.crops import box_too_large, template_patch_box
 
 __all__ = ["VideoOutcome", "RunConventions", "track_sequential", "track_batched_runner", "track_video",
            "run_benchmark", "select_videos", "parse_shard", "SiamCornersFactory", "ImportedFactory"]
@@ -101,6 +101,10 @@ def _check_init_box(seq: Sequence, init_rule: str = "pysot",
         if x + bw <= 0 or y + bh <= 0 or x >= w or y >= h:
             raise BenchmarkError(f"{seq.name}: first-frame box {box.tolist()} (x, y, w, h) lies outside the "
                                  f"{w}x{h} image {seq.frames[0]}")
+        problem = box_too_large(bw, bh, (h, w))
+        if problem:
+            raise BenchmarkError(f"{seq.name}: first-frame box {box.tolist()} (x, y, w, h) {problem}; "
+                                 f"first image {seq.frames[0]}")
     return box.tolist()
 
 
@@ -110,6 +114,17 @@ def check_init_boxes(sequences: _Seq[Sequence], init_rule: str = "pysot") -> Non
         if not seq.frames:
             raise BenchmarkError(f"{seq.name}: no frames")
         _check_init_box(seq, init_rule, seq.frame(0).shape[:2])
+
+
+def _remove_tmp_of(paths: _Seq[str]) -> None:
+    """Delete the temporary files (``.<name>.*.tmp``) an interrupted atomic write of ``paths`` left."""
+    for path in paths:
+        for tmp in glob.glob(os.path.join(glob.escape(os.path.dirname(path)),
+                                          "." + glob.escape(os.path.basename(path)) + ".*.tmp")):
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
 
 
 def remove_stale_tmp(tracker_dir: str) -> int:
@@ -260,13 +275,7 @@ _WORKER: dict = {}
 def _exit_on_term(signum, frame):
     """SIGTERM in a worker (the pool ends, or the parent died): delete the temporary files of a result being
     written, then leave at once (unwinding a pool worker can hang in its exit handlers)."""
-    for path in _WORKER.get("writing") or ():
-        for tmp in glob.glob(os.path.join(glob.escape(os.path.dirname(path)),
-                                          "." + glob.escape(os.path.basename(path)) + ".*.tmp")):
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
+    _remove_tmp_of(_WORKER.get("writing") or ())
     os._exit(128 + signum)
 
 
@@ -290,59 +299,86 @@ def _die_with_parent(parent_pid: int) -> None:
 
 
 def _init_worker(factory: TrackerFactory, devices: Any, runner: Runner, layout_kind: str, tracker_dir: str,
-                 threads: int, conventions: RunConventions, parent_pid: int | None = None) -> None:
+                 threads: int, conventions: RunConventions, parent_pid: int | None = None,
+                 video_locks: Any = None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which ends the pool
     signal.signal(signal.SIGTERM, _exit_on_term)
     if parent_pid is not None:
         _die_with_parent(parent_pid)
     device = devices.get()
     _WORKER.update(tracker=factory(device), runner=runner, layout=layout_for(layout_kind), dir=tracker_dir,
-                   conventions=conventions)
+                   conventions=conventions, locks=video_locks)
     if "torch" in sys.modules and threads > 0:
         sys.modules["torch"].set_num_threads(threads)
 
 
 def _process(tracker: Any, runner: Runner, layout, tracker_dir: str, chunk: list[Sequence],
-             conventions: RunConventions) -> list[VideoOutcome]:
-    out = []
-    for seq, (boxes, times) in zip(chunk, runner(tracker, chunk, conventions.init_rule)):
-        boxes = np.array(boxes, dtype=np.float64)
-        boxes[0] = conventions.first_line(boxes[0])
-        _WORKER["writing"] = (layout.box_file(tracker_dir, seq.name), layout.time_file(tracker_dir, seq.name))
-        write_result(layout, tracker_dir, seq.name, boxes, times)
-        _WORKER["writing"] = None
-        out.append(VideoOutcome(seq.name, len(boxes), float(np.sum(times))))
-    return out
+             conventions: RunConventions, video_locks: Any = None) -> tuple[list[VideoOutcome], list[str], list[str]]:
+    """Track and write the chunk's videos -> (outcomes, videos another run is tracking, videos found finished).
+
+    With ``video_locks`` a video is tracked only while its lock is held, and only when no other run finished it
+    in the meantime."""
+    held, busy, done_meanwhile = [], [], []
+    mine = []
+    try:
+        for seq in chunk:
+            files = (layout.box_file(tracker_dir, seq.name), layout.time_file(tracker_dir, seq.name))
+            if video_locks is not None:
+                lock = video_locks.try_lock(seq.name)
+                if lock is None:
+                    busy.append(seq.name)
+                    continue
+                held.append(lock)
+                if layout.is_done(tracker_dir, seq.name):
+                    done_meanwhile.append(seq.name)
+                    continue
+                _remove_tmp_of(files)
+            mine.append(seq)
+        out = []
+        for seq, (boxes, times) in zip(mine, runner(tracker, mine, conventions.init_rule) if mine else []):
+            boxes = np.array(boxes, dtype=np.float64)
+            boxes[0] = conventions.first_line(boxes[0])
+            _WORKER["writing"] = (layout.box_file(tracker_dir, seq.name), layout.time_file(tracker_dir, seq.name))
+            write_result(layout, tracker_dir, seq.name, boxes, times)
+            _WORKER["writing"] = None
+            out.append(VideoOutcome(seq.name, len(boxes), float(np.sum(times))))
+        return out, busy, done_meanwhile
+    finally:
+        for lock in held:
+            lock.close()
 
 
-def _worker_chunk(chunk: list[Sequence]) -> list[VideoOutcome]:
+def _worker_chunk(chunk: list[Sequence]) -> tuple[list[VideoOutcome], list[str], list[str]]:
     w = _WORKER
-    return _process(w["tracker"], w["runner"], w["layout"], w["dir"], chunk, w["conventions"])
+    return _process(w["tracker"], w["runner"], w["layout"], w["dir"], chunk, w["conventions"], w.get("locks"))
 
 
 def run_benchmark(dataset: Dataset, factory: TrackerFactory, tracker_dir: str, videos: _Seq[str] | None = None,
                   workers: int = 1, devices: _Seq[str] = ("cpu",), shard: tuple[int, int] = (0, 1),
                   runner: Runner = track_sequential, videos_per_chunk: int = 1, progress: bool = True,
                   make_zip: bool = True, log: Callable[[str], None] = print, threads: int = 0,
-                  conventions: RunConventions = RunConventions()) -> dict:
+                  conventions: RunConventions = RunConventions(), video_locks: Any = None) -> dict:
     """Track every selected, unfinished video and write its results under ``tracker_dir``.
 
     ``threads``: torch threads of each worker process (0: the cores shared over the workers); see
-    :mod:`siamcorners.engine.threads`.
+    :mod:`siamcorners.engine.threads`. ``video_locks`` (an `ItemLocks`): the folder may be shared with other
+    runs of the same setup; a video is tracked only under its lock (without: this run owns the folder alone).
 
-    Returns a summary: videos run / skipped, frames, seconds, overall and mean per-video FPS, zip path.
+    Returns a summary: videos run / skipped / left to another run (``videos_busy``), frames, seconds, overall
+    and mean per-video FPS, zip path.
     """
     layout = layout_for(dataset.kind)
     selected = select_videos(dataset, videos, shard)
     pending = [s for s in selected if not layout.is_done(tracker_dir, s.name)]
     skipped = len(selected) - len(pending)
     check_init_boxes(pending, conventions.init_rule)
-    if os.path.isdir(tracker_dir):
+    if os.path.isdir(tracker_dir) and video_locks is None:  # shared folders: per video, under its lock
         remove_stale_tmp(tracker_dir)
     if skipped:
         log(f"{skipped} of {len(selected)} videos already done in {tracker_dir}; running {len(pending)}")
     chunks = [pending[i:i + videos_per_chunk] for i in range(0, len(pending), max(1, videos_per_chunk))]
     outcomes: list[VideoOutcome] = []
+    busy: list[str] = []
 
     bar = None
     if progress and pending:
@@ -350,17 +386,21 @@ def run_benchmark(dataset: Dataset, factory: TrackerFactory, tracker_dir: str, v
         bar = tqdm(total=len(pending), desc=os.path.basename(os.path.normpath(tracker_dir)), unit="video",
                    file=sys.stderr)
 
-    def record(done: list[VideoOutcome]) -> None:
+    def record(result: tuple[list[VideoOutcome], list[str], list[str]]) -> None:
+        nonlocal skipped
+        done, taken, finished = result
         outcomes.extend(done)
+        busy.extend(taken)
+        skipped += len(finished)
         if bar is not None:
-            bar.update(len(done))
+            bar.update(len(done) + len(taken) + len(finished))
             bar.set_postfix_str(", ".join(f"{o.name} {o.fps:.1f} fps" for o in done))
 
     if workers <= 1 or len(chunks) <= 1:
         if chunks:
             tracker = factory(devices[0])
             for chunk in chunks:
-                record(_process(tracker, runner, layout, tracker_dir, chunk, conventions))
+                record(_process(tracker, runner, layout, tracker_dir, chunk, conventions, video_locks))
     else:
         for s in pending:
             s.frames  # list the frames here so the sequences pickle without their lazy listers
@@ -372,7 +412,7 @@ def run_benchmark(dataset: Dataset, factory: TrackerFactory, tracker_dir: str, v
         threads = threads or max(1, (os.cpu_count() or 1) // n_proc)
         with ctx.Pool(n_proc, initializer=_init_worker,
                       initargs=(factory, queue, runner, layout.kind, tracker_dir, threads, conventions,
-                                os.getpid())) as pool:
+                                os.getpid(), video_locks)) as pool:
             for done in pool.imap_unordered(_worker_chunk, chunks):
                 record(done)
     if bar is not None:
@@ -382,6 +422,7 @@ def run_benchmark(dataset: Dataset, factory: TrackerFactory, tracker_dir: str, v
     seconds = sum(o.seconds for o in outcomes)
     summary = {
         "tracker_dir": tracker_dir, "videos_run": len(outcomes), "videos_skipped": skipped,
+        "videos_busy": sorted(busy),
         "frames": frames, "seconds": seconds,
         "fps": frames / seconds if seconds > 0 else float("nan"),
         "mean_video_fps": float(np.mean([o.fps for o in outcomes])) if outcomes else float("nan"),
@@ -390,7 +431,16 @@ def run_benchmark(dataset: Dataset, factory: TrackerFactory, tracker_dir: str, v
     if outcomes:
         log(f"{len(outcomes)} videos, {frames} frames in {seconds:.1f} s: {summary['fps']:.1f} fps overall, "
             f"{summary['mean_video_fps']:.1f} fps mean per video")
+    if busy:
+        log(f"{len(busy)} video(s) left to another run of the same setup that is tracking them in {tracker_dir}: "
+            f"{', '.join(sorted(busy)[:5])}{' ...' if len(busy) > 5 else ''}")
     if make_zip and not dataset.scored_locally and all(layout.is_done(tracker_dir, s.name) for s in dataset):
-        summary["zip"] = make_submission_zip(tracker_dir, layout.kind, dataset.names)
-        log(f"submission zip: {summary['zip']}")
+        zip_lock = video_locks.try_lock(".submission.zip") if video_locks is not None else None
+        if video_locks is None or zip_lock is not None:  # another run of the setup is making the same zip
+            try:
+                summary["zip"] = make_submission_zip(tracker_dir, layout.kind, dataset.names)
+            finally:
+                if zip_lock is not None:
+                    zip_lock.close()
+            log(f"submission zip: {summary['zip']}")
     return summary

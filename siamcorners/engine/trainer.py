@@ -17,7 +17,8 @@ Differences from the official loop, on purpose:
   silently); the checkpoints already written are the last good ones.
 
 Outputs under ``OUTPUT_DIR``: ``config.resolved.yaml``, ``SNAPSHOT_DIR/`` (checkpoints),
-``LOG_DIR/train.log`` (plain text) and TensorBoard scalars in ``LOG_DIR``.
+``LOG_DIR/train.log`` (plain text) and TensorBoard scalars in ``LOG_DIR``, with images of four fixed pairs (templates,
+search crop, predicted and target heat maps) every ``TRAIN.IMAGE_SUMMARY_ITERS`` iterations.
 """
 from __future__ import annotations
 
@@ -52,7 +53,7 @@ from siamcorners.engine.distributed import (
     wrap_model,
 )
 from siamcorners.engine.lr_scheduler import build_lr_scheduler
-from siamcorners.engine.run_dirs import claim_run_directory
+from siamcorners.engine.run_dirs import check_resume_config, claim_run_directory, claim_training_run
 from siamcorners.engine.optim import backbone_trainable, build_optimizer, rebuild_optimizer, set_backbone_mode
 from siamcorners.models.backbone import load_pretrained_backbone
 from siamcorners.models.checkpoint import capture_rng_state, load_checkpoint, restore_rng_state, save_checkpoint
@@ -73,6 +74,7 @@ ModelBuilder = Callable[[Mapping[str, Any]], nn.Module]
 _CKPT_RE = re.compile(r"checkpoint_e(\d+)\.pth$")
 _PER_LEVEL_RE = re.compile(r"_\d+$")  # per-level losses go to TensorBoard only
 LAST_NAME = "last.pth"
+SUMMARY_PAIRS = 4  # training pairs shown in the TensorBoard image summaries
 
 
 class NonFiniteLossError(RuntimeError):
@@ -251,47 +253,59 @@ class Trainer:
         self.progress = progress and self.info.is_main
         self.dataset_builder = dataset_builder or _default_dataset_builder
         self.step_callback = step_callback
+        self.image_summary_iters = int(tc["IMAGE_SUMMARY_ITERS"])
+        self._summary_pairs: Optional[dict[str, Any]] = None  # the fixed pairs of the image summaries
 
+        label = "--resume" if resume else "TRAIN.RESUME"
         resume = resume or tc["RESUME"]
         skipped: list[str] = []
-        claim_run_directory(cfg, self.snapshot_dir, resume, overwrite,
-                            find_checkpoint=lambda d: find_resume_checkpoint(d, warn=lambda m: None),
-                            log_dir=self.log_dir, config_path=os.path.join(out, "config.resolved.yaml"),
-                            is_main=self.info.is_main, log=print if self.info.is_main else (lambda m: None))
-        barrier(self.info)
-        auto = resume == "auto"
-        if auto:
-            resume = find_resume_checkpoint(self.snapshot_dir, warn=skipped.append) or ""
-        if int(tc["NUM_THREADS"]) > 0:
-            torch.set_num_threads(int(tc["NUM_THREADS"]))
-        seed_everything(self.seed)
-        if self.device.type == "cuda":
-            torch.backends.cudnn.benchmark = False
-        self.model = (model if model is not None else _default_model_builder(cfg)).to(self.device)
-        self.log = self._setup_logging()
-        self.writer = self._setup_tensorboard()
+        if resume and resume != "auto" and not overwrite:  # before anything is created: a resume of another config
+            check_resume_config(cfg, resume, label)
+        # the run holds its folders (an OS lock, released by close() or when the process ends), then checks them
+        self._claims = claim_training_run(cfg, out, [self.snapshot_dir, self.log_dir]) if self.info.is_main else []
+        try:
+            claim_run_directory(cfg, self.snapshot_dir, resume, overwrite,
+                                find_checkpoint=lambda d: find_resume_checkpoint(d, warn=lambda m: None),
+                                log_dir=self.log_dir, config_path=os.path.join(out, "config.resolved.yaml"),
+                                is_main=self.info.is_main, log=print if self.info.is_main else (lambda m: None),
+                                resume_label=label, check_resume=False)
+            barrier(self.info)
+            auto = resume == "auto"
+            if auto:
+                resume = find_resume_checkpoint(self.snapshot_dir, warn=skipped.append) or ""
+            if int(tc["NUM_THREADS"]) > 0:
+                torch.set_num_threads(int(tc["NUM_THREADS"]))
+            seed_everything(self.seed)
+            if self.device.type == "cuda":
+                torch.backends.cudnn.benchmark = False
+            self.model = (model if model is not None else _default_model_builder(cfg)).to(self.device)
+            self.log = self._setup_logging()
+            self.writer = self._setup_tensorboard()
 
-        self.start_epoch, self.start_iter = int(tc["START_EPOCH"]), 0
-        self.global_step = 0
-        self.optim_epoch = self.start_epoch
-        self.optimizer = build_optimizer(self.model, cfg, self.optim_epoch)
-        self.scheduler = build_lr_scheduler(tc)
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
-        self.last_good = ""
-        if cfg["MODEL"]["BACKBONE"]["PRETRAINED"]:
-            load_pretrained_backbone(unwrap_model(self.model).backbone, cfg["MODEL"]["BACKBONE"]["PRETRAINED"],
-                                     verbose=self.info.is_main)
-        if tc["PRETRAINED"]:
-            self._load_pretrained(tc["PRETRAINED"])
-        for message in skipped:
-            self.log.warning("%s", message)
-        if auto and not resume:
-            self.log.info("--resume auto: no checkpoint in %s, starting from scratch", self.snapshot_dir)
-        if resume:
-            self._resume(resume)
-        self.ddp = wrap_model(self.model, self.info, self.sync_bn)
-        if self.info.is_main:
-            save_config(cfg, os.path.join(out, "config.resolved.yaml"))
+            self.start_epoch, self.start_iter = int(tc["START_EPOCH"]), 0
+            self.global_step = 0
+            self.optim_epoch = self.start_epoch
+            self.optimizer = build_optimizer(self.model, cfg, self.optim_epoch)
+            self.scheduler = build_lr_scheduler(tc)
+            self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
+            self.last_good = ""
+            if cfg["MODEL"]["BACKBONE"]["PRETRAINED"]:
+                load_pretrained_backbone(unwrap_model(self.model).backbone, cfg["MODEL"]["BACKBONE"]["PRETRAINED"],
+                                         verbose=self.info.is_main)
+            if tc["PRETRAINED"]:
+                self._load_pretrained(tc["PRETRAINED"])
+            for message in skipped:
+                self.log.warning("%s", message)
+            if auto and not resume:
+                self.log.info("--resume auto: no checkpoint in %s, starting from scratch", self.snapshot_dir)
+            if resume:
+                self._resume(resume)
+            self.ddp = wrap_model(self.model, self.info, self.sync_bn)
+            if self.info.is_main:
+                save_config(cfg, os.path.join(out, "config.resolved.yaml"))
+        except BaseException:
+            self._release_claims()
+            raise
 
     # -------------------------------------------------------------------------------- set-up helpers
     def _setup_logging(self) -> logging.Logger:
@@ -315,13 +329,20 @@ class Trainer:
         from torch.utils.tensorboard import SummaryWriter
         return SummaryWriter(self.log_dir)
 
+    def _release_claims(self) -> None:
+        for c in self._claims:
+            c.release()
+        self._claims = []
+
     def close(self) -> None:
+        """Close the logs and TensorBoard writer, then give up the run's folders."""
         if self.writer is not None:
             self.writer.close()
             self.writer = None
         for h in list(self.log.handlers):
             h.close()
             self.log.removeHandler(h)
+        self._release_claims()
 
     def _load_pretrained(self, path: str) -> None:
         ckpt = load_checkpoint(path, unwrap_model(self.model), strict=False)
@@ -519,6 +540,9 @@ class Trainer:
                 self.global_step += 1
                 done += 1
                 self._log_step(values, grad_norm, t_data, t_step, epoch, it, iters, window)
+                if self.writer is not None and self.image_summary_iters > 0 \
+                        and self.global_step % self.image_summary_iters == 0:
+                    self._image_summary()
                 if self.step_callback is not None:
                     self.step_callback(self, epoch, it, values)
                 n_window += 1
@@ -557,6 +581,25 @@ class Trainer:
         self.writer.add_scalar("time/step", t_step, step)
         if math.isfinite(grad_norm):
             self.writer.add_scalar("grad_norm", grad_norm, step)
+
+    def _image_summary(self) -> None:
+        """TensorBoard images ``pairs/<i>`` of SUMMARY_PAIRS fixed pairs (items 0.. of epoch 0): templates, search
+        crop, predicted and target corner heat maps (``engine/visualize.py``)."""
+        from torch.utils.data import default_collate
+
+        from siamcorners.engine.visualize import pair_panels
+
+        if self._summary_pairs is None:
+            items = _SeededItems(self.dataset_builder(self.cfg, 0), self.seed, 0)
+            batch = default_collate([items[i] for i in range(min(SUMMARY_PAIRS, len(items)))])
+            batch.pop("skipped", None)
+            self._summary_pairs = batch
+        heat = self.cfg["HEATMAP"]
+        panels = pair_panels(unwrap_model(self.model), self._summary_pairs, self.cfg["MODEL"]["LEVELS"],
+                             float(heat["STRIDE"]), float(heat["ORIGIN"]))
+        for i, panel in enumerate(panels):
+            self.writer.add_image(f"pairs/{i}", np.ascontiguousarray(panel[..., ::-1]), self.global_step,
+                                  dataformats="HWC")  # BGR -> RGB
 
     def _print(self, epoch: int, it: int, iters: int, window: Mapping[str, float], n: int, t_step: float) -> None:
         if n == 0:

@@ -244,6 +244,9 @@ def set_trainable(backbone: LevelBackbone, layers: Iterable[str]) -> None:
 _PREFIXES = ("module.", "features.", "backbone.")
 
 
+MIN_PRETRAINED_FRACTION = 0.5  # a pretrained file must fill at least half of the backbone's weight tensors
+
+
 def _read_state_dict(path: str) -> dict[str, torch.Tensor]:
     if not os.path.isfile(path):
         raise FileNotFoundError(
@@ -319,6 +322,15 @@ def load_pretrained_backbone(backbone: nn.Module, path: str, verbose: bool = Tru
     if not new_state:
         raise ValueError(f"{path}: no tensor matches the backbone (file keys start with "
                          f"{sorted(src)[:3]}, model keys with {sorted(own)[:3]})")
+    weights = [k for k in own if not k.endswith("num_batches_tracked")]
+    used = [k for k in report["loaded"] + report["adapted"] if not k.endswith("num_batches_tracked")]
+    if len(used) < MIN_PRETRAINED_FRACTION * len(weights):
+        bad = report["mismatched"][:2] or report["missing"][:2]
+        raise ValueError(f"{path}: only {len(used)} of the backbone's {len(weights)} weight tensors match "
+                         f"({len(report['mismatched'])} shape-mismatched, {len(report['missing'])} missing; e.g. "
+                         f"{'; '.join(bad)}): the file is for another backbone than this config's "
+                         f"(MODEL.BACKBONE.TYPE, WIDTH, WIDTH_MULT); give MODEL.BACKBONE.PRETRAINED a file for it, "
+                         f"or '' to train from scratch")
     backbone.load_state_dict(new_state, strict=False)
     if verbose:
         print(f"pretrained backbone {path}: loaded {len(report['loaded'])}, adapted "

@@ -35,6 +35,7 @@ import torch.nn as nn
 
 __all__ = [
     "CheckpointError",
+    "check_finite_weights",
     "CHECKPOINT_FORMAT",
     "CHECKPOINT_VERSION",
     "save_checkpoint",
@@ -186,10 +187,23 @@ def load_checkpoint(path: str, model: nn.Module | None = None, strict: bool = Tr
     state = obj.get("model")
     if not isinstance(state, Mapping):
         raise CheckpointError(f"{path}: checkpoint has no 'model' state dict")
+    check_finite_weights(state, path)
     ckpt = dict(obj)
     if model is not None:
         ckpt["load_report"] = load_state_dict_checked(model, state, strict, source=path)
     return ckpt
+
+
+def check_finite_weights(state: Mapping[str, Any], source: str) -> None:
+    """CheckpointError naming ``source`` and the first tensor holding NaN or inf values (a diverged training run
+    would otherwise track with every box collapsed, exit 0)."""
+    bad = [k for k, v in state.items() if isinstance(v, torch.Tensor) and v.is_floating_point()
+           and not bool(torch.isfinite(v).all())]
+    if bad:
+        n = int((~torch.isfinite(state[bad[0]])).sum())
+        more = f" (and {len(bad) - 1} more tensors)" if len(bad) > 1 else ""
+        raise CheckpointError(f"{source}: tensor {bad[0]!r} holds {n} NaN/inf values{more}: the weights are broken "
+                              f"(a diverged training run?); use an earlier checkpoint")
 
 
 def load_state_dict_checked(model: nn.Module, state: Mapping[str, torch.Tensor], strict: bool = True,

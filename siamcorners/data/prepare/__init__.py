@@ -1,11 +1,12 @@
 """Turn each training dataset's official raw layout into the pysot crop511 layout + JSON (``tools/prepare/``)."""
 from siamcorners.data.prepare.common import (FrameJob, VideoJob, build_annotations, crop_instance, crop_video,
                                              prepare_dataset, write_json_atomic)
-from siamcorners.data.prepare.readers import read_coco, read_det, read_got10k, read_lasot, read_vid, read_ytbb
+from siamcorners.data.prepare.readers import (read_coco, read_det, read_got10k, read_lasot, read_sequences, read_vid,
+                                              read_ytbb)
 
 __all__ = ["FrameJob", "VideoJob", "build_annotations", "crop_instance", "crop_video", "prepare_dataset",
-           "write_json_atomic", "read_coco", "read_det", "read_got10k", "read_lasot", "read_vid", "read_ytbb",
-           "run_cli"]
+           "write_json_atomic", "read_coco", "read_det", "read_got10k", "read_lasot", "read_sequences", "read_vid",
+           "read_ytbb", "run_cli"]
 
 
 def run_cli(description: str, add_args, read_jobs, json_name: str = "train.json", argv=None) -> int:

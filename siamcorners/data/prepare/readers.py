@@ -8,13 +8,14 @@ import csv
 import glob
 import json
 import os
+import re
 import xml.etree.ElementTree as ET
 from collections import defaultdict
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from siamcorners.data.prepare.common import FrameJob, VideoJob
 
-__all__ = ["read_vid", "read_ytbb", "read_coco", "read_det", "read_got10k", "read_lasot"]
+__all__ = ["read_vid", "read_ytbb", "read_coco", "read_det", "read_got10k", "read_lasot", "read_sequences"]
 
 
 def _box_ok(box: Sequence[float]) -> bool:
@@ -236,4 +237,88 @@ def read_ytbb(csv_path: str, frames_root: str) -> List[VideoJob]:
             frames[(ts, image)] = FrameJob(image, rank[ts], [(obj, nbox)], normalized=True)
         if frames:
             jobs.append(VideoJob(video, list(frames.values())))
+    return jobs
+
+
+_IMAGE_FILE = re.compile(r"^(.*?)(\d+)\.(jpg|jpeg|png|bmp)$", re.IGNORECASE)
+
+
+def _numbered_images(folder: str) -> List[str]:
+    """The image files of ``folder`` in frame order (by the number in their name: 1.jpg < 2.jpg < 10.jpg)."""
+    found = []
+    for name in os.listdir(folder):
+        m = _IMAGE_FILE.match(name)
+        if m and os.path.isfile(os.path.join(folder, name)):
+            found.append((int(m.group(2)), name))
+    return [os.path.join(folder, name) for _, name in sorted(found)]
+
+
+def _own_sequence(video: str, folder: str) -> Optional[VideoJob]:
+    """One annotated sequence folder in the OTB or GOT-10k layout (see :func:`read_sequences`)."""
+    otb = os.path.join(folder, "groundtruth_rect.txt")
+    if os.path.isfile(otb):
+        gt_path, img_dir, shift, flags = otb, os.path.join(folder, "img"), 1.0, []
+    else:
+        gt_path = os.path.join(folder, "groundtruth.txt")
+        img_dir = os.path.join(folder, "img") if os.path.isdir(os.path.join(folder, "img")) else folder
+        shift, flags = 0.0, [os.path.join(folder, "absence.label")]
+    if not os.path.isdir(img_dir):
+        raise FileNotFoundError(f"{gt_path}: its image folder {img_dir} is missing")
+    images = _numbered_images(img_dir)
+    gt = _read_xywh(gt_path)
+    if len(images) != len(gt):
+        raise ValueError(f"{gt_path}: {len(gt)} ground-truth rows but {len(images)} numbered images in {img_dir} "
+                         f"(one row per image, in the images' number order)")
+    hidden = [0] * len(gt)
+    for p in flags:
+        hidden = [a | b for a, b in zip(hidden, _read_flags(p, len(gt)))]
+    cover = os.path.join(folder, "cover.label")
+    if shift == 0.0 and os.path.isfile(cover):  # GOT-10k: cover 0 = the target is fully occluded
+        hidden = [a | int(c == 0) for a, c in zip(hidden, _read_levels(cover, len(gt)))]
+    job = VideoJob(video)
+    for i, ((x, y, w, h), off, image) in enumerate(zip(gt, hidden, images)):
+        box = [x - shift, y - shift, x - shift + w, y - shift + h]
+        if not off and all(v == v for v in box) and _box_ok(box):
+            job.frames.append(FrameJob(image, i, [(0, box)]))
+    return job if job.frames else None
+
+
+def _read_levels(path: str, n: int) -> List[int]:
+    """Integer levels, one per line (GOT-10k ``cover.label``: 0 = fully occluded .. 8 = fully visible)."""
+    with open(path, "r", encoding="utf-8") as f:
+        lines = [line.strip() for line in f if line.strip()]
+    try:
+        levels = [int(float(v)) for v in lines]
+    except ValueError:
+        raise ValueError(f"{path}: expected one integer per line") from None
+    if len(levels) != n:
+        raise ValueError(f"{path}: {len(levels)} values for {n} ground-truth boxes")
+    return levels
+
+
+def read_sequences(root: str) -> List[VideoJob]:
+    """Any folder of annotated sequences (a user's own videos), found at any depth under ``root``:
+
+    * OTB layout: ``<seq>/img/0001.jpg ...`` + ``<seq>/groundtruth_rect.txt`` (``x,y,w,h`` per image, OTB's 1-based
+      pixels: shifted by -1 px to the 0-based pixels the crops use);
+    * GOT-10k layout: ``<seq>/00000001.jpg ...`` (or ``<seq>/img/``) + ``<seq>/groundtruth.txt`` (0-based ``x,y,w,h``),
+      optional ``absence.label`` (1 = absent) and ``cover.label`` (0 = fully occluded): those frames are skipped.
+
+    Row i belongs to the i-th image in number order; rows with NaN or an empty box are skipped. Video key = the
+    folder's path under ``root``."""
+    if not os.path.isdir(root):
+        raise FileNotFoundError(f"sequence folder not found: {root}")
+    jobs = []
+    for folder, dirs, files in os.walk(root):
+        dirs.sort()
+        if "groundtruth_rect.txt" in files or "groundtruth.txt" in files:
+            dirs[:] = []  # a sequence's own sub-folders (img/) hold no further sequences
+            rel = os.path.relpath(folder, root)
+            job = _own_sequence(os.path.basename(os.path.abspath(root)) if rel == "." else rel.replace(os.sep, "/"),
+                                folder)
+            if job is not None:
+                jobs.append(job)
+    if not jobs:
+        raise FileNotFoundError(f"no annotated sequences under {root} (<seq>/img/*.jpg + groundtruth_rect.txt, or "
+                                f"<seq>/*.jpg + groundtruth.txt)")
     return jobs

@@ -22,6 +22,7 @@ import hashlib
 import inspect
 import json
 import os
+import re
 import shutil
 import tempfile
 import warnings
@@ -37,8 +38,8 @@ from .optimised import InferenceSiamCorners
 from .settings import InferenceSettings
 from .winograd import use_winograd
 
-__all__ = ["export_onnx", "weights_sha256", "read_meta", "check_export", "backend_opts", "META_FILE", "OPSET",
-           "FORMAT_VERSION", "ExportError"]
+__all__ = ["export_onnx", "weights_sha256", "read_meta", "check_export", "check_export_target", "backend_opts",
+           "META_FILE", "OPSET", "FORMAT_VERSION", "EXPORT_FILES", "ExportError"]
 
 META_FILE = "meta.json"
 OPSET = 17
@@ -50,6 +51,41 @@ _TORCHSCRIPT = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.exp
 
 class ExportError(ConfigError):
     """An export folder (``INFERENCE.ONNX_DIR``, ``--onnx``) that is missing, unreadable or does not match the model."""
+
+
+EXPORT_FILES = ("template.onnx", "search.onnx", META_FILE, "search_int8.onnx")  # every file an export writes
+_OWN_TMP = re.compile(r"^(?:" + "|".join(re.escape(f) for f in EXPORT_FILES) + r")\.tmp\.\d+$")  # killed writers
+
+
+def _is_export_meta(path: str) -> bool:
+    try:
+        with open(path, encoding="utf-8") as f:
+            meta = json.load(f)
+    except (OSError, ValueError):
+        return False
+    return isinstance(meta, dict) and "format" in meta and "weights_sha256" in meta and "graphs" in meta
+
+
+def check_export_target(out_dir: str) -> bool:
+    """Whether ``out_dir`` may receive an export, before any work: it is absent, an empty folder, or an export
+    folder this tool wrote (its ``meta.json`` and nothing but export files); returns True when an old export will
+    be replaced. Anything else (a file, a folder holding other files) is an ExportError: never delete what we did
+    not write."""
+    if not os.path.lexists(out_dir):
+        return False
+    if not os.path.isdir(out_dir) or os.path.islink(out_dir):
+        raise ExportError(f"{out_dir}: exists and is not a folder; give a new folder name for the export")
+    names = sorted(os.listdir(out_dir))
+    if not names:
+        return False
+    others = [n for n in names if n not in EXPORT_FILES and not _OWN_TMP.match(n)]
+    if others or not _is_export_meta(os.path.join(out_dir, META_FILE)):
+        shown = ", ".join((others or names)[:4]) + (f" and {len(others or names) - 4} more"
+                                                    if len(others or names) > 4 else "")
+        what = "files that are not part of an export" if others else f"no {META_FILE} of an earlier export"
+        raise ExportError(f"{out_dir}: folder holds {what} ({shown}); it is left as it is: give a new or empty "
+                          f"folder, or an earlier export's folder, to replace")
+    return True
 
 
 def weights_sha256(model: nn.Module) -> str:
@@ -107,8 +143,10 @@ def _io(name: str, t: torch.Tensor, dynamic_batch: bool = False) -> dict[str, An
 def export_onnx(model: SiamCorners, out_dir: str, model_cfg: Mapping | None = None,
                 exemplar_size: int = 127, instance_size: int = 255, overwrite: bool = True,
                 winograd: bool = False) -> dict[str, Any]:
-    """Write ``template.onnx``, ``search.onnx`` and ``meta.json`` for ``model`` into ``out_dir`` (the folder is
-    replaced as a whole: the files appear together or not at all). With ``overwrite=False`` an ``out_dir`` that
+    """Write ``template.onnx``, ``search.onnx`` and ``meta.json`` for ``model`` into ``out_dir``: a new or empty
+    folder, or an earlier export's folder, which is replaced as a whole (the files appear together or not at all);
+    a folder holding anything else is refused before any work (`check_export_target`). With ``overwrite=False`` an
+    ``out_dir`` that
     appeared meanwhile (another process exporting the same cache entry) is kept. ``winograd``: the search graph's
     two largest convolutions as Winograd matrix products (faster in ONNX Runtime on a CPU; for TensorRT / CUDA keep
     it off: their own convolutions are faster there). Returns the meta dict."""
@@ -116,6 +154,7 @@ def export_onnx(model: SiamCorners, out_dir: str, model_cfg: Mapping | None = No
 
     if not isinstance(model, SiamCorners):
         raise TypeError(f"export_onnx needs a SiamCorners model, got {type(model).__name__}")
+    check_export_target(out_dir)
     net = _export_network(model)
     k = model.num_templates
     z = torch.rand(1, k, 3, exemplar_size, exemplar_size) * 255
@@ -162,18 +201,33 @@ def export_onnx(model: SiamCorners, out_dir: str, model_cfg: Mapping | None = No
         }
         with open(os.path.join(tmp, META_FILE), "w", encoding="utf-8") as f:
             json.dump(meta, f, indent=1)
-        if os.path.isdir(out_dir) and overwrite:
-            shutil.rmtree(out_dir)
+        os.chmod(tmp, _new_folder_mode())  # mkdtemp makes it 0700; the export is an ordinary folder
+        old = None
+        if overwrite and check_export_target(out_dir):  # checked again: the folder may have changed meanwhile
+            old = tempfile.mkdtemp(prefix=".export-old-", dir=parent)
+            os.replace(out_dir, os.path.join(old, "export"))
         try:
             os.replace(tmp, out_dir)
         except OSError:
+            if old is not None:
+                os.replace(os.path.join(old, "export"), out_dir)
+                os.rmdir(old)
             if overwrite or not os.path.isdir(out_dir):
                 raise
             shutil.rmtree(tmp, ignore_errors=True)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return meta
+
+
+def _new_folder_mode() -> int:
+    """The permission bits ``os.makedirs`` gives a new folder: 0o777 less the process umask."""
+    from ...benchmarks.textio import process_umask
+
+    return 0o777 & ~process_umask()
 
 
 def _plain(obj: Any) -> Any:
