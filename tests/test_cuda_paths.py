@@ -137,6 +137,9 @@ def test_test_tool_takes_device(device_logger, fake_gpus, capsys):
     assert "error: --device gpu: not a device" in err and "Traceback" not in err
     assert device_logger("--device", "cuda:0", "--gpus", "0,1")[0] == 2
     assert "error: --device cuda:0 and --gpus 0,1: give one of them" in capsys.readouterr().err
+    assert test_tool.main(["--cfg", TINY_CFG, "--snapshot", TINY_MODEL, "--dataset", "OTB100", "--dataset-root",
+                           "nowhere", "--device", "cuda:7"]) == 2
+    assert "error: --device cuda:7: no such GPU (PyTorch sees 2" in capsys.readouterr().err
 
 
 def test_gpus_without_workers_runs_one_worker_per_gpu(device_logger, fake_gpus, capsys, monkeypatch):

@@ -162,12 +162,12 @@ def check_output_file(path: str, what: str) -> None:
 
 
 def check_device(device: str, what: str = "DEVICE") -> None:
-    """A ``cuda`` / ``cuda:N`` device exists (PyTorch sees a GPU with that index); ``cpu`` / ``auto`` always pass,
-    anything else is an error."""
+    """A ``cuda`` / ``cuda:N`` device exists (PyTorch sees a GPU with that index); ``cpu`` / ``auto`` / ``mps`` pass
+    (the values config key DEVICE allows), anything else is an error."""
     device = str(device).strip()
     if not device.startswith("cuda"):
-        if device not in ("cpu", "auto"):
-            raise UserError(f"{what} {device}: not a device (use cpu, cuda, cuda:N or auto)")
+        if device.lower() not in ("cpu", "auto", "mps"):
+            raise UserError(f"{what} {device}: not a device (use cpu, cuda, cuda:N, mps or auto)")
         return
     import torch
 

@@ -139,6 +139,8 @@ def _run(args) -> int:
     if args.onnx:  # the INFERENCE.BACKEND / ONNX_DIR overrides; the export is checked against the snapshot below
         from siamcorners.models.runtime.onnx_export import backend_opts, check_export
         args.opts = list(args.opts) + backend_opts(args.onnx)
+    if args.device:
+        check_device(args.device, "--device")  # before the config, so that a bad value is named as given
     if args.cfg:
         from siamcorners.config import load_config
         cfg = load_config(args.cfg, args.opts + (["DEVICE", args.device] if args.device else []))
