@@ -297,6 +297,10 @@ DEFAULTS: dict = {
                                       # not loading is an error, never a silent CPU run
         "INT8": False,                # onnxruntime: int8 search graph (static quantisation; not exact)
         "INT8_CALIBRATION": 32,       # synthetic training pairs used to calibrate the int8 graph
+        "TF32": False,                # TF32 matmuls and cuDNN convolutions on CUDA (Ampere and newer). Default
+                                      # false: building a tracker sets torch.backends.cuda.matmul.allow_tf32 and
+                                      # torch.backends.cudnn.allow_tf32 (process-wide) to this value; TF32 keeps
+                                      # 10 mantissa bits (~1e-3 relative) and can move boxes. No effect on a CPU
     },
 }
 

@@ -174,6 +174,7 @@ def test_converted_level0_head_reproduces_official_corner_pool_fixture(parity):
 
 
 # ------------------------------------------------------------------------------------------ our format
+@pytest.mark.floor
 def test_save_load_round_trip(tmp_path):
     cfg = load_config(None, opts=SMALL)
     model = build_model(cfg)
@@ -202,11 +203,29 @@ def test_save_load_round_trip(tmp_path):
     assert scheduler2.get_last_lr() == scheduler.get_last_lr()
 
 
+@pytest.mark.floor
 def test_rng_state_round_trip():
     state = capture_rng_state()
     expected = (random.random(), np.random.rand(), torch.rand(1))
     restore_rng_state(state)
     assert (random.random(), np.random.rand()) == expected[:2] and torch.equal(torch.rand(1), expected[2])
+
+
+@pytest.mark.floor
+def test_rng_states_of_more_gpus_than_visible_restore_what_fits(fake_gpus):
+    """A checkpoint of a 4-GPU process resumed where one GPU is visible: GPU 0's state is restored and one line says
+    the rest was not (it was an IndexError traceback from set_rng_state_all)."""
+    state = capture_rng_state()
+    state["cuda"] = [torch.full((16,), i, dtype=torch.uint8) for i in range(4)]
+    expected = random.random()
+    gpus = fake_gpus(1)
+    note = restore_rng_state(state)
+    assert random.random() == expected  # the CPU generators come back as before
+    assert list(gpus.rng) == [0] and torch.equal(gpus.rng[0], state["cuda"][0])
+    assert "4 GPU(s)" in note and "sees 1" in note and "restored 1" in note and "\n" not in note
+    gpus.rng.clear()
+    assert restore_rng_state(dict(state, cuda=state["cuda"][:1])) == ""  # all fit: nothing to say
+    assert list(gpus.rng) == [0]
 
 
 def test_truncated_and_foreign_files_raise_checkpoint_error(tmp_path):

@@ -24,6 +24,7 @@ def _frame(h, w, seed=0):
 
 # ------------------------------------------------------------------------------ official parity
 @pytest.mark.parametrize("case", [0, 1, 2])
+@pytest.mark.floor
 def test_templates_and_search_match_official(parity, case):
     d = parity("templates.npz")
     image0, image1 = d[f"c{case}_image0"], d[f"c{case}_image1"]

@@ -75,6 +75,7 @@ def _equal(a, b):
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
+@pytest.mark.floor
 def test_items_follow_the_training_contract(fake):
     ds = build_train_dataset(_cfg(fake), epoch=0)
     assert len(ds) == 24
@@ -88,6 +89,7 @@ def test_items_follow_the_training_contract(fake):
     assert batch["template"].shape == (4, 4, 3, 127, 127) and batch["tl_ind"].shape == (4,)
 
 
+@pytest.mark.floor
 def test_deterministic_per_seed_epoch_index_whatever_the_worker(fake):
     cfg = _cfg(fake)
     ds = build_train_dataset(cfg, epoch=0)

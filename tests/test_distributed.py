@@ -1,6 +1,7 @@
 """``torchrun --nproc_per_node 2`` on CPU (gloo) with the tiny config; this file is also the worker script."""
 import json
 import os
+import socket
 import subprocess
 import sys
 
@@ -44,6 +45,54 @@ def _worker(out_dir):
         trainer.close()
     with open(os.path.join(out_dir, f"checks_rank{dist.get_rank()}.json"), "w") as f:
         json.dump({"world_size": dist.get_world_size(), "checks": checks}, f)
+    dist.destroy_process_group()
+
+
+class _Recorded:
+    """A training dataset that appends the index of every item made to ``path`` (TRAIN.NUM_WORKERS 0: made in the
+    training process itself)."""
+
+    def __init__(self, dataset, path):
+        self.dataset, self.path = dataset, path
+
+    def __len__(self):
+        return len(self.dataset)
+
+    def __getitem__(self, index):
+        with open(self.path, "a") as f:
+            f.write(f"{index}\n")
+        return self.dataset[index]
+
+
+def _resume_opts(out_dir):
+    """Official per-process batches of 2, 16 items: 4 steps per epoch with 2 processes, 8 with one."""
+    return _opts(out_dir) + ["TRAIN.BATCH_SIZE_MODE", "per_process", "TRAIN.BATCH_SIZE", "2", "TRAIN.EPOCHS", "1",
+                             "DATASET.VIDEOS_PER_EPOCH", "16", "TRAIN.CHECKPOINT_ITERS", "1"]
+
+
+def _train_recorded(out_dir, opts, seen_file):
+    from siamcorners.config import load_config
+    from siamcorners.data.datasets import build_train_dataset
+    from siamcorners.engine.trainer import Trainer
+
+    trainer = Trainer(load_config(TINY, opts), resume="auto", progress=False,
+                      dataset_builder=lambda c, e: _Recorded(build_train_dataset(c, e), seen_file))
+    try:
+        trainer.train()
+    finally:
+        trainer.close()
+    return trainer
+
+
+def _stop_worker(out_dir):
+    """Run under torchrun: 2 of the 4 steps of the epoch, then stop (last.pth holds iteration 2)."""
+    import torch
+    import torch.distributed as dist
+
+    torch.set_num_threads(1)
+    rank = int(os.environ["RANK"])
+    _train_recorded(out_dir, _resume_opts(out_dir) + ["TRAIN.STOP_AFTER_ITERS", "2"],
+                    os.path.join(out_dir, f"seen_rank{rank}.txt"))
     dist.destroy_process_group()
 
 
@@ -122,5 +171,35 @@ def test_torchrun_two_processes_keep_ranks_in_sync_and_resume_in_one_process(tmp
     assert load_checkpoint(str(tmp_path / "snapshot" / "checkpoint_e3.pth"))["epoch"] == 3
 
 
+@pytest.mark.slow
+def test_mid_epoch_checkpoint_of_two_processes_resumed_by_one_trains_each_item_once(tmp_path):
+    """2 processes (gloo) stop after 2 of their 4 steps; one process resumes the epoch from last.pth. The 2 x 2 x 2
+    items done are not trained again and none is skipped (one process continues at its iteration 4, not 2)."""
+    out = str(tmp_path)
+    env = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""), "OMP_NUM_THREADS": "1"}
+    with socket.socket() as sock:  # a free port; 127.0.0.1, not localhost: a machine without /etc/hosts has none
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc_per_node", "2", "--master_addr",
+           "127.0.0.1", "--master_port", str(port), os.path.abspath(__file__), "stop", out]
+    proc = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    before = [int(i) for rank in (0, 1) for i in (tmp_path / f"seen_rank{rank}.txt").read_text().split()]
+    assert len(before) == len(set(before)) == 8
+
+    from siamcorners.models.checkpoint import load_checkpoint
+
+    last = load_checkpoint(str(tmp_path / "snapshot" / "last.pth"))["scheduler"]
+    assert (last["iteration"], last["world_size"], last["batch_size"]) == (2, 2, 2)
+    trainer = _train_recorded(out, _resume_opts(out), str(tmp_path / "seen_resumed.txt"))
+    after = [int(i) for i in (tmp_path / "seen_resumed.txt").read_text().split()]
+    assert not set(before) & set(after) and sorted(before + after) == list(range(16))
+    assert load_checkpoint(trainer.last_good)["epoch"] == 1
+    assert "continue at iteration 4, no sample repeated" in (tmp_path / "logs" / "train.log").read_text()
+
+
 if __name__ == "__main__":
-    _worker(sys.argv[1])
+    if sys.argv[1] == "stop":
+        _stop_worker(sys.argv[2])
+    else:
+        _worker(sys.argv[1])

@@ -4,7 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from siamcorners.models.losses import corner_loss, focal_loss, focal_loss_per_map, gather_offsets, normalise_focal
+from siamcorners.models.losses import (corner_loss, focal_loss, focal_loss_per_map, gather_offsets, normalise_focal,
+                                      offset_loss)
+
+pytestmark = pytest.mark.floor  # also run with the minimum versions (CI's floor step, pytest.ini)
 
 LEVELS = 3
 
@@ -214,3 +217,42 @@ def test_negative_pair_trains_both_heat_maps_towards_zero_without_offset_loss(no
         del targets["no_target"]
         flagless = corner_loss(outputs, targets, **norms)
         assert flagless["offset_tl_0"].item() != pytest.approx(losses["offset_tl_0"].item(), rel=1e-3)
+
+
+def _amp_case():
+    """synthetic_batch with logits of +-12 (background cells at +12: sigmoid = 1 - 6e-6) and offsets that fp16 holds
+    exactly, so the fp16 / bf16 inputs carry the same values as the float32 ones."""
+    outputs, targets = synthetic_batch(num_levels=2)
+    for out in outputs:
+        for c in ("tl", "br"):
+            out[f"{c}_heat"] = torch.where(out[f"{c}_heat"] > 0, 12.0, -12.0)
+            out[f"{c}_off"] = torch.round(out[f"{c}_off"] * 8) / 8
+    return outputs, targets
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=["fp16", "bf16"])
+@pytest.mark.parametrize("norms", [dict(), dict(focal_norm="per_heatmap", offset_norm="num_pos"),
+                                   dict(focal_norm="num_pos_per_level")], ids=["code", "paper", "per-level"])
+def test_reduced_precision_outputs_give_the_float32_loss(dtype, norms):
+    """AMP: the heat logits reach the loss as fp16 (bf16). In fp16 the clamp bound 1 - 1e-4 is 1.0, so log(1 - p) of a
+    background cell at logit 12 was -inf and the loss inf; every loss computes in float32 and returns float32."""
+    outputs, targets = _amp_case()
+    ref = corner_loss(outputs, targets, **norms)
+    assert math.isfinite(ref["total"].item()) and ref["total"].item() > 0
+    low = [{k: v.to(dtype).requires_grad_(True) for k, v in out.items()} for out in outputs]
+    losses = corner_loss(low, targets, **norms)
+    for key, value in ref.items():
+        assert losses[key].dtype == torch.float32, key
+        assert losses[key].item() == pytest.approx(value.item(), rel=1e-6, abs=1e-7), key
+    losses["total"].backward()
+    assert all(torch.isfinite(t.grad).all() for out in low for t in out.values())
+    # each loss function on its own
+    logits, target = low[0]["tl_heat"].detach(), targets["tl_heat"]
+    for half, full in ((focal_loss(logits, target), focal_loss(logits.float(), target)),
+                       (focal_loss_per_map(logits, target), focal_loss_per_map(logits.float(), target))):
+        for h, f in zip(half, full):
+            assert h.dtype == torch.float32 and torch.equal(h, f)
+    off = low[0]["tl_off"].detach()
+    args = (targets["tl_off"], targets["tl_ind"], targets["valid"], torch.tensor(3.0))
+    half = offset_loss(off, *args)
+    assert half.dtype == torch.float32 and torch.equal(half, offset_loss(off.float(), *args))

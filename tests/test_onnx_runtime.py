@@ -78,6 +78,7 @@ def _close(a, b):
     assert np.abs(a - b).max() <= GRAPH_RTOL * (1 + np.abs(b).max())
 
 
+@pytest.mark.floor
 def test_exported_graphs_equal_eager_outputs(small, small_export):
     import onnxruntime as ort
 
@@ -128,6 +129,7 @@ def test_winograd_export_equals_eager_outputs(small, small_export, tmp_path, mon
     _close(c_onnx, corner.numpy())
 
 
+@pytest.mark.floor
 def test_backend_detections_equal_eager(small, small_export):
     model, cfg, z, x = small
     rt = OnnxRuntimeBackend(model, InferenceSettings(backend="onnxruntime", sparse_offsets=True), small_export)
@@ -200,6 +202,7 @@ def test_int8_backend_tracks(tiny, bag, tmp_path):
         load_config(cfg_path, ["INFERENCE.INT8", "true"])
 
 
+@pytest.mark.floor
 def test_export_tool_and_test_tool_onnx_flag(tiny, tmp_path):
     from siamcorners.benchmarks.results import read_result
     from siamcorners.cli import export as export_cli

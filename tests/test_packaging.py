@@ -200,3 +200,22 @@ def test_dev_extra_does_not_bring_opencv_python_beside_the_headless_build():
                 todo.append(dep)
     assert "opencv-python" not in via, f"opencv-python comes in through {via.get('opencv-python')}"
     assert "opencv-python-headless" in via
+
+
+def test_ci_floor_pins_are_the_declared_floors():
+    """requirements/floors.txt, what .ci/run's minimum-versions step installs, pins torch, numpy and OpenCV (and
+    torchvision, which pairs with torch) at the floors requirements*.txt declare, so that step tests the floors."""
+    pins = {}
+    for line in open(os.path.join(ROOT, "requirements", "floors.txt")):
+        line = line.split("#")[0].strip()
+        if line:
+            name, _, version = line.partition("==")
+            pins[_norm(name)] = version.strip()
+    assert {"torch", "numpy", "opencv-python-headless", "torchvision"} <= set(pins)
+    declared = _declared(["requirements.txt"] + EXTRAS)
+    for name, version in pins.items():
+        floor = re.search(r">=\s*([0-9.]+)", declared[name]).group(1).split(".")
+        assert version.split(".")[:len(floor)] == floor, f"floors.txt {name}=={version}, declared >={'.'.join(floor)}"
+    with open(os.path.join(ROOT, ".ci", "run")) as f:
+        ci = f.read()
+    assert "-c requirements/floors.txt" in ci and "-m floor" in ci

@@ -66,6 +66,7 @@ def test_switch_gives_baseline_boxes(name, small, frames):
         assert isinstance(tracker.model, InferenceSiamCorners)  # the switch really reached the model
 
 
+@pytest.mark.floor
 def test_default_config_is_exact_and_optimised(small, frames):
     """As shipped, the exact switches are on (config comment) and the boxes are the plain model's."""
     model, base = small

@@ -67,6 +67,7 @@ def test_decode_matches_official_rows(steps):
             np.testing.assert_allclose(rows[0].numpy(), steps["decode"][f, level], rtol=0, atol=1e-5)
 
 
+@pytest.mark.floor
 def test_tracker_steps_match_official(steps):
     tracker, outs, debugs = _run_stored(steps)
     for f, (out, dbg) in enumerate(zip(outs, debugs)):
@@ -209,6 +210,7 @@ def test_dudek_grayscale_frames(shared_data_dir, small_model):
     np.testing.assert_allclose([o["bbox"] for o in gray_out], [o["bbox"] for o in colour_out], atol=1e-4)
 
 
+@pytest.mark.floor
 def test_bag_video_colour_frames(shared_data_dir, small_model):
     model, cfg = small_model
     cap = cv2.VideoCapture(os.path.join(shared_data_dir, "bag.avi"))

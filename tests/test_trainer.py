@@ -8,7 +8,8 @@ from torch.utils.data import Dataset
 
 from siamcorners.config import get_default_config, load_config, merge_opts
 from siamcorners.engine.optim import build_optimizer, rebuild_optimizer
-from siamcorners.engine.trainer import NonFiniteLossError, Trainer, find_resume_checkpoint, measure_train_step
+from siamcorners.engine.trainer import (NonFiniteLossError, Trainer, find_resume_checkpoint, measure_train_step,
+                                        resume_iteration)
 from siamcorners.models.backbone import build_backbone
 from siamcorners.models.checkpoint import load_checkpoint
 
@@ -74,6 +75,7 @@ def weights(path):
     return load_checkpoint(path)["model"]
 
 
+@pytest.mark.floor
 def test_interrupted_run_resumes_to_the_same_weights(tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
     _, summary = run(fake_cfg(a))
@@ -193,12 +195,89 @@ def test_resume_rejects_a_model_only_checkpoint(tmp_path):
         run(fake_cfg(tmp_path / "b"), resume=str(tmp_path / "model.pth"))
 
 
+class RecordingDataset(FakeDataset):
+    """FakeDataset that records which items are made (TRAIN.NUM_WORKERS 0: in this process)."""
+
+    def __init__(self, length: int, seen: list):
+        super().__init__(length)
+        self.seen = seen
+
+    def __getitem__(self, i):
+        self.seen.append(int(i))
+        return super().__getitem__(i)
+
+
+def _rewrite_progress(path, **progress):
+    raw = torch.load(path, weights_only=True)
+    raw["scheduler"].update(progress)
+    torch.save(raw, path)
+
+
+@pytest.mark.floor
+def test_mid_epoch_resume_by_another_number_of_processes_trains_each_sample_once(tmp_path):
+    """A last.pth written by 2 processes after 3 steps of 2 pairs each (12 samples) resumed by one process: it
+    continues after those 12 samples of the epoch, instead of at its own iteration 3 (6 samples: 6 repeated)."""
+    from torch.utils.data import DistributedSampler
+
+    opts = ("TRAIN.EPOCHS", "1", "TRAIN.BATCH_SIZE", "2", "TRAIN.CHECKPOINT_ITERS", "3")
+    run(fake_cfg(tmp_path, *opts, "TRAIN.STOP_AFTER_ITERS", "4"))
+    last = str(tmp_path / "snapshot" / "last.pth")
+    assert load_checkpoint(last)["scheduler"]["iteration"] == 3
+    _rewrite_progress(last, world_size=2, batch_size=2)  # what rank 0 of a 2-process run writes there
+    trained = set()
+    for rank in (0, 1):  # the items the 2 ranks made in their 3 steps of 2
+        sampler = DistributedSampler(range(24), num_replicas=2, rank=rank, seed=fake_cfg(tmp_path).SEED,
+                                     drop_last=True)
+        trained |= set(list(sampler)[:6])
+    seen: list = []
+    torch.manual_seed(0)
+    trainer = Trainer(fake_cfg(tmp_path, *opts), model=FakeModel(), resume=last, progress=False,
+                      dataset_builder=lambda c, e: RecordingDataset(c.DATASET.VIDEOS_PER_EPOCH, seen))
+    try:
+        assert trainer.start_iter == 6
+        trainer.train()
+    finally:
+        trainer.close()
+    assert not trained & set(seen) and trained | set(seen) == set(range(24)) and len(seen) == 12
+    assert "written by 2 process(es) after 3 iterations of 2 pairs (12 samples of epoch 1); 1 process(es) of 2 " \
+           "pairs continue at iteration 6, no sample repeated" in (tmp_path / "logs" / "train.log").read_text()
+
+
+@pytest.mark.floor
+def test_resume_with_fewer_visible_gpus_than_rng_states_says_so(tmp_path, fake_gpus):
+    """A checkpoint of a process that saw 2 GPUs resumed where 1 is visible: GPU 0's generator is restored and the
+    log says the other was not (it was an IndexError traceback from torch.cuda.set_rng_state_all)."""
+    run(fake_cfg(tmp_path, "TRAIN.EPOCHS", "1"))
+    path = str(tmp_path / "snapshot" / "checkpoint_e1.pth")
+    raw = torch.load(path, weights_only=True)
+    raw["rng"]["cuda"] = [torch.full((16,), i, dtype=torch.uint8) for i in (7, 8)]
+    torch.save(raw, path)
+    gpus = fake_gpus(1)
+    trainer = Trainer(fake_cfg(tmp_path, "TRAIN.EPOCHS", "2"), model=FakeModel(), resume=path, progress=False,
+                      dataset_builder=lambda c, e: FakeDataset(c.DATASET.VIDEOS_PER_EPOCH))
+    trainer.close()
+    assert list(gpus.rng) == [0] and int(gpus.rng[0][0]) == 7
+    assert ("the checkpoint holds the CUDA RNG states of 2 GPU(s) and this process sees 1: restored 1 of them"
+            in (tmp_path / "logs" / "train.log").read_text())
+
+
+@pytest.mark.parametrize("saved, now, expected", [
+    ((3, 2, 2), (1, 2), (6, 0)),    # official per-process batch, 2 GPUs -> 1
+    ((3, 2, 2), (1, 4), (3, 0)),    # total batch 4 split over 2 -> 1: the same iteration
+    ((3, 1, 2), (2, 2), (1, 2)),    # 6 samples, steps of 4: continue after 4, train 2 again
+    ((5, 4, 3), (3, 3), (6, 6)),    # 60 samples, steps of 9: 54 done, 6 again
+])
+def test_resume_iteration_converts_the_samples_done(saved, now, expected):
+    assert resume_iteration(*saved, *now) == expected
+
+
 def test_measure_train_step_reports_time(tmp_path):
     out = measure_train_step(fake_cfg(tmp_path), iters=2, warmup=1, device="cpu", model=FakeModel(),
                              dataset_builder=lambda c, e: FakeDataset(8))
     assert out["ms_per_step"] > 0 and out["batch_size"] == 4 and out["iters"] == 2
 
 
+@pytest.mark.floor
 def test_tiny_config_learns_a_fixed_batch(tmp_path):
     """16 SGD steps on one fixed batch of 4 pairs (one iteration per epoch, constant lr) fit it.
 

@@ -60,6 +60,23 @@ def test_layer_falls_back_where_it_does_not_apply():
         winograd_conv3x3(torch.randn(1, 5, 8, 8), winograd_weights(torch.randn(4, 6, 3, 3)))
 
 
+@pytest.mark.floor
+def test_autocast_check_works_with_the_torch_floor_api(monkeypatch):
+    """torch 2.3, the declared floor, has ``torch.is_autocast_enabled()`` without a device argument (a TypeError
+    when given "cpu") and ``torch.is_autocast_cpu_enabled()``: the layer runs, and honours CPU autocast, with both."""
+    torch.manual_seed(0)
+    conv = nn.Conv2d(16, 16, 3, padding=1)
+    layer = WinogradConv2d(conv)
+    x = torch.randn(1, 16, 12, 12)
+    monkeypatch.setattr(torch, "is_autocast_enabled", lambda: False)  # torch 2.3's signature
+    monkeypatch.setattr(torch, "is_autocast_cpu_enabled", lambda: False)
+    with torch.no_grad():
+        out, ref = layer(x), conv(x)
+        assert not torch.equal(out, ref) and _rel_err(out, ref) < REL_TOL  # the Winograd products ran
+        monkeypatch.setattr(torch, "is_autocast_cpu_enabled", lambda: True)
+        assert torch.equal(layer(x), ref)  # under CPU autocast: the ordinary convolution
+
+
 def test_use_winograd_picks_the_large_same_padded_convs():
     model = nn.Sequential(nn.Conv2d(512, 1024, 3, padding=2, dilation=2),   # replaced
                           nn.Conv2d(1024, 128, 3, padding=1),               # 2^17: below the threshold

@@ -199,9 +199,12 @@ def check_output_file(path: str, what: str) -> None:
 
 
 def check_device(device: str, what: str = "DEVICE") -> None:
-    """A ``cuda`` / ``cuda:N`` device exists (PyTorch sees a GPU with that index); ``cpu`` / ``auto`` always pass."""
+    """A ``cuda`` / ``cuda:N`` device exists (PyTorch sees a GPU with that index); ``cpu`` / ``auto`` / ``mps`` pass
+    (the values config key DEVICE allows), anything else is an error."""
     device = str(device).strip()
     if not device.startswith("cuda"):
+        if device.lower() not in ("cpu", "auto", "mps"):
+            raise UserError(f"{what} {device}: not a device (use cpu, cuda, cuda:N, mps or auto)")
         return
     import torch
 

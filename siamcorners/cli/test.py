@@ -3,7 +3,7 @@
 examples:
     python tools/test.py --cfg experiments/siamcorners_r50/config.yaml --snapshot snapshot/checkpoint_e19.pth \\
         --dataset OTB100 --dataset-root /data/OTB100 [--videos Basketball,Dudek] [--workers 4 | --gpus 0,1] \\
-        [--shard 0/8] [--batch-videos 8]
+        [--shard 0/8] [--batch-videos 8] [--device cuda:1]
     python tools/test.py --config config.yaml --snapshot model.pth --dataset OTB100      # pysot style:
         # the dataset root defaults to testing_dataset/OTB100 (pysot's layout, OTB100.json included)
     python tools/test.py --cfg CONFIG --dataset OTB100 --video Dudek --vis               # one video, shown
@@ -56,8 +56,12 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="run only this video (pysot's flag; may be repeated; adds to --videos)")
     p.add_argument("--vis", action="store_true", help="show the frames and boxes while tracking (needs a display; "
                                                       "one process, one video at a time)")
-    p.add_argument("--workers", type=int, default=1, help="parallel worker processes")
-    p.add_argument("--gpus", help="comma-separated GPU ids; workers are spread over them")
+    p.add_argument("--workers", type=int, default=None,
+                   help="parallel worker processes (default: one per GPU of --gpus, else 1)")
+    p.add_argument("--device", help="cpu, cuda, cuda:N or auto (default: DEVICE of the config; cpu for a "
+                                    "--tracker-factory without --cfg)")
+    p.add_argument("--gpus", help="comma-separated GPU ids, e.g. 0,1: one worker per GPU (--workers N spreads N "
+                                  "workers over them); instead of --device")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads per worker process (default: chosen from the free cores and the current load, printed)")
     p.add_argument("--shard", default="0/1", help="i/N: run every N-th video starting at i (job arrays)")
     p.add_argument("--tracker-name", help="results sub-folder (default: snapshot file name)")
@@ -77,16 +81,33 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def _devices(args, cfg) -> list[str]:
     if args.gpus:
+        if args.device:
+            raise UserError(f"--device {args.device} and --gpus {args.gpus}: give one of them")
         devices = [f"cuda:{g.strip()}" for g in args.gpus.split(",") if g.strip()]
         for d in devices:
             check_device(d, "--gpus")
         return devices
-    device = cfg.DEVICE if cfg is not None else "cpu"
+    device = args.device or (cfg.DEVICE if cfg is not None else "cpu")
+    what = "--device" if args.device else "DEVICE"
+    check_device(device, what)
     if device == "auto":
         import torch
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    check_device(device, "DEVICE")
     return [device]
+
+
+def _workers(args, devices: list[str]) -> int:
+    """``--workers``, by default one per GPU of ``--gpus`` (else 1); fewer workers than GPUs leaves GPUs idle,
+    which is said in a warning."""
+    if args.workers is None:
+        if args.gpus and len(devices) > 1:
+            print(f"--gpus {args.gpus}: {len(devices)} workers, one per GPU (--workers N to change)")
+        return len(devices) if args.gpus else 1
+    if args.gpus and args.workers < len(devices):
+        idle = devices[max(args.workers, 1):]
+        print(f"warning: --workers {args.workers} with --gpus {args.gpus}: {', '.join(idle)} stay idle "
+              f"(leave --workers out for one worker per GPU)", file=sys.stderr)
+    return args.workers
 
 
 def default_dataset_root(name: str) -> str | None:
@@ -127,9 +148,11 @@ def _run(args) -> int:
     if args.onnx:  # the INFERENCE.BACKEND / ONNX_DIR overrides; the export is checked against the snapshot below
         from siamcorners.models.runtime.onnx_export import backend_opts, check_export
         args.opts = list(args.opts) + backend_opts(args.onnx)
+    if args.device:
+        check_device(args.device, "--device")  # before the config, so that a bad value is named as given
     if args.cfg:
         from siamcorners.config import load_config
-        cfg = load_config(args.cfg, args.opts)
+        cfg = load_config(args.cfg, args.opts + (["DEVICE", args.device] if args.device else []))
     devices = _devices(args, cfg)
     if args.tracker_factory:
         factory = ImportedFactory(args.tracker_factory)
@@ -164,7 +187,7 @@ def _run(args) -> int:
         raise BenchmarkError(f"--batch-videos must be >= 1, got {args.batch_videos}")
     batched = dict(runner=track_batched_runner, videos_per_chunk=args.batch_videos) if args.batch_videos > 1 \
         else dict(runner=track_sequential)
-    workers = args.workers
+    workers = _workers(args, devices)
     if args.vis:
         from siamcorners.cli.checks import VisFactory, vis_display_problem
         problem = vis_display_problem()

@@ -2,7 +2,8 @@
 
 A single process (no ``WORLD_SIZE`` in the environment, or ``WORLD_SIZE=1``) needs no launcher and
 creates no process group. Under ``torchrun`` the rank, local rank and world size come from the
-environment; the backend is NCCL on CUDA and gloo on CPU.
+environment; the backend is NCCL on CUDA and gloo on CPU. Either way a ``cuda:N`` device becomes the current
+CUDA device before any CUDA work (``tracker.use_device``), so a process on GPU N opens no context on GPU 0.
 
 Gradient reduction: DistributedDataParallel averages gradients ("mean"). The official code sums them
 ("sum"); :func:`loss_scale_for_reduce` gives the factor (the world size) to multiply the loss by so
@@ -22,6 +23,7 @@ import torch.distributed as dist
 from torch import nn
 
 from siamcorners.config import ConfigError
+from siamcorners.tracker.tracker import use_device
 
 __all__ = [
     "DistInfo",
@@ -85,11 +87,9 @@ def init_distributed(device: str = "auto") -> DistInfo:
     world = _env_int("WORLD_SIZE", 1)
     rank = _env_int("RANK", 0)
     local_rank = _env_int("LOCAL_RANK", 0)
-    dev = resolve_device(device, local_rank)
+    dev = use_device(resolve_device(device, local_rank))  # cuda:N current before any CUDA work (no context on GPU 0)
     if world <= 1:
         return DistInfo(0, 0, 1, dev, "")
-    if dev.type == "cuda":
-        torch.cuda.set_device(dev)
     backend = "nccl" if dev.type == "cuda" else "gloo"
     if not dist.is_initialized():
         dist.init_process_group(backend=backend, rank=rank, world_size=world)

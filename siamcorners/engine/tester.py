@@ -232,8 +232,7 @@ class SiamCornersFactory:
         cfg = load_config(self.cfg_path, self.opts)
         model = build_model(cfg)
         load_checkpoint(self.snapshot, model=model)
-        model = model.to(device).eval()
-        return SiamCornersTracker(model, cfg, device=device)
+        return SiamCornersTracker(model, cfg, device=device)  # selects the device first, then moves the model
 
 
 class ImportedFactory:

@@ -9,6 +9,8 @@ Differences from the official loop, on purpose:
   item does not depend on the worker or rank that makes it and a resumed run sees the same data;
 * ``--resume`` continues exactly: model, optimizer, lr schedule, AMP scaler, epoch, iteration inside the
   epoch and the RNG states are restored (the official resume restarts the data stream and keeps a stale lr);
+  a mid-epoch checkpoint resumed by another number of processes continues after the samples already trained
+  (:func:`resume_iteration`), and CUDA RNG states of more GPUs than are visible are restored as far as they fit;
 * checkpoints are written atomically; besides ``checkpoint_eN.pth`` (the state after N epochs) a
   ``last.pth`` is written every ``TRAIN.CHECKPOINT_ITERS`` iterations inside an epoch;
 * a non-finite loss stops the run with :class:`NonFiniteLossError` (the official loop skips the step
@@ -55,12 +57,14 @@ from siamcorners.engine.run_dirs import check_resume_config, claim_run_directory
 from siamcorners.engine.optim import backbone_trainable, build_optimizer, rebuild_optimizer, set_backbone_mode
 from siamcorners.models.backbone import load_pretrained_backbone
 from siamcorners.models.checkpoint import capture_rng_state, load_checkpoint, restore_rng_state, save_checkpoint
+from siamcorners.tracker.tracker import use_device
 
 __all__ = [
     "NonFiniteLossError",
     "Trainer",
     "find_resume_checkpoint",
     "measure_train_step",
+    "resume_iteration",
     "seed_everything",
 ]
 
@@ -139,6 +143,20 @@ class ResumableDistributedSampler(DistributedSampler):
 
 
 # ------------------------------------------------------------------------------------------ checkpoints
+def resume_iteration(iteration: int, saved_world: int, saved_batch: int, world: int, batch: int) -> tuple[int, int]:
+    """Where a mid-epoch resume continues when the number of processes changed: (iteration, samples trained again).
+
+    Every world size draws the same sample order for an epoch (``DistributedSampler``'s seeded permutation), and
+    rank r takes every world-th entry from r, so ``iteration`` steps of ``saved_batch`` pairs on each of
+    ``saved_world`` processes trained exactly the first ``iteration * saved_batch * saved_world`` entries. The
+    resumed run skips whole steps of ``batch`` x ``world`` entries: it continues at the last step boundary at or
+    before that point, so no sample is skipped and fewer than one step's samples are trained a second time."""
+    done = iteration * saved_batch * saved_world
+    step = batch * world
+    start = done // step
+    return start, done - start * step
+
+
 def _progress(path: str) -> tuple[int, int]:
     """(epoch, iteration) of a training checkpoint, from its name when it is ``checkpoint_eN.pth``."""
     m = _CKPT_RE.search(os.path.basename(path))
@@ -350,10 +368,30 @@ class Trainer:
                              f"TRAIN.EPOCHS {self.epochs}; set TRAIN.EPOCHS >= {self.start_epoch} to continue that "
                              f"run, or start a new one in a new OUTPUT_DIR (or with --overwrite)")
         self.global_step = int(progress.get("global_step", 0))
+        saved_world = int(progress.get("world_size") or self.info.world_size)
+        if self.start_iter and saved_world != self.info.world_size:
+            self._convert_position(path, saved_world, progress)
         if ckpt.get("rng"):
-            restore_rng_state(ckpt["rng"])
+            note = restore_rng_state(ckpt["rng"])
+            if note:
+                self.log.warning("--resume %s: %s", path, note)
         self.last_good = path
         self.log.info("resumed from %s at epoch %d iteration %d", path, self.start_epoch, self.start_iter)
+
+    def _convert_position(self, path: str, saved_world: int, progress: Mapping[str, Any]) -> None:
+        """A mid-epoch checkpoint of another number of processes: continue after the samples it trained."""
+        tc = self.cfg["TRAIN"]
+        saved_batch = int(progress.get("batch_size")
+                          or per_process_batch_size(int(tc["BATCH_SIZE"]), tc["BATCH_SIZE_MODE"], saved_world))
+        start, again = resume_iteration(self.start_iter, saved_world, saved_batch, self.info.world_size,
+                                        self.batch_size)
+        done = self.start_iter * saved_batch * saved_world
+        self.log.warning("--resume %s: written by %d process(es) after %d iterations of %d pairs (%d samples of epoch "
+                         "%d); %d process(es) of %d pairs continue at iteration %d, %s", path, saved_world,
+                         self.start_iter, saved_batch, done, self.start_epoch + 1, self.info.world_size,
+                         self.batch_size, start,
+                         f"training the last {again} of those samples again" if again else "no sample repeated")
+        self.start_iter = start
 
     # -------------------------------------------------------------------------------- checkpoints
     def progress_state(self, iteration: int) -> dict[str, Any]:
@@ -365,6 +403,7 @@ class Trainer:
             "optim_epoch": self.optim_epoch,
             "amp_scaler": self.scaler.state_dict() if self.amp else None,
             "world_size": self.info.world_size,
+            "batch_size": self.batch_size,  # pairs per process and step: with world_size, the samples done
         }
 
     def save(self, name: str, epoch: int, iteration: int) -> str:
@@ -583,7 +622,7 @@ def measure_train_step(cfg: Mapping[str, Any], iters: int = 10, warmup: int = 3,
 
     Returns ``{"ms_per_step", "ms_per_step_median", "samples_per_s", "batch_size", "iters"}``.
     """
-    dev = resolve_device(device)
+    dev = use_device(resolve_device(device))
     if int(cfg["TRAIN"]["NUM_THREADS"]) > 0:
         torch.set_num_threads(int(cfg["TRAIN"]["NUM_THREADS"]))
     seed_everything(int(cfg["SEED"]))

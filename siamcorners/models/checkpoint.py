@@ -86,8 +86,12 @@ def capture_rng_state() -> dict:
     return state
 
 
-def restore_rng_state(state: Mapping) -> None:
-    """Inverse of :func:`capture_rng_state` (missing entries are left alone)."""
+def restore_rng_state(state: Mapping) -> str:
+    """Inverse of :func:`capture_rng_state` (missing entries are left alone).
+
+    The CUDA generators are restored one per visible device, as many as fit: a checkpoint of a process that saw
+    more GPUs (or fewer, or none) than this one is not an error. Returns one line saying what was not restored
+    ("" when everything was)."""
     if "python" in state:
         version, internal, gauss = state["python"]
         random.setstate((version, tuple(internal), gauss))
@@ -96,8 +100,21 @@ def restore_rng_state(state: Mapping) -> None:
         np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
     if "torch" in state:
         torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+    return _restore_cuda_rng(list(state.get("cuda") or ()))
+
+
+def _restore_cuda_rng(saved: list) -> str:
+    """Set the RNG state of visible CUDA device i to ``saved[i]`` for the devices both have; the mismatch as a line."""
+    if not saved:
+        return ""
+    visible = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    for index, device_state in enumerate(saved[:visible]):
+        torch.cuda.set_rng_state(device_state, index)
+    if len(saved) == visible:
+        return ""
+    return (f"the checkpoint holds the CUDA RNG states of {len(saved)} GPU(s) and this process sees {visible}: "
+            f"restored {min(len(saved), visible)} of them (random numbers drawn on the other GPUs do not continue "
+            f"the saved run)")
 
 
 # ------------------------------------------------------------------------------------------------ save / load

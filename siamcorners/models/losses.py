@@ -30,6 +30,10 @@ Negative pairs (``DATASET.NEG_LABELS: none``): the optional target ``no_target``
 crop holds no labelled target. Their heat maps are all background, so the focal term pushes every cell of
 both maps towards 0; they get no offset loss and do not count in the offset normaliser.
 The probability clamp and its zero gradient outside [1e-4, 1 - 1e-4] follow the official code (no log-sigmoid).
+
+Precision: every function takes fp16, bf16 or fp32 inputs (what a forward under AMP autocast hands over) and computes
+and returns float32 (float64 inputs stay float64). In fp16 or bf16 the clamp bound 1 - 1e-4 rounds to 1.0, so a
+background cell with a logit above ~8 would give log(1 - p) = -inf and an infinite loss.
 """
 from typing import Dict, Optional, Sequence, Tuple
 
@@ -46,9 +50,19 @@ LEVEL_REDUCTIONS = ("mean", "sum")
 CORNER_TYPES = ("tl", "br")
 
 
+def _loss_dtype(t: torch.Tensor) -> torch.dtype:
+    """The dtype a loss is computed in: float32 for fp16/bf16/fp32 inputs, float64 for float64."""
+    return torch.promote_types(t.dtype, torch.float32)
+
+
+def _full(t: torch.Tensor) -> torch.Tensor:
+    """``t`` in its loss dtype (:func:`_loss_dtype`): reduced-precision activations widened, no copy otherwise."""
+    return t.to(_loss_dtype(t))
+
+
 def clamped_sigmoid(logits: torch.Tensor) -> torch.Tensor:
-    """clamp(sigmoid(logits), 1e-4, 1 - 1e-4), not in place."""
-    return torch.clamp(torch.sigmoid(logits), min=PROB_EPS, max=1 - PROB_EPS)
+    """clamp(sigmoid(logits), 1e-4, 1 - 1e-4), not in place, in float32 (float64 for float64 logits)."""
+    return torch.clamp(torch.sigmoid(_full(logits)), min=PROB_EPS, max=1 - PROB_EPS)
 
 
 def focal_loss(logits: torch.Tensor, target: torch.Tensor, alpha: float = 2.0, beta: float = 4.0,
@@ -61,6 +75,7 @@ def focal_loss(logits: torch.Tensor, target: torch.Tensor, alpha: float = 2.0, b
     if logits.shape != target.shape:
         raise ValueError(f"focal_loss: logits {tuple(logits.shape)} and target {tuple(target.shape)} differ")
     p = clamped_sigmoid(logits)
+    target = target.to(p.dtype)
     pos = target.eq(1)
     neg = target.lt(1)
     pos_term = torch.log(p) * torch.pow(1 - p, alpha)
@@ -83,6 +98,7 @@ def focal_loss_per_map(logits: torch.Tensor, target: torch.Tensor, alpha: float 
     if logits.shape != target.shape:
         raise ValueError(f"focal_loss_per_map: logits {tuple(logits.shape)} and target {tuple(target.shape)} differ")
     p = clamped_sigmoid(logits)
+    target = target.to(p.dtype)
     pos = target.eq(1)
     pos_term = torch.log(p) * torch.pow(1 - p, alpha)
     neg_term = torch.log(1 - p) * torch.pow(p, alpha) * torch.pow(1 - target, beta)
@@ -107,6 +123,7 @@ def offset_loss(off_map: torch.Tensor, target: torch.Tensor, ind: torch.Tensor, 
     """sum_b SmoothL1_{beta=1}(weight_b * o_hat_b, weight_b * o_b) over x, y, divided by ``normaliser``.
 
     off_map (B, 2, H, W); target (B, 2) x first; ind (B,) flat index; weight (B,) object weights (the valid mask)."""
+    off_map = _full(off_map)
     w = weight.to(off_map.dtype).view(-1, 1)
     pred = gather_offsets(off_map, ind)  # (B, 2)
     return F.smooth_l1_loss(pred * w, target.to(off_map.dtype) * w, reduction="sum", beta=1.0) / normaliser
@@ -145,7 +162,7 @@ def corner_loss(outputs: Sequence[Dict[str, torch.Tensor]], targets: Dict[str, t
     batch = targets["tl_heat"].shape[0] if "tl_heat" in targets else -1
     _check_targets(targets, batch)
 
-    ref = outputs[0]["tl_heat"]
+    ref = _full(outputs[0]["tl_heat"])  # device and loss dtype (float32 under AMP)
     valid = targets["valid"].to(device=ref.device, dtype=ref.dtype)  # (B,)
     mask = valid.view(-1, 1, 1, 1)
     no_target = targets.get("no_target")

@@ -21,9 +21,10 @@ from ..data.crops import (boundary_templates, channel_average, check_box, check_
                           exemplar_crop, search_crop)
 from ..data.device_crops import search_crop_device
 from ..models.runtime import InferenceSettings, build_runtime
+from ..models.runtime.settings import set_tf32
 from . import postprocess as pp
 
-__all__ = ["SiamCornersTracker", "resolve_device"]
+__all__ = ["SiamCornersTracker", "resolve_device", "use_device"]
 
 
 def resolve_device(device: Union[str, torch.device, None]) -> torch.device:
@@ -37,6 +38,16 @@ def resolve_device(device: Union[str, torch.device, None]) -> torch.device:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {device!r} requested but CUDA is not available")
     return dev
+
+
+def use_device(device: torch.device) -> torch.device:
+    """Make ``cuda:N`` this process's current CUDA device (``torch.cuda.set_device``), to be called before any CUDA
+    work: otherwise whatever uses the current device (a stream, a cuBLAS/cuDNN handle, an argument-less
+    ``torch.cuda.synchronize()``) opens a second context on GPU 0 beside the one on GPU N. Other devices are
+    returned unchanged."""
+    if device.type == "cuda" and device.index is not None:
+        torch.cuda.set_device(device)
+    return device
 
 
 class SiamCornersTracker:
@@ -81,11 +92,12 @@ class SiamCornersTracker:
                                     ("TRACK.NO_VALID_PAIR", self.no_valid_pair, ("official", "hold"))):
             if value not in choices:
                 raise ValueError(f"config key {key!r} must be one of {list(choices)}, got {value!r}")
-        self.device = resolve_device(device if device is not None else cfg.get("DEVICE", "auto"))
+        self.device = use_device(resolve_device(device if device is not None else cfg.get("DEVICE", "auto")))
+        self.settings = InferenceSettings.from_cfg(cfg)    # INFERENCE keys (models/runtime/)
+        set_tf32(self.settings.tf32)
         if isinstance(model, torch.nn.Module):
             model.to(self.device)
             model.eval()
-        self.settings = InferenceSettings.from_cfg(cfg)    # INFERENCE keys (models/runtime/)
         self.model = build_runtime(model, cfg, self.settings)
         self.stage_hook: Optional[Any] = None  # callable(stage name) at each stage end (engine/profiling/speed.py timing)
         self._windows: Dict[int, np.ndarray] = {}

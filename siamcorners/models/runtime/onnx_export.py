@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import inspect
 import json
 import os
 import re
@@ -43,6 +44,9 @@ __all__ = ["export_onnx", "weights_sha256", "read_meta", "check_export", "check_
 META_FILE = "meta.json"
 OPSET = 17
 FORMAT_VERSION = 1
+# the TorchScript-based exporter: torch >= 2.9 defaults to the dynamo one (dynamo=True, needs onnxscript); torch
+# 2.3 (the declared floor) has no ``dynamo`` argument and only the TorchScript exporter
+_TORCHSCRIPT = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
 
 
 class ExportError(ConfigError):
@@ -167,11 +171,11 @@ def export_onnx(model: SiamCorners, out_dir: str, model_cfg: Mapping | None = No
         with warnings.catch_warnings():  # the TorchScript-based exporter is deprecated in favour of one that
             warnings.simplefilter("ignore")  # needs onnxscript; its graphs are the same standard operators
             torch.onnx.export(tmpl, (z,), os.path.join(tmp, "template.onnx"), input_names=["templates"],
-                              output_names=["kernels"], opset_version=OPSET, dynamo=False,
+                              output_names=["kernels"], opset_version=OPSET, **_TORCHSCRIPT,
                               dynamic_axes={"templates": {0: "batch"}, "kernels": {0: "batch"}})
             torch.onnx.export(search, (x, kernels), os.path.join(tmp, "search.onnx"),
                               input_names=["search", "kernels"], output_names=["heat", "corner"],
-                              opset_version=OPSET, dynamo=False)
+                              opset_version=OPSET, **_TORCHSCRIPT)
         for name in ("template.onnx", "search.onnx"):
             onnx.checker.check_model(os.path.join(tmp, name))
         digests = {name: file_sha256(os.path.join(tmp, f"{name}.onnx")) for name in ("template", "search")}

@@ -6,7 +6,7 @@ from typing import Callable, Mapping, Optional
 
 import torch
 
-__all__ = ["InferenceSettings", "AMP_MODES", "BACKENDS", "StageHook"]
+__all__ = ["InferenceSettings", "AMP_MODES", "BACKENDS", "StageHook", "set_tf32"]
 
 AMP_MODES = {"off": None, "fp16": torch.float16, "bf16": torch.bfloat16}
 BACKENDS = ("torch", "onnxruntime")
@@ -33,6 +33,7 @@ class InferenceSettings:
     tensorrt: bool = False
     int8: bool = False
     int8_calibration: int = 32
+    tf32: bool = False
 
     def __post_init__(self):
         if self.amp not in AMP_MODES:
@@ -55,3 +56,10 @@ class InferenceSettings:
         """True when the eager model needs the optimised wrapper (any model-side switch of the torch backend)."""
         return (not self.precompute_template or self.fold_bn or self.batch_branches or self.sparse_offsets
                 or self.channels_last or self.winograd or self.amp != "off" or self.compile)
+
+
+def set_tf32(enabled: bool) -> None:
+    """TF32 for CUDA matmuls and cuDNN convolutions on or off (``INFERENCE.TF32``; process-wide torch flags, no
+    effect on a CPU). cuDNN allows TF32 by default, so without this a GPU would track with 10-bit mantissas."""
+    torch.backends.cuda.matmul.allow_tf32 = bool(enabled)
+    torch.backends.cudnn.allow_tf32 = bool(enabled)

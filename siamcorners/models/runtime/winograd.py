@@ -39,6 +39,15 @@ _AT = [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 
 MIN_CHANNEL_PRODUCT = 512 * 512  # Cin * Cout from which use_winograd replaces a 3x3 convolution (measured)
 
 
+def _cpu_autocast_enabled() -> bool:
+    """Whether CPU autocast is on: ``torch.is_autocast_enabled("cpu")`` from torch 2.4 (which deprecates
+    ``torch.is_autocast_cpu_enabled()``); torch 2.3, the declared floor, has only the latter."""
+    try:
+        return torch.is_autocast_enabled("cpu")
+    except TypeError:  # torch 2.3: is_autocast_enabled() takes no device
+        return torch.is_autocast_cpu_enabled()
+
+
 @functools.lru_cache(maxsize=16)
 def _kron(which: str, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
     """The input ("BT") or output ("AT") transform of a flattened tile, built once per dtype and device."""
@@ -130,7 +139,7 @@ class WinogradConv2d(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (N, Cin, H, W) -> (N, Cout, H, W)
         if x.device.type != "cpu" or x.dtype != torch.float32 or self.u.dtype != torch.float32 \
-                or torch.is_autocast_enabled("cpu") or self.u.device != x.device:
+                or _cpu_autocast_enabled() or self.u.device != x.device:
             return self.conv(x)
         return winograd_conv3x3(x, self.u, self.conv.bias, self.dilation)
 
