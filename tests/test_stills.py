@@ -65,7 +65,10 @@ def test_cropped_target_box_maps_to_the_photo_region(tmp_path):
         assert abs(b - (x + (w - 1) / 2)) <= 1.0 and abs(g - (y + (h - 1) / 2)) <= 1.0
         side = instance_context_size(w, h)
         assert np.allclose(box, crop_box((511, 511), (w, h)))
-        assert np.isclose(box[2] - box[0], w * 511 / side, atol=0.5)   # the label's size in crop pixels
+        tol = 2.0 + side / 511   # pysot subwindow rounding (~1 photo px), the edge half-pixel, one crop pixel
+        for cx, cy, px, py in ((box[0], box[1], x, y), (box[2], box[3], x + w - 1, y + h - 1)):
+            b, g, _ = crop[int(np.clip(round(cy), 0, 510)), int(np.clip(round(cx), 0, 510))].astype(float)
+            assert abs(b - px) <= tol and abs(g - py) <= tol   # the label's corners are the region's corners
 
 
 def test_pairs_are_deterministic_per_seed(tmp_path):
