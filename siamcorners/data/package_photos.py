@@ -23,7 +23,8 @@ PACKAGES: Dict[str, Tuple[str, str, str]] = {
     "skimage": ("scikit-image", "data", "scikit-image sample images: see skimage/data/README.txt in the wheel "
                 "(public domain / CC0 / free-to-use notes per image); scikit-image is BSD-3-Clause"),
     "sklearn": ("scikit-learn", "datasets/images", "scikit-learn sample images china.jpg, flower.jpg: see "
-                "sklearn/datasets/images/README.txt in the wheel (Creative Commons, per image); scikit-learn is BSD-3-Clause"),
+                "sklearn/datasets/images/README.txt in the wheel (Creative Commons, per image); "
+                "scikit-learn is BSD-3-Clause"),
 }
 _MIN_SIDE = 64  # px: smaller images (icons) are skipped
 
