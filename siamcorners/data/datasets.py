@@ -7,6 +7,7 @@ from typing import Mapping, Optional
 from siamcorners.data.augmentation import Augmentation
 from siamcorners.data.pair_dataset import TrainPairDataset
 from siamcorners.data.sources import CropSource, SyntheticSource
+from siamcorners.data.stills import StillSource
 
 __all__ = ["build_source", "build_train_dataset", "TrainPairDataset"]
 
@@ -26,6 +27,12 @@ def build_source(name: str, spec: Mapping, data_root: Optional[str] = None, exem
                                image_size=spec["IMAGE_SIZE"], frame_range=spec["FRAME_RANGE"],
                                num_use=spec["NUM_USE"], exemplar_size=exemplar_size,
                                context_amount=context_amount)
+    if name == "STILLS":
+        if not spec["ROOT"]:
+            raise ValueError("DATASET.SOURCES.STILLS: ROOT (the image folder) must be set")
+        return StillSource(name, _resolve(spec["ROOT"], data_root), seed=spec["SEED"], num_use=spec["NUM_USE"],
+                           paste=spec["PASTE"], canvas=spec["CANVAS"], blur=spec["BLUR"],
+                           exemplar_size=exemplar_size, context_amount=context_amount)
     if not spec["ROOT"] or not spec["ANNO"]:
         raise ValueError(f"DATASET.SOURCES.{name}: ROOT and ANNO must be set")
     return CropSource(name, _resolve(spec["ROOT"], data_root), _resolve(spec["ANNO"], data_root),

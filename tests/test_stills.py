@@ -1,0 +1,135 @@
+"""The STILLS training source (issue 16): pairs cut from / pasted between still photos, with labels checked by hand."""
+import os
+
+import cv2
+import numpy as np
+import pytest
+
+from siamcorners.config import load_config
+from siamcorners.data.datasets import build_source, build_train_dataset
+from siamcorners.data.package_photos import collect_photos
+from siamcorners.data.sources import Target, crop_box, instance_context_size
+from siamcorners.data.stills import StillSource
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CPU_CFG = os.path.join(ROOT, "experiments", "siamcorners_cpu", "config.yaml")
+
+
+def _flat_photos(folder) -> None:
+    """Two flat photos: one black, one white (a pasted target is then the only non-background colour)."""
+    folder.mkdir()
+    cv2.imwrite(str(folder / "black.png"), np.zeros((200, 300, 3), np.uint8))
+    cv2.imwrite(str(folder / "white.png"), np.full((240, 260, 3), 255, np.uint8))
+
+
+def _ramp_photo(folder) -> None:
+    """A photo whose pixel (x, y) is (x, y, 0) in B, G, R: the crop's centre tells where it was cut."""
+    folder.mkdir()
+    y, x = np.mgrid[0:250, 0:250]
+    cv2.imwrite(str(folder / "ramp.png"), np.stack([x, y, np.zeros_like(x)], -1).astype(np.uint8))
+
+
+def test_pasted_target_is_exactly_the_label_box(tmp_path):
+    _flat_photos(tmp_path / "photos")
+    source = StillSource("STILLS", str(tmp_path / "photos"), seed=3, num_use=-1, paste=1.0, blur=0.0,
+                         canvas=(120, 160))
+    rng = np.random.default_rng(0)
+    moved = 0
+    for k in range(12):
+        template, search = source.positive_pair(k % 2, rng)
+        boxes = []
+        for target in (template, search):
+            frame, box = source.frame(target)
+            assert frame.shape == (120, 160, 3)
+            background = 0 if target.video == "white.png" else 255   # the target photo is never the background
+            ys, xs = np.nonzero((frame != background).any(-1))
+            x, y, w, h = box
+            assert (xs.min(), ys.min(), xs.max() + 1 - xs.min(), ys.max() + 1 - ys.min()) == (x, y, w, h)
+            boxes.append(box)
+        moved += not np.array_equal(boxes[0], boxes[1])
+    assert moved >= 10   # template and search poses differ (motion / scale change)
+
+
+def test_cropped_target_box_maps_to_the_photo_region(tmp_path):
+    _ramp_photo(tmp_path / "photos")
+    source = StillSource("STILLS", str(tmp_path / "photos"), seed=0, num_use=-1, paste=0.0)
+    rng = np.random.default_rng(1)
+    for _ in range(5):
+        template, search = source.positive_pair(0, rng)
+        crop, box = source.load(template)
+        crop2, box2 = source.load(search)
+        assert np.array_equal(crop, crop2) and np.array_equal(box, box2)   # the pysot COCO way: one crop
+        _, (x, y, w, h) = source.frame(template)
+        assert 0 <= x and x + w <= 250 and 0 <= y and y + h <= 250 and min(w, h) >= 8
+        b, g, _ = crop[255, 255].astype(float)  # the crop's centre is the region's centre in the photo
+        assert abs(b - (x + (w - 1) / 2)) <= 1.0 and abs(g - (y + (h - 1) / 2)) <= 1.0
+        side = instance_context_size(w, h)
+        assert np.allclose(box, crop_box((511, 511), (w, h)))
+        tol = 2.0 + side / 511   # pysot subwindow rounding (~1 photo px), the edge half-pixel, one crop pixel
+        for cx, cy, px, py in ((box[0], box[1], x, y), (box[2], box[3], x + w - 1, y + h - 1)):
+            b, g, _ = crop[int(np.clip(round(cy), 0, 510)), int(np.clip(round(cx), 0, 510))].astype(float)
+            assert abs(b - px) <= tol and abs(g - py) <= tol   # the label's corners are the region's corners
+
+
+def test_pairs_are_deterministic_per_seed(tmp_path):
+    _flat_photos(tmp_path / "photos")
+    (tmp_path / "photos" / "ramp").mkdir()
+    cv2.imwrite(str(tmp_path / "photos" / "ramp" / "r.png"),
+                (np.random.default_rng(5).random((150, 170, 3)) * 255).astype(np.uint8))
+    make = lambda seed: StillSource("STILLS", str(tmp_path / "photos"), seed=seed, num_use=-1)  # noqa: E731
+    a, b, c = make(7), make(7), make(8)
+    assert a.videos == ["black.png", "ramp/r.png", "white.png"]
+    different = 0
+    for k in range(8):
+        target = Target("ramp/r.png", str(1000 + k), k % 2)
+        (ia, ba), (ib, bb), (ic, bc) = a.load(target), b.load(target), c.load(target)
+        assert np.array_equal(ia, ib) and np.array_equal(ba, bb)
+        different += not (ia.shape == ic.shape and np.array_equal(ia, ic))
+    assert different >= 6
+
+
+def test_train_dataset_mixes_stills_and_is_reproducible(tmp_path):
+    _flat_photos(tmp_path / "photos")
+    cfg = load_config(CPU_CFG, ["DATASET.SOURCES.STILLS.ROOT", str(tmp_path / "photos"),
+                                "DATASET.VIDEOS_PER_EPOCH", "8", "DATASET.SOURCES.SYNTHETIC.VIDEOS", "2",
+                                "DATASET.SOURCES.SYNTHETIC.NUM_USE", "4", "DATASET.SOURCES.STILLS.NUM_USE", "4"])
+    first, second = build_train_dataset(cfg), build_train_dataset(cfg)
+    assert [s.name for s in first.sources] == ["SYNTHETIC", "STILLS"]
+    assert sorted(first._pick_source.tolist()) == [0] * 4 + [1] * 4
+    for i in range(8):
+        x, y = first[i], second[i]
+        assert x["search"].shape == (3, 255, 255) and x["template"].shape == (4, 3, 127, 127)
+        assert all(np.array_equal(x[k].numpy(), y[k].numpy()) for k in x)
+
+
+@pytest.mark.parametrize("make, expected", [
+    (lambda p: None, "DATASET.SOURCES.STILLS.ROOT: image folder not found: {p}"),
+    (lambda p: (p.mkdir(), (p / "notes.txt").write_text("x")), "DATASET.SOURCES.STILLS.ROOT: no image"),
+])
+def test_bad_image_folder_is_a_one_line_error_naming_it(tmp_path, make, expected):
+    folder = tmp_path / "photos"
+    make(folder)
+    spec = load_config(CPU_CFG, ["DATASET.SOURCES.STILLS.ROOT", str(folder)]).DATASET.SOURCES.STILLS
+    with pytest.raises((FileNotFoundError, ValueError)) as e:
+        build_source("STILLS", spec)
+    message = str(e.value)
+    assert message.startswith(expected.format(p=folder)) and str(folder) in message and "\n" not in message
+
+
+def test_train_cli_names_a_missing_image_folder(tmp_path, capsys):
+    from siamcorners.cli import train
+    rc = train.main(["--cfg", CPU_CFG, "--no-progress", "--threads", "1", "--opts", "OUTPUT_DIR",
+                     str(tmp_path / "run"), "DATASET.SOURCES.STILLS.ROOT", str(tmp_path / "nowhere")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and err[-1].startswith("error: ") and str(tmp_path / "nowhere") in err[-1]
+
+
+def test_collect_photos_copies_package_images_with_sources(tmp_path):
+    pytest.importorskip("matplotlib")
+    copied = collect_photos(str(tmp_path / "stills"), ["matplotlib"])
+    assert str(tmp_path / "stills" / "matplotlib" / "grace_hopper.jpg") in copied
+    assert cv2.imread(str(tmp_path / "stills" / "matplotlib" / "grace_hopper.jpg")).shape == (600, 512, 3)
+    listing = (tmp_path / "stills" / "SOURCES.txt").read_text()
+    assert "matplotlib/grace_hopper.jpg\tmatplotlib==" in listing
+    with pytest.raises(ValueError, match="unknown photo package 'pillow'"):
+        collect_photos(str(tmp_path / "other"), ["pillow"])
