@@ -289,3 +289,22 @@ def test_train_tool_refuses_to_resume_a_run_with_another_config(tmp_path, capsys
     # a new run into the same directory
     assert train(["--cfg", TINY, "--no-progress", "--opts", "OUTPUT_DIR", str(tmp_path)]) == 2
     assert "already holds checkpoints of a run (checkpoint_e10.pth)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("key,value", [("TEST.INIT_BOX", "raw"), ("TEST.FIRST_FRAME_BOX", "init")])
+def test_test_section_keys_that_change_result_files_are_in_the_box_fingerprint(key, value):
+    base = box_config(get_default_config())
+    other = get_default_config()
+    merge_opts(other, [key, value])
+    assert differences({"config": base}, {"config": box_config(other)}) == [
+        f"{key} {base[key]!r} -> {value!r}"]
+
+
+def test_dataset_annotation_files_are_locations_not_training_settings():
+    a, b = get_default_config(), get_default_config()
+    merge_opts(b, ["DATASET.SOURCES.VID.ANNO", "/elsewhere/train.json",
+                   "DATASET.SOURCES.COCO.ANNO", "/x/train2017.json"])
+    assert training_config(a) == training_config(b)
+    merge_opts(b, ["DATASET.SOURCES.VID.NUM_USE", "5"])  # not a location: part of the run
+    assert differences({"config": training_config(a)}, {"config": training_config(b)}) == [
+        "DATASET.SOURCES.VID.NUM_USE 100000 -> 5"]
