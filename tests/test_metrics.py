@@ -167,6 +167,7 @@ def test_vectorised_curves_equal_pysot_loops_bit_for_bit():
         gt[rng.random(n) < 0.1] = np.nan
         gt[rng.random(n) < 0.1, 0] = 0.0
         gt[rng.random(n) < 0.05] = 0.0
+        gt[rng.random(n) < 0.05, ::2] = [0.0, 1.0]   # x = 0, w = 1: centre x 0 under the -1 rule (invalid)
         pred = gt + rng.normal(0, 8, (n, 4))
         pred[rng.random(n) < 0.05] = np.nan
         pred[rng.random(n) < 0.05, 2] = -5.0
