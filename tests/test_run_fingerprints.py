@@ -308,3 +308,28 @@ def test_dataset_annotation_files_are_locations_not_training_settings():
     merge_opts(b, ["DATASET.SOURCES.VID.NUM_USE", "5"])  # not a location: part of the run
     assert differences({"config": training_config(a)}, {"config": training_config(b)}) == [
         "DATASET.SOURCES.VID.NUM_USE 100000 -> 5"]
+
+
+def test_state_digest_reads_every_tensor_past_a_non_tensor_entry():
+    a = {"a": torch.zeros(2), "b": 5, "c": torch.ones(3)}
+    b = {"a": torch.zeros(2), "b": 5, "c": torch.full((3,), 2.0)}
+    assert state_digest(a) != state_digest(b)              # "c" comes after the skipped non-tensor "b"
+    assert state_digest(a) == state_digest({**a, "b": 6})  # non-tensor entries are not part of the weights
+
+
+def test_factory_fingerprint_is_the_spec_and_the_module_file_digest():
+    import hashlib
+
+    from siamcorners.engine.fingerprint import factory_fingerprint
+    import siamcorners.tracker.tracker as module
+
+    with open(module.__file__, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
+    spec = "siamcorners.tracker.tracker:SiamCornersTracker"
+    assert factory_fingerprint(spec) == {"format": "siamcorners-fingerprint", "tracker": "factory", "factory": spec,
+                                         "code": {"siamcorners.tracker.tracker": digest}}
+    # the module is what precedes the first ':'; a module that cannot be found has no code entry
+    assert factory_fingerprint(spec + ":extra")["code"] == {"siamcorners.tracker.tracker": digest}
+    assert factory_fingerprint("no_such_module_xyz:make")["code"] == {}
+    assert factory_fingerprint("siamcorners:make")["code"] == {
+        "siamcorners": hashlib.sha256(open(importlib.util.find_spec("siamcorners").origin, "rb").read()).hexdigest()}
