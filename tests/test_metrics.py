@@ -280,3 +280,44 @@ def test_centres_use_the_minus_one_convention():
     # same for y: y = 0, h = 1
     _, dist, _ = M.pysot_frame_scores(np.array([[10.0, 0.0, 20.0, 1.0]]), np.array([[10.0, 90.0, 20.0, 1.0]]))
     assert dist.tolist() == [-1.0]
+
+
+def test_got10k_ao_per_video_curve_thresholds_and_image_bound_by_hand():
+    """GOT-10k val scoring (eval-reference.md 2.6) on hand-made frames: IoU of frames 1..N-1 after clipping both
+    boxes to the image, kept where visible; AO = mean, SR = fraction strictly above 0.5 / 0.75, a 101-point '>'
+    curve; per video the same numbers, NaN for a video with no visible frame."""
+    square = [0.0, 0.0, 10.0, 10.0]
+    gt_a = np.array([square] * 5 + [[90.0, 0.0, 10.0, 10.0]])
+    pred_a = np.array([[50.0, 50.0, 5.0, 5.0],     # frame 0: never scored
+                       square,                     # IoU 1
+                       [5.0, 0.0, 10.0, 10.0],     # 50 / 150 = 1/3
+                       [0.0, 0.0, 10.0, 5.0],      # 50 / 100 = 0.5 (not > 0.5)
+                       [0.0, 0.0, 10.0, 7.5],      # 75 / 100 = 0.75 (not > 0.75)
+                       [90.0, 0.0, 20.0, 10.0]])   # clipped at the image width 100 -> IoU 1 (0.5 unclipped)
+    gt_b, pred_b = np.array([square] * 3), np.array([square] * 3)            # frames 1, 2 invisible
+    gt_c, pred_c = np.array([square] * 2), np.array([square] * 2)            # exactly one scored frame
+    visible = [np.ones(6, bool), np.array([True, False, False]), np.array([True, True])]
+    r = M.got10k_ao([gt_a, gt_b, gt_c], [pred_a, pred_b, pred_c], visible, [(100, 80)] * 3)
+    ious = np.array([1.0, 1 / 3, 0.5, 0.75, 1.0, 1.0])
+    assert r["ao"] == pytest.approx(ious.mean(), abs=1e-12)
+    assert r["sr50"] == pytest.approx(4 / 6) and r["sr75"] == pytest.approx(3 / 6)
+    curve = np.asarray(r["success_curve"])
+    assert curve.shape == (101,)
+    assert curve[0] == 1.0 and curve[50] == pytest.approx(4 / 6) and curve[75] == pytest.approx(3 / 6)
+    assert curve[34] == pytest.approx(5 / 6) and curve[100] == 0.0
+    np.testing.assert_allclose(r["video_ao"][0], ious[:5].mean())
+    assert r["video_sr50"][0] == pytest.approx(3 / 5) and r["video_sr75"][0] == pytest.approx(2 / 5)
+    assert all(np.isnan(r[k][1]) for k in ("video_ao", "video_sr50", "video_sr75"))
+    assert (r["video_ao"][2], r["video_sr50"][2], r["video_sr75"][2]) == (1.0, 1.0, 1.0)
+    # no visible frame anywhere: NaN scores, no error
+    empty = M.got10k_ao([gt_b], [pred_b], [visible[1]], [(100, 80)])
+    assert all(np.isnan(empty[k]) for k in ("ao", "sr50", "sr75"))
+
+
+def test_got10k_normalised_precision_curve_is_0_to_0_5_in_51_steps():
+    gt = _boxes(3, (10.0, 10.0, 100.0, 50.0))
+    pred = gt + [[0, 0, 0, 0], [15.0, 0, 0, 0], [0, 30.0, 0, 0]]  # normalised errors 0, 0.15, 0.6
+    curve = M.got10k_curves([gt], [pred], drop_nan_gt=False)["norm_precision"][0]
+    assert curve.shape == (51,)
+    assert curve[0] == pytest.approx(1 / 3) and curve[14] == pytest.approx(1 / 3)    # t = 0.14
+    assert curve[20] == pytest.approx(2 / 3) and curve[50] == pytest.approx(2 / 3)   # t = 0.2, 0.5
