@@ -333,3 +333,20 @@ def test_factory_fingerprint_is_the_spec_and_the_module_file_digest():
     assert factory_fingerprint("no_such_module_xyz:make")["code"] == {}
     assert factory_fingerprint("siamcorners:make")["code"] == {
         "siamcorners": hashlib.sha256(open(importlib.util.find_spec("siamcorners").origin, "rb").read()).hexdigest()}
+
+
+def test_tracking_fingerprint_record_and_unreadable_weights(tmp_path):
+    """The record stored beside results (its keys are read back by later runs), and a bad snapshot named."""
+    import siamcorners
+    from siamcorners.engine.fingerprint import weights_digest
+
+    save_checkpoint(str(tmp_path / "w.pth"), torch.nn.Linear(2, 2))
+    cfg = get_default_config()
+    fp = tracking_fingerprint(cfg, str(tmp_path / "w.pth"))
+    assert sorted(fp) == ["code", "config", "format", "tracker", "version", "weights"]
+    assert (fp["format"], fp["tracker"], fp["version"]) == ("siamcorners-fingerprint", "siamcorners",
+                                                             siamcorners.__version__)
+    assert fp["config"] == box_config(cfg) and fp["code"] == code_digests()
+    (tmp_path / "bad.pth").write_text("not a checkpoint\n")
+    with pytest.raises(BenchmarkError, match=r"bad\.pth"):
+        weights_digest(str(tmp_path / "bad.pth"))
