@@ -350,3 +350,28 @@ def test_tracking_fingerprint_record_and_unreadable_weights(tmp_path):
     (tmp_path / "bad.pth").write_text("not a checkpoint\n")
     with pytest.raises(BenchmarkError, match=r"bad\.pth"):
         weights_digest(str(tmp_path / "bad.pth"))
+
+
+def test_differences_names_every_kind_of_change():
+    """The refusal message's items: tracker, config keys (absent on one side, long values shortened), weights,
+    version, and at most 4 changed code files plus a count."""
+    old = {"tracker": "siamcorners", "version": "1.0", "weights": "a" * 64,
+           "config": {"TRACK.LR": 0.39, "TRACK.GONE": 1, "DECODE.TOPK": 12},
+           "code": {f"siamcorners/f{i}.py": "0" * 64 for i in range(6)}}
+    new = {"tracker": "siamcorners", "version": "1.1", "weights": "b" * 64,
+           "config": {"TRACK.LR": 0.39, "TRACK.NEW": "x" * 50, "DECODE.TOPK": 15},
+           "code": {**{f"siamcorners/f{i}.py": "1" * 64 for i in range(5)}, "siamcorners/f5.py": "0" * 64}}
+    assert differences(old, new) == [
+        "DECODE.TOPK 12 -> 15",
+        "TRACK.GONE 1 -> (absent)",
+        "TRACK.NEW (absent) -> '" + "x" * 36 + "...",
+        "weights differ",
+        "siamcorners version 1.0 -> 1.1",
+        "code differs: siamcorners/f0.py, siamcorners/f1.py, siamcorners/f2.py, siamcorners/f3.py and 1 more"]
+    assert differences(old, old) == []
+    # a custom factory against SiamCorners: only the tracker line (nothing else compares)
+    factory = {"tracker": "factory", "factory": "pkg.mod:make", "code": {"pkg.mod": "c" * 64}}
+    assert differences(old, factory) == ["tracker siamcorners -> pkg.mod:make"]
+    # two factories: the spec and their code
+    other = {"tracker": "factory", "factory": "pkg.mod:make2", "code": {"pkg.mod": "d" * 64}}
+    assert differences(factory, other) == ["tracker pkg.mod:make -> pkg.mod:make2", "code differs: pkg.mod"]
