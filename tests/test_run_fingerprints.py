@@ -375,3 +375,9 @@ def test_differences_names_every_kind_of_change():
     # two factories: the spec and their code
     other = {"tracker": "factory", "factory": "pkg.mod:make2", "code": {"pkg.mod": "d" * 64}}
     assert differences(factory, other) == ["tracker pkg.mod:make -> pkg.mod:make2", "code differs: pkg.mod"]
+
+
+def test_differences_shorten_values_longer_than_40_characters():
+    keep, cut = "z" * 38, "y" * 39  # reprs of 40 and 41 characters
+    assert differences({"config": {}}, {"config": {"A": keep, "B": cut}}) == [
+        f"A (absent) -> '{keep}'", "B (absent) -> '" + "y" * 36 + "..."]
