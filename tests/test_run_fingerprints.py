@@ -372,6 +372,7 @@ def test_differences_names_every_kind_of_change():
     # a custom factory against SiamCorners: only the tracker line (nothing else compares)
     factory = {"tracker": "factory", "factory": "pkg.mod:make", "code": {"pkg.mod": "c" * 64}}
     assert differences(old, factory) == ["tracker siamcorners -> pkg.mod:make"]
+    assert differences(factory, old) == ["tracker pkg.mod:make -> siamcorners"]
     # two factories: the spec and their code
     other = {"tracker": "factory", "factory": "pkg.mod:make2", "code": {"pkg.mod": "d" * 64}}
     assert differences(factory, other) == ["tracker pkg.mod:make -> pkg.mod:make2", "code differs: pkg.mod"]
