@@ -117,3 +117,32 @@ def test_frozen_bn_keeps_running_stats():
     before = backbone.bn1.running_mean.clone()
     backbone(torch.rand(2, 3, 127, 127))
     assert torch.equal(backbone.bn1.running_mean, before)
+
+
+# siamcorners-reference.md 2.1 (the official resnet_atrous table): per layer, (kernel, stride, padding, dilation) of
+# block 0's 3x3 conv, of block 0's downsample conv, and of the 3x3 conv of blocks 1..; shapes alone cannot see a
+# dilation change, since a 'same' padding keeps every feature map's size
+RESNET50_GEOMETRY = {
+    "layer1": ((3, 1, 1, 1), (1, 1, 0, 1), (3, 1, 1, 1)),
+    "layer2": ((3, 2, 0, 1), (3, 2, 0, 1), (3, 1, 1, 1)),
+    "layer3": ((3, 1, 1, 1), (3, 1, 1, 1), (3, 1, 2, 2)),
+    "layer4": ((3, 1, 2, 2), (3, 1, 2, 2), (3, 1, 4, 4)),
+}
+
+
+def _geometry(conv):
+    return conv.kernel_size[0], conv.stride[0], conv.padding[0], conv.dilation[0]
+
+
+def test_resnet50_dilations_and_paddings_are_the_official_table():
+    backbone = build_backbone("resnet50", [3, 4, 5])
+    assert _geometry(backbone.conv1) == (7, 2, 0, 1)
+    assert backbone.maxpool.kernel_size == 3 and backbone.maxpool.stride == 2 and backbone.maxpool.padding == 1
+    for name, (first, down, rest) in RESNET50_GEOMETRY.items():
+        layer = getattr(backbone, name)
+        assert len(layer) == {"layer1": 3, "layer2": 4, "layer3": 6, "layer4": 3}[name]
+        assert _geometry(layer[0].conv2) == first, name
+        assert _geometry(layer[0].downsample[0]) == down, name
+        for i, block in enumerate(layer[1:], 1):
+            assert _geometry(block.conv2) == rest, f"{name}.{i}"
+            assert _geometry(block.conv1)[:3] == (1, 1, 0) and _geometry(block.conv3)[:3] == (1, 1, 0)

@@ -181,11 +181,22 @@ def test_unwritable_output_is_refused(data, tmp_path, capsys):
         ro.chmod(0o700)
 
 
-def test_debug_shows_the_traceback(data, tmp_path):
+def test_debug_shows_the_traceback(data, tmp_path, capsys):
+    """--debug raises the very error the one-line message reports (its type, its text, where it was raised)."""
+    import traceback
+
+    from siamcorners.models.checkpoint import CheckpointError
+
     snap = tmp_path / "bad.pth"
     _text(snap)
-    with pytest.raises(Exception, match="bad.pth"):
+    assert run_test("--snapshot", str(snap), data=data, out=str(tmp_path / "res")) == 2
+    line = one_error_line(capsys, "bad.pth")
+    with pytest.raises(CheckpointError) as e:
         run_test("--snapshot", str(snap), "--debug", data=data, out=str(tmp_path / "res"))
+    assert line == f"error: {common.one_line(e.value)}"
+    assert "error: " not in capsys.readouterr().err
+    frames = traceback.extract_tb(e.value.__traceback__)
+    assert any(f.filename.endswith(os.path.join("models", "checkpoint.py")) for f in frames)
 
 
 # ------------------------------------------------------------------------------ test.py: first hour, pysot flags

@@ -184,3 +184,29 @@ def test_frozen_and_saved_config_round_trips(tmp_path):
     assert yaml.safe_load(out.read_text())["TRAIN"]["EPOCHS"] == 3
     again = load_config(str(out))
     assert again.TRAIN.EPOCHS == 3 and again.TRACK == cfg.TRACK
+
+
+@pytest.mark.parametrize("key,value", [("DECODE.TOPK", "12.5"), ("DECODE.NUM_PAIRS", "15.0"),
+                                       ("TRAIN.BATCH_SIZE", "2.5"), ("TRAIN.EPOCHS", "true")])
+def test_int_keys_refuse_floats_and_bools(key, value):
+    with pytest.raises(ConfigError, match=rf"--opts: key '{key}' expects int"):
+        load_config(opts=[key, value])
+
+
+@pytest.mark.parametrize("key", ["DECODE.TOPK", "DECODE.NUM_PAIRS", "TRAIN.BATCH_SIZE", "INFERENCE.INT8_CALIBRATION"])
+def test_counts_must_be_at_least_one(key):
+    with pytest.raises(ConfigError, match=rf"key '{key}' must be >= 1, got 0"):
+        load_config(opts=[key, "0"])
+    assert _get_value(load_config(opts=[key, "1"]), key) == 1
+
+
+def test_nms_kernel_must_be_positive_and_odd():
+    with pytest.raises(ConfigError, match=r"key 'DECODE.NMS_KERNEL' must be >= 1, got -1"):
+        load_config(opts=["DECODE.NMS_KERNEL", "-1"])
+    assert load_config(opts=["DECODE.NMS_KERNEL", "3"]).DECODE.NMS_KERNEL == 3
+
+
+def _get_value(cfg, dotted):
+    for part in dotted.split("."):
+        cfg = cfg[part]
+    return cfg

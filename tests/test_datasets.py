@@ -108,17 +108,40 @@ def test_deterministic_per_seed_epoch_index_whatever_the_worker(fake):
     assert not all(_equal(direct[i], other_seed[i]) for i in range(6))
 
 
+def _official_crop_box(img_h, img_w, anno):
+    """The official ``_get_bbox`` (reference 4.1) written out: centre (img_w // 2, img_h // 2), size * 127 / s_z."""
+    w, h = (anno[2] - anno[0], anno[3] - anno[1]) if len(anno) == 4 else anno
+    s_z = np.sqrt((w + 0.5 * (w + h)) * (h + 0.5 * (w + h)))
+    w, h = w * 127 / s_z, h * 127 / s_z
+    cx, cy = img_w // 2, img_h // 2
+    return np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2])
+
+
+def test_crop_box_hand_values():
+    # w, h = 60, 40: p = 50, s_z = sqrt(110 * 90) = sqrt(9900); 511 crop centre = 255 (not 255.5)
+    half_w, half_h = 30 * 127 / np.sqrt(9900), 20 * 127 / np.sqrt(9900)   # 38.2919..., 25.5279...
+    np.testing.assert_allclose(crop_box((511, 511), [60, 40]), [255 - half_w, 255 - half_h, 255 + half_w, 255 + half_h],
+                               rtol=0, atol=1e-9)
+    np.testing.assert_allclose(crop_box((511, 511), [100, 7, 160, 47]), crop_box((511, 511), [60, 40]), atol=1e-12)
+    assert abs(half_w - 38.29194) < 1e-5
+    # an even-sized, non-square crop: centre (w // 2, h // 2) = (200, 150) for a 300 x 400 (h x w) image
+    np.testing.assert_allclose(crop_box((300, 400), [60, 40]), [200 - half_w, 150 - half_h, 200 + half_w, 150 + half_h],
+                               atol=1e-9)
+
+
 def test_labels_match_the_search_box_without_augmentation(fake):
     off = {"SHIFT": 0, "SCALE": 0.0, "BLUR": 0.0, "FLIP": 0.0, "COLOR": 0.0}
     cfg = _cfg(fake, **{"DATASET.NEG": 0.0, "DATASET.SEARCH": dict(off), "DATASET.TEMPLATE": dict(off)})
     ds = build_train_dataset(cfg, epoch=0)
     source = ds.sources[0]
     item = ds[0]
-    # every crop of the fake dataset has the target centred: the box is the crop_box rule, shifted by 128
+    # every crop of the fake dataset has the target centred at (511 // 2, 511 // 2) = (255, 255) with its size
+    # scaled by 127 / s_z (official _get_bbox, restated in _official_crop_box); the 255 search crop of an
+    # unaugmented item is the centre of the 511 crop, so it is shifted by (511 - 255) / 2 = 128
     # with GRAY = NEG = 0 the item's generator goes straight to the pair choice
     video = int(ds._pick_video[0])
     _, search = source.positive_pair(video, np.random.default_rng([cfg.SEED, 0, 0]))
-    box = crop_box((511, 511), source.boxes[(search.video, search.track, search.frame)]) - 128
+    box = _official_crop_box(511, 511, source.boxes[(search.video, search.track, search.frame)]) - 128
     expected = corner_targets(box[None])
     for k in ("tl_heat", "br_heat", "tl_off", "br_off", "tl_ind", "br_ind"):
         np.testing.assert_array_equal(item[k].numpy(), expected[k][0], err_msg=k)

@@ -120,20 +120,40 @@ def test_videos_weigh_the_same_regardless_of_length():
     assert s["precision"] == 0.5
 
 
+def _pysot_iou(g, p):
+    """pysot-toolkit ``overlap_ratio`` for one frame, restated from its published formula (eval-reference.md 1.1):
+    continuous edges x + w, no +1, no epsilon, clamped to [0, 1] (np.maximum/np.minimum propagate NaN as pysot's do)."""
+    left, right = np.maximum(g[0], p[0]), np.minimum(g[0] + g[2], p[0] + p[2])
+    top, bottom = np.maximum(g[1], p[1]), np.minimum(g[1] + g[3], p[1] + p[3])
+    inter = np.maximum(0, right - left) * np.maximum(0, bottom - top)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        iou = inter / (g[2] * g[3] + p[2] * p[3] - inter)
+    return np.maximum(np.minimum(1, iou), 0)
+
+
+def _pysot_center(b):
+    """pysot-toolkit ``convert_bb_to_center``: (x + (w - 1) / 2, y + (h - 1) / 2) (eval-reference.md 1.3)."""
+    return np.array([b[0] + (b[2] - 1) / 2, b[1] + (b[3] - 1) / 2])
+
+
 def _pysot_loops(gt, pred, n_frame):
-    """pysot-toolkit's success_overlap / success_error, restated with its per-threshold loops."""
-    iou = np.ones(len(gt)) * -1
-    mask = np.sum(gt > 0, axis=1) == 4
-    iou[mask] = M.overlap_ratio(gt[mask], pred[mask])
+    """pysot-toolkit's success_overlap / success_error, restated frame by frame and threshold by threshold from
+    its published formulas (eval-reference.md 1.2-1.5); none of our metric functions is called."""
+    iou = np.full(len(gt), -1.0)
+    for i, (g, p) in enumerate(zip(gt, pred)):
+        if np.sum(g > 0) == 4:
+            iou[i] = _pysot_iou(g, p)
     succ = np.array([np.sum(iou > t) / float(n_frame) for t in np.arange(0, 1.05, 0.05)])
 
     def err(gc, pc, thr):
-        d = np.ones(len(gc)) * -1
-        m = np.sum(gc > 0, axis=1) == 2
-        d[m] = np.sqrt(np.sum(np.power(gc[m] - pc[m], 2), axis=1))
+        d = np.full(len(gc), -1.0)
+        for i in range(len(gc)):
+            if np.sum(gc[i] > 0) == 2:
+                d[i] = np.sqrt(np.sum(np.power(gc[i] - pc[i], 2)))
         return np.array([np.sum(d <= t) / float(n_frame) for t in thr])
 
-    gc, pc = M.box_centers(gt), M.box_centers(pred)
+    gc = np.array([_pysot_center(b) for b in gt])
+    pc = np.array([_pysot_center(b) for b in pred])
     wh = gt[:, 2:4] + 1e-16
     return succ, err(gc, pc, np.arange(0, 51, 1)), err(gc / wh, pc / wh, np.arange(0, 51, 1) / 100)
 
@@ -147,6 +167,7 @@ def test_vectorised_curves_equal_pysot_loops_bit_for_bit():
         gt[rng.random(n) < 0.1] = np.nan
         gt[rng.random(n) < 0.1, 0] = 0.0
         gt[rng.random(n) < 0.05] = 0.0
+        gt[rng.random(n) < 0.05, ::2] = [0.0, 1.0]   # x = 0, w = 1: centre x 0 under the -1 rule (invalid)
         pred = gt + rng.normal(0, 8, (n, 4))
         pred[rng.random(n) < 0.05] = np.nan
         pred[rng.random(n) < 0.05, 2] = -5.0
@@ -243,3 +264,60 @@ def test_curve_counts_matches_broadcast_comparison():
     for i, v in enumerate(split):
         assert np.array_equal(strict[i], (v[:, None] > thr).sum(0))
         assert np.array_equal(loose[i], (v[:, None] <= thr).sum(0))
+
+
+def test_centres_use_the_minus_one_convention():
+    # hand values: x + (w - 1) / 2, y + (h - 1) / 2
+    assert M.box_centers(np.array([[10.0, 20.0, 30.0, 40.0]])).tolist() == [[24.5, 39.5]]
+    # the convention decides validity (eval-reference.md 1.3 / 1.5): gt x = 0, w = 1 has centre x 0 -> not > 0 ->
+    # the frame is invalid for precision and counts as a hit, however far the prediction is
+    gt = np.array([[0.0, 10.0, 1.0, 20.0], [5.0, 10.0, 1.0, 20.0]])
+    pred = np.array([[100.0, 10.0, 1.0, 20.0], [105.0, 10.0, 1.0, 20.0]])
+    _, dist, norm = M.pysot_frame_scores(gt, pred)
+    assert dist.tolist() == [-1.0, 100.0] and norm.tolist() == [-1.0, 100.0 / (1.0 + 1e-16)]
+    curves = M.pysot_curves([gt], [pred])
+    assert curves["precision"][0, 20] == 0.5 and curves["norm_precision"][0, 20] == 0.5
+    # same for y: y = 0, h = 1
+    _, dist, _ = M.pysot_frame_scores(np.array([[10.0, 0.0, 20.0, 1.0]]), np.array([[10.0, 90.0, 20.0, 1.0]]))
+    assert dist.tolist() == [-1.0]
+
+
+def test_got10k_ao_per_video_curve_thresholds_and_image_bound_by_hand():
+    """GOT-10k val scoring (eval-reference.md 2.6) on hand-made frames: IoU of frames 1..N-1 after clipping both
+    boxes to the image, kept where visible; AO = mean, SR = fraction strictly above 0.5 / 0.75, a 101-point '>'
+    curve; per video the same numbers, NaN for a video with no visible frame."""
+    square = [0.0, 0.0, 10.0, 10.0]
+    gt_a = np.array([square] * 5 + [[90.0, 0.0, 10.0, 10.0]])
+    pred_a = np.array([[50.0, 50.0, 5.0, 5.0],     # frame 0: never scored
+                       square,                     # IoU 1
+                       [5.0, 0.0, 10.0, 10.0],     # 50 / 150 = 1/3
+                       [0.0, 0.0, 10.0, 5.0],      # 50 / 100 = 0.5 (not > 0.5)
+                       [0.0, 0.0, 10.0, 7.5],      # 75 / 100 = 0.75 (not > 0.75)
+                       [90.0, 0.0, 20.0, 10.0]])   # clipped at the image width 100 -> IoU 1 (0.5 unclipped)
+    gt_b, pred_b = np.array([square] * 3), np.array([square] * 3)            # frames 1, 2 invisible
+    gt_c, pred_c = np.array([square] * 2), np.array([square] * 2)            # exactly one scored frame
+    visible = [np.ones(6, bool), np.array([True, False, False]), np.array([True, True])]
+    r = M.got10k_ao([gt_a, gt_b, gt_c], [pred_a, pred_b, pred_c], visible, [(100, 80)] * 3)
+    ious = np.array([1.0, 1 / 3, 0.5, 0.75, 1.0, 1.0])
+    assert r["ao"] == pytest.approx(ious.mean(), abs=1e-12)
+    assert r["sr50"] == pytest.approx(4 / 6) and r["sr75"] == pytest.approx(3 / 6)
+    curve = np.asarray(r["success_curve"])
+    assert curve.shape == (101,)
+    assert curve[0] == 1.0 and curve[50] == pytest.approx(4 / 6) and curve[75] == pytest.approx(3 / 6)
+    assert curve[34] == pytest.approx(5 / 6) and curve[100] == 0.0
+    np.testing.assert_allclose(r["video_ao"][0], ious[:5].mean())
+    assert r["video_sr50"][0] == pytest.approx(3 / 5) and r["video_sr75"][0] == pytest.approx(2 / 5)
+    assert all(np.isnan(r[k][1]) for k in ("video_ao", "video_sr50", "video_sr75"))
+    assert (r["video_ao"][2], r["video_sr50"][2], r["video_sr75"][2]) == (1.0, 1.0, 1.0)
+    # no visible frame anywhere: NaN scores, no error
+    empty = M.got10k_ao([gt_b], [pred_b], [visible[1]], [(100, 80)])
+    assert all(np.isnan(empty[k]) for k in ("ao", "sr50", "sr75"))
+
+
+def test_got10k_normalised_precision_curve_is_0_to_0_5_in_51_steps():
+    gt = _boxes(3, (10.0, 10.0, 100.0, 50.0))
+    pred = gt + [[0, 0, 0, 0], [15.0, 0, 0, 0], [0, 30.0, 0, 0]]  # normalised errors 0, 0.15, 0.6
+    curve = M.got10k_curves([gt], [pred], drop_nan_gt=False)["norm_precision"][0]
+    assert curve.shape == (51,)
+    assert curve[0] == pytest.approx(1 / 3) and curve[14] == pytest.approx(1 / 3)    # t = 0.14
+    assert curve[20] == pytest.approx(2 / 3) and curve[50] == pytest.approx(2 / 3)   # t = 0.2, 0.5

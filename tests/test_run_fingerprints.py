@@ -301,3 +301,96 @@ def test_train_tool_refuses_to_resume_a_run_with_another_config(tmp_path, capsys
     # a new run into the same directory
     assert train(["--cfg", TINY, "--no-progress", "--opts", "OUTPUT_DIR", str(tmp_path)]) == 2
     assert "already holds checkpoints of a run (checkpoint_e10.pth)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("key,value", [("TEST.INIT_BOX", "raw"), ("TEST.FIRST_FRAME_BOX", "init")])
+def test_test_section_keys_that_change_result_files_are_in_the_box_fingerprint(key, value):
+    base = box_config(get_default_config())
+    other = get_default_config()
+    merge_opts(other, [key, value])
+    assert differences({"config": base}, {"config": box_config(other)}) == [
+        f"{key} {base[key]!r} -> {value!r}"]
+
+
+def test_dataset_annotation_files_are_locations_not_training_settings():
+    a, b = get_default_config(), get_default_config()
+    merge_opts(b, ["DATASET.SOURCES.VID.ANNO", "/elsewhere/train.json",
+                   "DATASET.SOURCES.COCO.ANNO", "/x/train2017.json"])
+    assert training_config(a) == training_config(b)
+    merge_opts(b, ["DATASET.SOURCES.VID.NUM_USE", "5"])  # not a location: part of the run
+    assert differences({"config": training_config(a)}, {"config": training_config(b)}) == [
+        "DATASET.SOURCES.VID.NUM_USE 100000 -> 5"]
+
+
+def test_state_digest_reads_every_tensor_past_a_non_tensor_entry():
+    a = {"a": torch.zeros(2), "b": 5, "c": torch.ones(3)}
+    b = {"a": torch.zeros(2), "b": 5, "c": torch.full((3,), 2.0)}
+    assert state_digest(a) != state_digest(b)              # "c" comes after the skipped non-tensor "b"
+    assert state_digest(a) == state_digest({**a, "b": 6})  # non-tensor entries are not part of the weights
+
+
+def test_factory_fingerprint_is_the_spec_and_the_module_file_digest():
+    import hashlib
+
+    from siamcorners.engine.fingerprint import factory_fingerprint
+    import siamcorners.tracker.tracker as module
+
+    with open(module.__file__, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
+    spec = "siamcorners.tracker.tracker:SiamCornersTracker"
+    assert factory_fingerprint(spec) == {"format": "siamcorners-fingerprint", "tracker": "factory", "factory": spec,
+                                         "code": {"siamcorners.tracker.tracker": digest}}
+    # the module is what precedes the first ':'; a module that cannot be found has no code entry
+    assert factory_fingerprint(spec + ":extra")["code"] == {"siamcorners.tracker.tracker": digest}
+    assert factory_fingerprint("no_such_module_xyz:make")["code"] == {}
+    assert factory_fingerprint("siamcorners:make")["code"] == {
+        "siamcorners": hashlib.sha256(open(importlib.util.find_spec("siamcorners").origin, "rb").read()).hexdigest()}
+
+
+def test_tracking_fingerprint_record_and_unreadable_weights(tmp_path):
+    """The record stored beside results (its keys are read back by later runs), and a bad snapshot named."""
+    import siamcorners
+    from siamcorners.engine.fingerprint import weights_digest
+
+    save_checkpoint(str(tmp_path / "w.pth"), torch.nn.Linear(2, 2))
+    cfg = get_default_config()
+    fp = tracking_fingerprint(cfg, str(tmp_path / "w.pth"))
+    assert sorted(fp) == ["code", "config", "format", "tracker", "version", "weights"]
+    assert (fp["format"], fp["tracker"], fp["version"]) == ("siamcorners-fingerprint", "siamcorners",
+                                                             siamcorners.__version__)
+    assert fp["config"] == box_config(cfg) and fp["code"] == code_digests()
+    (tmp_path / "bad.pth").write_text("not a checkpoint\n")
+    with pytest.raises(BenchmarkError, match=r"bad\.pth"):
+        weights_digest(str(tmp_path / "bad.pth"))
+
+
+def test_differences_names_every_kind_of_change():
+    """The refusal message's items: tracker, config keys (absent on one side, long values shortened), weights,
+    version, and at most 4 changed code files plus a count."""
+    old = {"tracker": "siamcorners", "version": "1.0", "weights": "a" * 64,
+           "config": {"TRACK.LR": 0.39, "TRACK.GONE": 1, "DECODE.TOPK": 12},
+           "code": {f"siamcorners/f{i}.py": "0" * 64 for i in range(6)}}
+    new = {"tracker": "siamcorners", "version": "1.1", "weights": "b" * 64,
+           "config": {"TRACK.LR": 0.39, "TRACK.NEW": "x" * 50, "DECODE.TOPK": 15},
+           "code": {**{f"siamcorners/f{i}.py": "1" * 64 for i in range(5)}, "siamcorners/f5.py": "0" * 64}}
+    assert differences(old, new) == [
+        "DECODE.TOPK 12 -> 15",
+        "TRACK.GONE 1 -> (absent)",
+        "TRACK.NEW (absent) -> '" + "x" * 36 + "...",
+        "weights differ",
+        "siamcorners version 1.0 -> 1.1",
+        "code differs: siamcorners/f0.py, siamcorners/f1.py, siamcorners/f2.py, siamcorners/f3.py and 1 more"]
+    assert differences(old, old) == []
+    # a custom factory against SiamCorners: only the tracker line (nothing else compares)
+    factory = {"tracker": "factory", "factory": "pkg.mod:make", "code": {"pkg.mod": "c" * 64}}
+    assert differences(old, factory) == ["tracker siamcorners -> pkg.mod:make"]
+    assert differences(factory, old) == ["tracker pkg.mod:make -> siamcorners"]
+    # two factories: the spec and their code
+    other = {"tracker": "factory", "factory": "pkg.mod:make2", "code": {"pkg.mod": "d" * 64}}
+    assert differences(factory, other) == ["tracker pkg.mod:make -> pkg.mod:make2", "code differs: pkg.mod"]
+
+
+def test_differences_shorten_values_longer_than_40_characters():
+    keep, cut = "z" * 38, "y" * 39  # reprs of 40 and 41 characters
+    assert differences({"config": {}}, {"config": {"A": keep, "B": cut}}) == [
+        f"A (absent) -> '{keep}'", "B (absent) -> '" + "y" * 36 + "..."]

@@ -1,0 +1,42 @@
+"""The shipped model experiments/siamcorners_tiny_synthetic/model.pth scores what its README says on a small held-out
+set, so a regression anywhere on the tracking path (crops, network, decoding, post-processing, result files,
+metrics) shows up in CI.
+
+The set is the first 4 videos of the README's held-out set (``make_synthetic.py --videos 20 --seed 1``: video k is
+``make_video((1, k))``), tracked and scored with the README's commands (tools/test.py, tools/eval.py). The README
+states their success AUC and the tolerance (float rounding of another torch / OpenCV build); a tracker that
+stops following the target falls to the static box's level (about 0.2) and fails by far.
+"""
+import json
+import os
+
+import pytest
+
+from siamcorners.benchmarks import Benchmark
+from siamcorners.cli import test as test_tool
+from siamcorners.data.synthetic import write_otb_dataset
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EXPERIMENT = os.path.join(ROOT, "experiments", "siamcorners_tiny_synthetic")
+README_AUC_4 = 0.463        # experiments/siamcorners_tiny_synthetic/README.md, "CI check" row
+TOLERANCE = 0.03            # ditto
+
+
+def test_readme_states_the_checked_number():
+    with open(os.path.join(EXPERIMENT, "README.md"), encoding="utf-8") as f:
+        text = f.read()
+    assert f"| first 4 videos of `--videos 20 --seed 1` (CI check, tolerance ±{TOLERANCE}) | **{README_AUC_4:.3f}**" in text
+
+
+def test_shipped_tiny_model_scores_its_readme_auc_on_held_out_videos(tmp_path, capsys):
+    data = str(tmp_path / "heldout")
+    write_otb_dataset(data, 4, seed=1)
+    rc = test_tool.main(["--cfg", os.path.join(EXPERIMENT, "config.yaml"), "--snapshot",
+                         os.path.join(EXPERIMENT, "model.pth"), "--tracker-name", "tiny", "--dataset", "synthetic",
+                         "--dataset-root", data, "--out", str(tmp_path / "results"), "--no-progress",
+                         "--threads", "1"])
+    assert rc == 0, capsys.readouterr().err
+    bench = Benchmark("synthetic", data, str(tmp_path / "results" / "synthetic"))
+    (evaluation,) = bench.evaluate(["tiny"])
+    auc = evaluation.scores["success_auc"]
+    assert auc == pytest.approx(README_AUC_4, abs=TOLERANCE), json.dumps(evaluation.per_video, indent=1)

@@ -1,0 +1,158 @@
+"""Mutation testing of the numerical core with mutmut 3 (a benchmark of the test suite, not part of CI).
+
+    pip install "mutmut>=3.8,<4"                 # into a venv (it is not a runtime or test dependency)
+    python tools/mutation.py                     # every core file (about an hour per few files on 2 cores)
+    python tools/mutation.py --files metrics fingerprint --max-children 2
+    python tools/mutation.py --report            # only print the table of the last runs (docs/testing.md)
+    python tools/mutation.py --show metrics      # the diff of every surviving mutant of one file
+
+Each core file (`TARGETS`) is mutated on its own, in a scratch copy of the repository under ``--work`` (default
+``$TMPDIR/siamcorners-mutation/<file>``; nothing is written into the checkout), and each mutant is tested only with
+the test files that check that file, of which mutmut runs just the tests that execute the mutated function (its
+coverage pass). The score is killed / (killed + survived + timeout-free survivors); mutants that no selected test
+reaches ("no tests") count as survivors. Re-running resumes: mutmut keeps its results in the scratch copy.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections import Counter
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# core file (under siamcorners/) -> the test files that check it
+TARGETS: dict[str, list[str]] = {
+    "models/losses.py": ["tests/test_losses.py"],
+    "data/targets.py": ["tests/test_targets.py"],
+    "data/crops.py": ["tests/test_crops.py"],
+    "data/sources.py": ["tests/test_datasets.py"],
+    "models/decode.py": ["tests/test_decode.py"],
+    "tracker/postprocess.py": ["tests/test_postprocess.py"],
+    "tracker/tracker.py": ["tests/test_tracker.py", "tests/test_switches_reach.py"],
+    "benchmarks/metrics.py": ["tests/test_metrics.py"],
+    "benchmarks/otb.py": ["tests/test_readers.py", "tests/test_lookup_tables.py"],
+    "benchmarks/uav.py": ["tests/test_readers.py", "tests/test_lookup_tables.py"],
+    "benchmarks/lasot.py": ["tests/test_readers.py", "tests/test_lookup_tables.py"],
+    "benchmarks/nfs.py": ["tests/test_readers.py"],
+    "benchmarks/trackingnet.py": ["tests/test_readers.py"],
+    "benchmarks/got10k.py": ["tests/test_readers.py"],
+    "benchmarks/textio.py": ["tests/test_readers.py", "tests/test_groundtruth_rows.py"],
+    "engine/fingerprint.py": ["tests/test_run_fingerprints.py"],
+    "engine/optim.py": ["tests/test_train_hyperparameters.py", "tests/test_trainer.py"],
+    "engine/lr_scheduler.py": ["tests/test_lr_scheduler.py", "tests/test_train_hyperparameters.py"],
+    "engine/trainer.py": ["tests/test_train_hyperparameters.py", "tests/test_trainer.py"],
+    "config.py": ["tests/test_config.py", "tests/test_config_files.py"],
+}
+
+# mutmut's exit codes -> verdicts (mutmut.stats.status_by_exit_code, 3.8)
+_VERDICT = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests", 34: "skipped", 36: "timeout",
+            37: "killed", None: "not checked", 24: "timeout", -24: "timeout", 152: "timeout", 255: "timeout"}
+
+
+# besides the package and tests/, what the tests read (mutmut runs them in its own copy, <folder>/mutants)
+_ALSO_COPY = ("pytest.ini", "configs", "experiments", "tools", "docs", "README.md", "MODEL_ZOO.md", "requirements",
+              "requirements.txt", "LICENSE")
+
+
+def _name(path: str) -> str:
+    return os.path.splitext(os.path.basename(path))[0]
+
+
+def _mutmut() -> list[str]:
+    exe = shutil.which("mutmut")
+    return [exe] if exe else [sys.executable, "-m", "mutmut"]
+
+
+def prepare(work: str, target: str, tests: list[str]) -> str:
+    """A scratch copy of the package and tests with a setup.cfg for one target; returns its folder."""
+    folder = os.path.join(work, _name(target))
+    os.makedirs(folder, exist_ok=True)
+    # the tracked files as they are in the working tree (tests read configs/, experiments/, tools/, docs)
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
+    for rel in listed.decode().split("\0"):
+        src = os.path.join(ROOT, rel)
+        if rel and os.path.isfile(src) and rel != "setup.cfg":
+            dst = os.path.join(folder, rel)
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            shutil.copy2(src, dst)
+    with open(os.path.join(folder, "setup.cfg"), "w") as f:
+        f.write("[mutmut]\nsource_paths=siamcorners\n"
+                f"only_mutate=siamcorners/{target}\n"
+                "pytest_add_cli_args_test_selection=\n" + "".join(f"    {t}\n" for t in tests) +
+                "also_copy=\n" + "".join(f"    {x}\n" for x in _ALSO_COPY if os.path.exists(os.path.join(folder, x))) +
+                "pytest_add_cli_args=\n    -p\n    no:cacheprovider\n    -x\n"
+                "process_isolation=forkserver\n")
+    return folder
+
+
+def verdicts(folder: str, target: str) -> dict[str, str]:
+    """{mutant name: verdict} from mutmut's meta file of ``target`` ({} before a run)."""
+    meta = os.path.join(folder, "mutants", "siamcorners", target + ".meta")
+    if not os.path.isfile(meta):
+        return {}
+    with open(meta) as f:
+        codes = json.load(f)["exit_code_by_key"]
+    return {k: _VERDICT.get(v, "suspicious") for k, v in codes.items()}
+
+
+def score_row(target: str, v: dict[str, str]) -> str:
+    c = Counter(v.values())
+    killed = c["killed"]
+    alive = c["survived"] + c["no tests"] + c["suspicious"]
+    checked = killed + alive + c["timeout"]
+    pct = f"{100 * (killed + c['timeout']) / checked:.1f} %" if checked else "-"
+    return (f"| `{target}` | {len(v)} | {killed} | {c['timeout']} | {c['survived']} | {c['no tests']} | "
+            f"{c['not checked']} | {pct} |")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--files", nargs="*", help="core files by name (e.g. metrics fingerprint); default: all")
+    p.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "siamcorners-mutation"),
+                   help="scratch folder (one copy of the repository per file)")
+    p.add_argument("--max-children", type=int, default=1, help="mutants tested in parallel")
+    p.add_argument("--report", action="store_true", help="only print the score table of earlier runs")
+    p.add_argument("--show", metavar="FILE", help="print the diff of each surviving mutant of FILE")
+    args = p.parse_args(argv)
+    names = {_name(t): t for t in TARGETS}
+    chosen = list(TARGETS) if not args.files else []
+    for n in args.files or []:
+        if n not in names:
+            print(f"error: --files {n!r} is not a core file; choose from {sorted(names)}", file=sys.stderr)
+            return 2
+        chosen.append(names[n])
+    if args.show:
+        target = names.get(args.show)
+        if target is None:
+            print(f"error: --show {args.show!r} is not a core file", file=sys.stderr)
+            return 2
+        folder = os.path.join(args.work, _name(target))
+        for mutant, verdict in verdicts(folder, target).items():
+            if verdict in ("survived", "no tests"):
+                subprocess.run(_mutmut() + ["show", mutant], cwd=folder, check=False)
+        return 0
+    if not args.report:
+        for target in chosen:
+            folder = prepare(args.work, target, TARGETS[target])
+            print(f"== {target}: mutmut in {folder}", flush=True)
+            env = dict(os.environ)
+            shared = os.path.join(os.path.dirname(ROOT), "shared")   # tests/conftest.py: reference data and frames
+            if "SIAMCORNERS_SHARED" not in env and os.path.isdir(shared):
+                env["SIAMCORNERS_SHARED"] = shared
+            with open(os.path.join(folder, "mutmut.log"), "w") as log:
+                subprocess.run(_mutmut() + ["run", "--max-children", str(args.max_children)], cwd=folder, env=env,
+                               stdout=log, stderr=subprocess.STDOUT, check=False)
+    print("| file | mutants | killed | timeout | survived | no tests | not run | killed + timeout |")
+    print("|---|---|---|---|---|---|---|---|")
+    for target in chosen:
+        print(score_row(target, verdicts(os.path.join(args.work, _name(target)), target)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
