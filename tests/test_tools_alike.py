@@ -24,19 +24,7 @@ from siamcorners.data.synthetic import write_otb_dataset
 from siamcorners.models import build_model
 from siamcorners.models.checkpoint import save_checkpoint
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TINY_CFG = os.path.join(ROOT, "experiments", "siamcorners_tiny_synthetic", "config.yaml")
-TINY_MODEL = os.path.join(ROOT, "experiments", "siamcorners_tiny_synthetic", "model.pth")
-ENV = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")]))
-
-
-def one_error_line(err, *needles):
-    assert "Traceback" not in err, err
-    lines = [line for line in err.splitlines() if line.startswith("error: ")]
-    assert len(lines) == 1, err
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-    return lines[0]
+from fixtures.cli import ENV, ROOT, TINY_CFG, TINY_MODEL, one_error_line  # noqa: F401
 
 
 class _Evil:
