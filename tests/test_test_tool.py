@@ -243,7 +243,8 @@ def test_a_worker_that_cannot_build_its_tracker_stops_the_run_with_one_line(tmp_
     rc, err = _run_with_deadline(cmd + ["--workers", "2"], env)              # one worker of two fails to start
     assert rc == 2, err
     line = _one_error_line(err)
-    assert re.search(r"worker [12] of 2 \(device cpu\) could not build its tracker: RuntimeError: CUDA out of "
+    assert re.search(r"worker [12] of 2 \(device cpu\) could not build its tracker: (BenchmarkError: --tracker-factory "
+                     r"fake_trackers:second_fails: second_fails\('cpu'\) raised )?RuntimeError: CUDA out of "
                      r"memory\. Tried to allocate 2\.00 GiB on cpu \(fake\)", line), line
     done = sorted(f for f in os.listdir(tdir) if f.endswith(".txt"))
     assert f"{len(done)} of 4 videos have finished result files in {tdir} (kept" in line, line
