@@ -56,7 +56,7 @@ def _mismatch_hint(cfg: Mapping, saved: Mapping | None) -> str:
     diff = ", ".join(f"{k} {v!r} (config: {ours[k]!r})" for k, v in shown)
     fits = _fitting_configs(differ)
     opts = " ".join(f"{k} {_yaml(v)}" for k, v in differ.items())
-    fix = f"use --cfg {fits[0]}" if fits else "use the config it was trained with"
+    fix = ("use " + " or ".join(f"--cfg {f}" for f in fits[:3])) if fits else "use the config it was trained with"
     return f"it was trained with {diff}; {fix}, or add --opts {opts}"
 
 
