@@ -198,12 +198,18 @@ def check_resume_config(cfg: Mapping, path: str, label: str = "--resume") -> Non
     if not isinstance(saved, Mapping):
         raise RunDirectoryError(f"{label} {path}: the checkpoint has no config, so the run it continues is unknown; "
                                 f"start a new run from its weights with --opts TRAIN.PRETRAINED {path}")
-    diff = differences({"config": training_config(saved)}, {"config": training_config(cfg)})
+    diff = _training_differences(saved, cfg)
     if diff:
         raise RunDirectoryError(
-            f"{label} {path}: the checkpoint was made with another config (checkpoint -> now: "
-            f"{'; '.join(diff[:6] + (['...'] if len(diff) > 6 else []))}); continuing it with this config would "
-            f"make one run of two configs; {how}")
+            f"{label} {path}: the checkpoint was made with another config (checkpoint -> now: {diff}); continuing "
+            f"it with this config would make one run of two configs; {how}")
+
+
+def _training_differences(saved: Mapping, cfg: Mapping) -> str:
+    """The training-config keys that differ between a checkpoint's stored config and ``cfg``, as one
+    ``KEY old -> new; ...`` text (at most 6, then ``...``); empty when none differ."""
+    diff = differences({"config": training_config(saved)}, {"config": training_config(cfg)})
+    return "; ".join(diff[:6] + (["..."] if len(diff) > 6 else []))
 
 
 def claim_run_directory(cfg: Mapping, snapshot_dir: str, resume: str, overwrite: bool = False,
@@ -258,9 +264,8 @@ def claim_run_directory(cfg: Mapping, snapshot_dir: str, resume: str, overwrite:
         raise RunDirectoryError(str(e)) from None
     if not isinstance(saved, Mapping):
         raise RunDirectoryError(f"{newest}: checkpoint has no config, so the run it belongs to is unknown; {how}")
-    diff = differences({"config": training_config(saved)}, {"config": training_config(cfg)})
+    diff = _training_differences(saved, cfg)
     if diff:
         raise RunDirectoryError(
             f"{snapshot_dir}: holds a run with another config (checkpoint {os.path.basename(newest)} -> now: "
-            f"{'; '.join(diff[:6] + (['...'] if len(diff) > 6 else []))}); resuming it with this config would mix "
-            f"two runs; resume with the same config, or {how}")
+            f"{diff}); resuming it with this config would mix two runs; resume with the same config, or {how}")
