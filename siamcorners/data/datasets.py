@@ -32,7 +32,8 @@ def build_source(name: str, spec: Mapping, data_root: Optional[str] = None, exem
             raise ValueError("DATASET.SOURCES.STILLS: ROOT (the image folder) must be set")
         return StillSource(name, _resolve(spec["ROOT"], data_root), seed=spec["SEED"], num_use=spec["NUM_USE"],
                            paste=spec["PASTE"], canvas=spec["CANVAS"], blur=spec["BLUR"],
-                           exemplar_size=exemplar_size, context_amount=context_amount)
+                           appearance=spec["APPEARANCE"], exemplar_size=exemplar_size,
+                           context_amount=context_amount)
     if not spec["ROOT"] or not spec["ANNO"]:
         raise ValueError(f"DATASET.SOURCES.{name}: ROOT and ANNO must be set")
     return CropSource(name, _resolve(spec["ROOT"], data_root), _resolve(spec["ANNO"], data_root),
