@@ -133,3 +133,49 @@ def test_collect_photos_copies_package_images_with_sources(tmp_path):
     assert "matplotlib/grace_hopper.jpg\tmatplotlib==" in listing
     with pytest.raises(ValueError, match="unknown photo package 'pillow'"):
         collect_photos(str(tmp_path / "other"), ["pillow"])
+
+
+def test_appearance_change_alters_the_search_target_only(tmp_path):
+    """APPEARANCE: in pasted pairs the search frame's target is the region seen changed (view, rotation, light);
+    the template frame, the label boxes and everything outside the search target are those of the same pair with
+    the change left out; a region moved by half its width (shift 0.5), turned 180 degrees or lit differently is what
+    the patch shows."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    rng_img = np.random.default_rng(2)
+    for name in ("a.png", "b.png"):
+        cv2.imwrite(str(folder / name), (rng_img.random((220, 260, 3)) * 255).astype(np.uint8))
+    class Unchanged(StillSource):   # the same random draws, the change itself left out
+        @staticmethod
+        def _changed_patch(image, region, change):
+            x, y, w, h = region
+            return image[y:y + h, x:x + w]
+
+    plain = Unchanged("STILLS", str(folder), seed=4, num_use=-1, paste=1.0, blur=0.0, appearance=1.0)
+    changed = StillSource("STILLS", str(folder), seed=4, num_use=-1, paste=1.0, blur=0.0, appearance=1.0)
+    differs = 0
+    for k in range(6):
+        t0, t1 = Target("a.png", str(50 + k), 0), Target("a.png", str(50 + k), 1)
+        (f0, b0), (g0, c0) = plain.frame(t0), changed.frame(t0)
+        (f1, b1), (g1, c1) = plain.frame(t1), changed.frame(t1)
+        assert np.array_equal(b0, c0) and np.array_equal(b1, c1)   # the labels do not move
+        x, y, w, h = (int(v) for v in c1)
+        assert np.array_equal(f0, g0)                               # the template frame is untouched
+        outside = np.ones(f1.shape[:2], bool)
+        outside[y:y + h, x:x + w] = False
+        assert np.array_equal(f1[outside], g1[outside])             # only the target changes in the search frame
+        differs += not np.array_equal(f1[y:y + h, x:x + w], g1[y:y + h, x:x + w])
+    assert differs == 6
+    image = cv2.imread(str(folder / "a.png"))
+    identity = {"shift": np.zeros(2), "zoom": np.ones(2), "angle": 0.0, "gain": 1.0, "offset": 0.0,
+                "colour": np.ones(3)}
+    assert np.array_equal(StillSource._changed_patch(image, (40, 30, 81, 61), identity), image[30:91, 40:121])
+    turned = StillSource._changed_patch(image, (40, 30, 81, 61), {**identity, "angle": 180.0})
+    assert np.array_equal(turned, image[30:91, 40:121][::-1, ::-1])
+    moved = StillSource._changed_patch(image, (40, 30, 80, 60), {**identity, "shift": np.array([0.5, 0.0])})
+    assert np.array_equal(moved, image[30:90, 80:160])
+    lit = StillSource._changed_patch(image, (40, 30, 80, 60), {**identity, "gain": 0.5, "offset": 10.0})
+    want = np.clip(image[30:90, 40:120].astype(np.float32) * 0.5 + 10.0, 0, 255).astype(np.uint8)
+    assert np.array_equal(lit, want)
+    with pytest.raises(ValueError, match="APPEARANCE"):
+        StillSource("STILLS", str(folder), seed=0, num_use=-1, appearance=1.5)
