@@ -177,3 +177,16 @@ def test_collect_photos_removes_only_its_own_stale_files(tmp_path, monkeypatch):
     assert sorted(os.listdir(out / "skimage")) == ["chelsea.png", "mine.png"]
     assert (out / "mine.jpg").read_bytes() == b"user photo"
     assert "camera.png" not in (out / "SOURCES.txt").read_text()
+
+
+def test_prepare_stills_tool_names_a_bad_package_or_kind_in_one_line(tmp_path, capsys):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("prepare_stills", os.path.join(ROOT, "tools", "prepare", "stills.py"))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    for args, expected in ((["--packages", "pillow"], "unknown photo package 'pillow'"),
+                           (["--kinds", "people"], "unknown photo kind 'people'")):
+        rc = tool.main(["--out", str(tmp_path / "stills")] + args)
+        err = capsys.readouterr().err.strip().splitlines()
+        assert rc == 2 and len(err) == 1 and err[0].startswith("error: ") and expected in err[0]
+    assert not (tmp_path / "stills").exists()

@@ -46,7 +46,8 @@ def main(argv=None) -> int:
         return 0
 
     return run_guarded(body, args, "tools/prepare/deadleaves.py", argv,
-                       resume_hint=lambda: f"{done[0]} of {args.count} images are in {args.out}")
+                       resume_hint=lambda: f"{done[0]} of {args.count} images are in {args.out}",
+                       extra_errors=(ValueError,))
 
 
 if __name__ == "__main__":

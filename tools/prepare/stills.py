@@ -36,7 +36,7 @@ def main(argv=None) -> int:
         print(f"{len(copied)} photos in {args.out} (see {os.path.join(args.out, 'SOURCES.txt')})")
         return 0 if copied else 2
 
-    return run_guarded(body, args, "tools/prepare/stills.py", argv)
+    return run_guarded(body, args, "tools/prepare/stills.py", argv, extra_errors=(ValueError,))
 
 
 if __name__ == "__main__":
