@@ -231,6 +231,9 @@ DEFAULTS: dict = {
             "STILLS": {"ROOT": "training_dataset/stills", "ANNO": "", "FRAME_RANGE": 1, "NUM_USE": -1, "SEED": 0,
                        "PASTE": 0.5, "CANVAS": [360, 480], "BLUR": 0.3,  # photos: tools/prepare/stills.py, data/stills.py
                        "APPEARANCE": 0.0},  # pasted pairs whose search frame shows the target changed (data/stills.py)
+            "PROCEDURAL": {"ROOT": "training_dataset/procedural", "ANNO": "", "FRAME_RANGE": 1, "NUM_USE": -1, "SEED": 0,
+                           "PASTE": 0.5, "CANVAS": [360, 480], "BLUR": 0.3,  # as STILLS: tools/prepare/deadleaves.py
+                           "APPEARANCE": 0.0},
             "SYNTHETIC": {"ROOT": "", "ANNO": "", "FRAME_RANGE": 30, "NUM_USE": 2000, "SEED": 0,
                           "FRAMES": 60, "IMAGE_SIZE": [240, 320],
                           "VIDEOS": 200},  # videos make_video((SEED, k)), k < VIDEOS (= write_otb_dataset(seed=SEED))

@@ -127,10 +127,11 @@ def test_train_cli_names_a_missing_image_folder(tmp_path, capsys):
 def test_collect_photos_copies_package_images_with_sources(tmp_path):
     pytest.importorskip("matplotlib")
     copied = collect_photos(str(tmp_path / "stills"), ["matplotlib"])
-    assert str(tmp_path / "stills" / "matplotlib" / "grace_hopper.jpg") in copied
-    assert cv2.imread(str(tmp_path / "stills" / "matplotlib" / "grace_hopper.jpg")).shape == (600, 512, 3)
+    assert copied == [str(tmp_path / "stills" / "matplotlib" / "grace_hopper.jpg")]  # not the logo, not clip-art
+    assert cv2.imread(copied[0]).shape == (600, 512, 3)
     listing = (tmp_path / "stills" / "SOURCES.txt").read_text()
-    assert "matplotlib/grace_hopper.jpg\tmatplotlib==" in listing
+    assert "matplotlib/grace_hopper.jpg\tmatplotlib==" in listing and "public domain" in listing
+    assert "logo2.png" not in listing and "Minduka" not in listing
     with pytest.raises(ValueError, match="unknown photo package 'pillow'"):
         collect_photos(str(tmp_path / "other"), ["pillow"])
 
@@ -179,3 +180,59 @@ def test_appearance_change_alters_the_search_target_only(tmp_path):
     assert np.array_equal(lit, want)
     with pytest.raises(ValueError, match="APPEARANCE"):
         StillSource("STILLS", str(folder), seed=0, num_use=-1, appearance=1.5)
+
+
+def _fake_package(tmp_path, monkeypatch, files):
+    """A fake installed 'skimage' whose data folder holds ``files`` {name: image}; returns its folder."""
+    import siamcorners.data.package_photos as pp
+    folder = tmp_path / "site" / "skimage" / "data"
+    folder.mkdir(parents=True)
+    for name, image in files.items():
+        cv2.imwrite(str(folder / name), image)
+    monkeypatch.setattr(pp, "_package_dir", lambda module: str(folder.parent) if module == "skimage" else None)
+    monkeypatch.setattr(pp.importlib.metadata, "version", lambda dist: "9.9")
+    return folder
+
+
+def test_collect_photos_selects_listed_photos_by_kind_and_colour(tmp_path, monkeypatch):
+    rng = np.random.default_rng(0)
+    colour, grey = (rng.random((80, 90, 3)) * 255).astype(np.uint8), (rng.random((70, 100)) * 255).astype(np.uint8)
+    _fake_package(tmp_path, monkeypatch, {"chelsea.png": colour, "camera.png": grey, "ihc.png": colour,
+                                          "logo.png": colour, "rocket.jpg": colour[:40]})  # rocket: too small
+    out = tmp_path / "stills"
+    names = lambda paths: sorted(os.path.basename(p) for p in paths)  # noqa: E731
+    assert names(collect_photos(str(out), ["skimage"])) == ["camera.png", "chelsea.png"]
+    rows = [r.split("\t") for r in (out / "SOURCES.txt").read_text().splitlines() if not r.startswith("#")]
+    assert [(r[0], r[1], r[2], r[3]) for r in rows] == [
+        ("skimage/camera.png", "scikit-image==9.9", "scene", "grey 70x100"),
+        ("skimage/chelsea.png", "scikit-image==9.9", "scene", "colour 80x90")]
+    assert "CC0" in rows[0][4] and "skimage.data.camera()" in rows[0][4]
+    assert names(collect_photos(str(out), ["skimage"], ["scene", "science"], gray=False)) == ["chelsea.png", "ihc.png"]
+    with pytest.raises(ValueError, match="unknown photo kind 'people'"):
+        collect_photos(str(out), ["skimage"], ["people"])
+
+
+def test_collect_photos_removes_only_its_own_stale_files(tmp_path, monkeypatch):
+    image = (np.random.default_rng(1).random((80, 90, 3)) * 255).astype(np.uint8)
+    _fake_package(tmp_path, monkeypatch, {"chelsea.png": image, "camera.png": image[..., 0]})
+    out = tmp_path / "stills"
+    collect_photos(str(out), ["skimage"])
+    (out / "mine.jpg").write_bytes(b"user photo")
+    (out / "skimage" / "mine.png").write_bytes(b"user photo")
+    collect_photos(str(out), ["skimage"], gray=False)   # camera.png (grey, ours) is no longer selected
+    assert sorted(os.listdir(out / "skimage")) == ["chelsea.png", "mine.png"]
+    assert (out / "mine.jpg").read_bytes() == b"user photo"
+    assert "camera.png" not in (out / "SOURCES.txt").read_text()
+
+
+def test_prepare_stills_tool_names_a_bad_package_or_kind_in_one_line(tmp_path, capsys):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("prepare_stills", os.path.join(ROOT, "tools", "prepare", "stills.py"))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    for args, expected in ((["--packages", "pillow"], "unknown photo package 'pillow'"),
+                           (["--kinds", "people"], "unknown photo kind 'people'")):
+        rc = tool.main(["--out", str(tmp_path / "stills")] + args)
+        err = capsys.readouterr().err.strip().splitlines()
+        assert rc == 2 and len(err) == 1 and err[0].startswith("error: ") and expected in err[0]
+    assert not (tmp_path / "stills").exists()

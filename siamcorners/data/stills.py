@@ -44,7 +44,8 @@ def list_images(root: str, name: str = "STILLS") -> List[str]:
         paths += [os.path.join(dirpath, f) for f in sorted(filenames) if f.lower().endswith(IMAGE_EXTENSIONS)]
     if not paths:
         raise ValueError(f"DATASET.SOURCES.{name}.ROOT: no image ({', '.join(IMAGE_EXTENSIONS)}) in {root} "
-                         f"(tools/prepare/stills.py collects the photos that installed packages ship)")
+                         f"(tools/prepare/stills.py collects the photos that installed packages ship, "
+                         f"tools/prepare/deadleaves.py writes procedural images)")
     return sorted(paths)
 
 
