@@ -116,9 +116,12 @@ DEFAULTS: dict = {
     "MODEL": {
         "LEVELS": [3, 4, 5],          # backbone stages used: any subset of conv3/conv4/conv5 (Table III)
         "BACKBONE": {
-            "TYPE": "resnet50",       # "resnet50" (official geometry), "resnet18_small" (CPU experiments) or
-                                      # "mobilenetv2" (pysot's dilated MobileNetV2, light real-time profile)
-            "WIDTH": 64,              # stem width of the small backbone (ignored by resnet50)
+            "TYPE": "resnet50",       # "resnet50" (official geometry), "resnet18_small" (CPU experiments),
+                                      # "mobilenetv2" (pysot's dilated MobileNetV2, light real-time profile) or
+                                      # "gradient" (fixed gradient/colour cells + learned convs, real video on CPU)
+            "WIDTH": 64,              # stem width of the small backbone; learned channels of "gradient"
+                                      # (ignored by resnet50)
+            "DEPTH": 2,               # learned 3x3 conv blocks of the "gradient" backbone (ignored by the others)
             "WIDTH_MULT": 1.4,        # mobilenetv2 channel multiplier: 1.4 = pysot's (levels 44/134/448 channels);
                                       # 1.0 = torchvision's ImageNet file (32/96/320); ignored by the ResNets
             "PRETRAINED": "",         # local file: pysot resnet50.model or torchvision resnet50 / mobilenet_v2 state dict
@@ -226,7 +229,11 @@ DEFAULTS: dict = {
             "OWN": {"ROOT": "training_dataset/own/crop511", "ANNO": "training_dataset/own/train.json",
                     "FRAME_RANGE": 100, "NUM_USE": -1},  # your own videos: tools/prepare/sequences.py (README)
             "STILLS": {"ROOT": "training_dataset/stills", "ANNO": "", "FRAME_RANGE": 1, "NUM_USE": -1, "SEED": 0,
-                       "PASTE": 0.5, "CANVAS": [360, 480], "BLUR": 0.3},  # photos: tools/prepare/stills.py, data/stills.py
+                       "PASTE": 0.5, "CANVAS": [360, 480], "BLUR": 0.3,  # photos: tools/prepare/stills.py, data/stills.py
+                       "APPEARANCE": 0.0},  # pasted pairs whose search frame shows the target changed (data/stills.py)
+            "PROCEDURAL": {"ROOT": "training_dataset/procedural", "ANNO": "", "FRAME_RANGE": 1, "NUM_USE": -1, "SEED": 0,
+                           "PASTE": 0.5, "CANVAS": [360, 480], "BLUR": 0.3,  # as STILLS: tools/prepare/deadleaves.py
+                           "APPEARANCE": 0.0},
             "SYNTHETIC": {"ROOT": "", "ANNO": "", "FRAME_RANGE": 30, "NUM_USE": 2000, "SEED": 0,
                           "FRAMES": 60, "IMAGE_SIZE": [240, 320],
                           "VIDEOS": 200},  # videos make_video((SEED, k)), k < VIDEOS (= write_otb_dataset(seed=SEED))
@@ -498,7 +505,7 @@ def load_config(path: str | None = None, opts: Sequence[str] | None = None, free
 
 
 _CHOICES = {
-    "MODEL.BACKBONE.TYPE": ("resnet50", "resnet18_small", "mobilenetv2"),
+    "MODEL.BACKBONE.TYPE": ("resnet50", "resnet18_small", "mobilenetv2", "gradient"),
     "MODEL.HEAD.CORNER_POOL": ("mcp", "ocp"),
     "MODEL.HEAD.TEMPLATES": ("four", "unified"),
     "MODEL.HEAD.POOL_IMPL": ("cummax", "logstep"),
@@ -534,7 +541,7 @@ def _get(cfg: Mapping, dotted: str) -> Any:
 # value ranges: key -> rule (see _RULES); checked after the types, before anything is built or computed
 _RANGES = {
     **{k: ">= 1" for k in (
-        "MODEL.BACKBONE.WIDTH", "MODEL.NECK.OUT_CHANNELS", "MODEL.NECK.CENTER_SIZE", "MODEL.NECK.CROP_BELOW",
+        "MODEL.BACKBONE.WIDTH", "MODEL.BACKBONE.DEPTH", "MODEL.NECK.OUT_CHANNELS", "MODEL.NECK.CENTER_SIZE", "MODEL.NECK.CROP_BELOW",
         "MODEL.HEAD.CHANNELS", "MODEL.HEAD.POOL_CHANNELS", "MODEL.HEAD.HEAD_LAST_KERNEL", "HEATMAP.SIZE",
         "DECODE.TOPK", "DECODE.NUM_PAIRS", "DECODE.NMS_KERNEL", "TRACK.EXEMPLAR_SIZE", "TRACK.INSTANCE_SIZE",
         "TRACK.HANNING_SIZE", "DATASET.VIDEOS_PER_EPOCH", "TRAIN.EPOCHS", "TRAIN.BATCH_SIZE", "TRAIN.PRINT_FREQ",
@@ -590,6 +597,10 @@ def feature_side(backbone_type: str, input_side: int) -> int:
     """Side of the (stride-8) backbone maps for an ``input_side`` square crop (127 -> 15, 255 -> 31; 0 when the
     crop is too small): ResNet stem 7x7/2 pad 0, max-pool 3x3/2 pad 1, layer2's 3x3/2 pad 0 conv; MobileNetV2
     stem 3x3/2 pad 0 and two 3x3/2 pad 0 depthwise convs (models/backbone.py, models/mobilenet.py)."""
+    if backbone_type == "gradient":
+        from .models.gradient_backbone import gradient_feature_side
+
+        return gradient_feature_side(input_side)
     if backbone_type == "mobilenetv2":
         n = _conv_side(input_side, 3, 2, 0)
         return _conv_side(_conv_side(n, 3, 2, 0), 3, 2, 0)

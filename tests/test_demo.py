@@ -87,7 +87,7 @@ def test_demo_without_weights_says_how_to_train(demo, tmp_path, monkeypatch, cap
     assert demo.main([]) != 0
     err = capsys.readouterr().err
     assert "no trained weights" in err
-    assert "python tools/train.py --cfg experiments/siamcorners_tiny_synthetic/config.yaml" in err
+    assert "python tools/train.py --cfg experiments/siamcorners_cpu/config.yaml" in err
     assert not os.listdir(tmp_path)
 
 

@@ -346,3 +346,32 @@ def test_a_cpu_only_build_on_a_cuda_device_is_an_error(tiny, tiny_export, fake_g
     with pytest.raises(ProviderError, match=r"has no CUDAExecutionProvider .*pip install onnxruntime-gpu"):
         rt.template(torch.rand(1, 4, 3, 127, 127) * 255)
     assert fake_gpu_ort.calls == []               # no session was made to run on the CPU instead
+
+
+def test_gradient_backbone_exports_and_equals_eager(bag, tmp_path):
+    """The real-video CPU model's fixed-feature backbone (strided slices, index_select, einsum) exports to ONNX and the
+    graphs give the eager outputs."""
+    import onnxruntime as ort
+
+    torch.manual_seed(0)
+    cfg = load_config(opts=["MODEL.BACKBONE.TYPE", "gradient", "MODEL.BACKBONE.WIDTH", "8", "MODEL.LEVELS", "[4]",
+                            "MODEL.BACKBONE.TRAIN_LAYERS", "[mix]", "MODEL.NECK.OUT_CHANNELS", "16",
+                            "MODEL.HEAD.CHANNELS", "16", "MODEL.HEAD.POOL_CHANNELS", "8"])
+    model = build_model(cfg)
+    probe = SiamCornersTracker(model, cfg)
+    z = probe.template_input(bag[0], BOX)
+    x, _ = probe.search_input(bag[0])
+    model = conditioned_random_model(model, z, x)
+    out = str(tmp_path / "gradient")
+    export_onnx(model, out, cfg)
+    eager = InferenceSiamCorners(model, InferenceSettings())
+    with torch.no_grad():
+        kernels = eager.template_kernels(z)
+        heat, corner = eager.heat_and_features(x, kernels)
+    sess = {n: ort.InferenceSession(os.path.join(out, f"{n}.onnx"), providers=["CPUExecutionProvider"])
+            for n in ("template", "search")}
+    k_onnx = sess["template"].run(None, {"templates": z.numpy()})[0]
+    _close(k_onnx, torch.stack(kernels, 1).numpy())
+    h_onnx, c_onnx = sess["search"].run(None, {"search": x.numpy(), "kernels": k_onnx})
+    _close(h_onnx, heat.numpy())
+    _close(c_onnx, corner.numpy())

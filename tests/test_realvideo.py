@@ -101,6 +101,8 @@ def test_realvideo_subcommand_scores_every_tracker_with_our_evaluator(tool, otb_
     (["--dataset-root", "{otb}", "--cfg", os.path.join(ROOT, "experiments", "siamcorners_tiny_synthetic",
                                                        "config.yaml")], "--snapshot"),
     (["--dataset-root", "{otb}", "--snapshot", "{missing}"], "checkpoint file not found"),
+    (["--dataset-root", "{otb}", "--also", "tiny"], "expected LABEL=EXPERIMENT_FOLDER"),
+    (["--dataset-root", "{otb}", "--also", "tiny={missing}"], "missing: "),
 ])
 def test_realvideo_bad_input_is_one_line(tool, otb_folder, tmp_path, capsys, args, message):
     args = [a.format(missing=str(tmp_path / "none"), otb=otb_folder) for a in args]
@@ -109,3 +111,18 @@ def test_realvideo_bad_input_is_one_line(tool, otb_folder, tmp_path, capsys, arg
     err = captured.err.strip().splitlines()
     assert err[-1].startswith("error:") and message in err[-1] and "Traceback" not in "".join(err)
     assert "success AUC" not in captured.out  # refused before any tracker ran
+
+
+def test_other_models_get_their_own_rows_with_their_own_config(tool, otb_folder, tmp_path):
+    js = str(tmp_path / "rv.json")
+    tiny = os.path.join(ROOT, "experiments", "siamcorners_tiny_synthetic")
+    rc = tool.main(["realvideo", "--dataset-root", otb_folder, "--threads", "1", "--trackers", "static,tiny,ours",
+                    "--also", f"tiny={tiny}", "--json-out", js, "--opts", "TRACK.WINDOW_INFLUENCE", "0.9"])
+    assert rc == 0
+    r = json.load(open(js))
+    assert [row["tracker"] for row in r["rows"]] == ["static box", "tiny", "SiamCorners"]
+    assert r["others"] == [["tiny", os.path.join("experiments", "siamcorners_tiny_synthetic", "config.yaml"),
+                            os.path.join("experiments", "siamcorners_tiny_synthetic", "model.pth")]]
+    # the default model is the real-video CPU model; the tiny model is another network: other boxes
+    assert r["cfg"] == os.path.join("experiments", "siamcorners_cpu", "config.yaml")
+    assert r["rows"][1]["per_video"] != r["rows"][2]["per_video"]

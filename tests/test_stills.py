@@ -127,9 +127,112 @@ def test_train_cli_names_a_missing_image_folder(tmp_path, capsys):
 def test_collect_photos_copies_package_images_with_sources(tmp_path):
     pytest.importorskip("matplotlib")
     copied = collect_photos(str(tmp_path / "stills"), ["matplotlib"])
-    assert str(tmp_path / "stills" / "matplotlib" / "grace_hopper.jpg") in copied
-    assert cv2.imread(str(tmp_path / "stills" / "matplotlib" / "grace_hopper.jpg")).shape == (600, 512, 3)
+    assert copied == [str(tmp_path / "stills" / "matplotlib" / "grace_hopper.jpg")]  # not the logo, not clip-art
+    assert cv2.imread(copied[0]).shape == (600, 512, 3)
     listing = (tmp_path / "stills" / "SOURCES.txt").read_text()
-    assert "matplotlib/grace_hopper.jpg\tmatplotlib==" in listing
+    assert "matplotlib/grace_hopper.jpg\tmatplotlib==" in listing and "public domain" in listing
+    assert "logo2.png" not in listing and "Minduka" not in listing
     with pytest.raises(ValueError, match="unknown photo package 'pillow'"):
         collect_photos(str(tmp_path / "other"), ["pillow"])
+
+
+def test_appearance_change_alters_the_search_target_only(tmp_path):
+    """APPEARANCE: in pasted pairs the search frame's target is the region seen changed (view, rotation, light);
+    the template frame, the label boxes and everything outside the search target are those of the same pair with
+    the change left out; a region moved by half its width (shift 0.5), turned 180 degrees or lit differently is what
+    the patch shows."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    rng_img = np.random.default_rng(2)
+    for name in ("a.png", "b.png"):
+        cv2.imwrite(str(folder / name), (rng_img.random((220, 260, 3)) * 255).astype(np.uint8))
+    class Unchanged(StillSource):   # the same random draws, the change itself left out
+        @staticmethod
+        def _changed_patch(image, region, change):
+            x, y, w, h = region
+            return image[y:y + h, x:x + w]
+
+    plain = Unchanged("STILLS", str(folder), seed=4, num_use=-1, paste=1.0, blur=0.0, appearance=1.0)
+    changed = StillSource("STILLS", str(folder), seed=4, num_use=-1, paste=1.0, blur=0.0, appearance=1.0)
+    differs = 0
+    for k in range(6):
+        t0, t1 = Target("a.png", str(50 + k), 0), Target("a.png", str(50 + k), 1)
+        (f0, b0), (g0, c0) = plain.frame(t0), changed.frame(t0)
+        (f1, b1), (g1, c1) = plain.frame(t1), changed.frame(t1)
+        assert np.array_equal(b0, c0) and np.array_equal(b1, c1)   # the labels do not move
+        x, y, w, h = (int(v) for v in c1)
+        assert np.array_equal(f0, g0)                               # the template frame is untouched
+        outside = np.ones(f1.shape[:2], bool)
+        outside[y:y + h, x:x + w] = False
+        assert np.array_equal(f1[outside], g1[outside])             # only the target changes in the search frame
+        differs += not np.array_equal(f1[y:y + h, x:x + w], g1[y:y + h, x:x + w])
+    assert differs == 6
+    image = cv2.imread(str(folder / "a.png"))
+    identity = {"shift": np.zeros(2), "zoom": np.ones(2), "angle": 0.0, "gain": 1.0, "offset": 0.0,
+                "colour": np.ones(3)}
+    assert np.array_equal(StillSource._changed_patch(image, (40, 30, 81, 61), identity), image[30:91, 40:121])
+    turned = StillSource._changed_patch(image, (40, 30, 81, 61), {**identity, "angle": 180.0})
+    assert np.array_equal(turned, image[30:91, 40:121][::-1, ::-1])
+    moved = StillSource._changed_patch(image, (40, 30, 80, 60), {**identity, "shift": np.array([0.5, 0.0])})
+    assert np.array_equal(moved, image[30:90, 80:160])
+    lit = StillSource._changed_patch(image, (40, 30, 80, 60), {**identity, "gain": 0.5, "offset": 10.0})
+    want = np.clip(image[30:90, 40:120].astype(np.float32) * 0.5 + 10.0, 0, 255).astype(np.uint8)
+    assert np.array_equal(lit, want)
+    with pytest.raises(ValueError, match="APPEARANCE"):
+        StillSource("STILLS", str(folder), seed=0, num_use=-1, appearance=1.5)
+
+
+def _fake_package(tmp_path, monkeypatch, files):
+    """A fake installed 'skimage' whose data folder holds ``files`` {name: image}; returns its folder."""
+    import siamcorners.data.package_photos as pp
+    folder = tmp_path / "site" / "skimage" / "data"
+    folder.mkdir(parents=True)
+    for name, image in files.items():
+        cv2.imwrite(str(folder / name), image)
+    monkeypatch.setattr(pp, "_package_dir", lambda module: str(folder.parent) if module == "skimage" else None)
+    monkeypatch.setattr(pp.importlib.metadata, "version", lambda dist: "9.9")
+    return folder
+
+
+def test_collect_photos_selects_listed_photos_by_kind_and_colour(tmp_path, monkeypatch):
+    rng = np.random.default_rng(0)
+    colour, grey = (rng.random((80, 90, 3)) * 255).astype(np.uint8), (rng.random((70, 100)) * 255).astype(np.uint8)
+    _fake_package(tmp_path, monkeypatch, {"chelsea.png": colour, "camera.png": grey, "ihc.png": colour,
+                                          "logo.png": colour, "rocket.jpg": colour[:40]})  # rocket: too small
+    out = tmp_path / "stills"
+    names = lambda paths: sorted(os.path.basename(p) for p in paths)  # noqa: E731
+    assert names(collect_photos(str(out), ["skimage"])) == ["camera.png", "chelsea.png"]
+    rows = [r.split("\t") for r in (out / "SOURCES.txt").read_text().splitlines() if not r.startswith("#")]
+    assert [(r[0], r[1], r[2], r[3]) for r in rows] == [
+        ("skimage/camera.png", "scikit-image==9.9", "scene", "grey 70x100"),
+        ("skimage/chelsea.png", "scikit-image==9.9", "scene", "colour 80x90")]
+    assert "CC0" in rows[0][4] and "skimage.data.camera()" in rows[0][4]
+    assert names(collect_photos(str(out), ["skimage"], ["scene", "science"], gray=False)) == ["chelsea.png", "ihc.png"]
+    with pytest.raises(ValueError, match="unknown photo kind 'people'"):
+        collect_photos(str(out), ["skimage"], ["people"])
+
+
+def test_collect_photos_removes_only_its_own_stale_files(tmp_path, monkeypatch):
+    image = (np.random.default_rng(1).random((80, 90, 3)) * 255).astype(np.uint8)
+    _fake_package(tmp_path, monkeypatch, {"chelsea.png": image, "camera.png": image[..., 0]})
+    out = tmp_path / "stills"
+    collect_photos(str(out), ["skimage"])
+    (out / "mine.jpg").write_bytes(b"user photo")
+    (out / "skimage" / "mine.png").write_bytes(b"user photo")
+    collect_photos(str(out), ["skimage"], gray=False)   # camera.png (grey, ours) is no longer selected
+    assert sorted(os.listdir(out / "skimage")) == ["chelsea.png", "mine.png"]
+    assert (out / "mine.jpg").read_bytes() == b"user photo"
+    assert "camera.png" not in (out / "SOURCES.txt").read_text()
+
+
+def test_prepare_stills_tool_names_a_bad_package_or_kind_in_one_line(tmp_path, capsys):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("prepare_stills", os.path.join(ROOT, "tools", "prepare", "stills.py"))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    for args, expected in ((["--packages", "pillow"], "unknown photo package 'pillow'"),
+                           (["--kinds", "people"], "unknown photo kind 'people'")):
+        rc = tool.main(["--out", str(tmp_path / "stills")] + args)
+        err = capsys.readouterr().err.strip().splitlines()
+        assert rc == 2 and len(err) == 1 and err[0].startswith("error: ") and expected in err[0]
+    assert not (tmp_path / "stills").exists()

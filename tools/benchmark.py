@@ -189,12 +189,23 @@ def _realvideo(args: argparse.Namespace) -> int:
     from siamcorners.engine.threads import apply_threads
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    tiny = os.path.join(root, "experiments", "siamcorners_tiny_synthetic")
-    cfg = args.cfg or os.path.join(tiny, "config.yaml")
-    snapshot = args.snapshot or (os.path.join(tiny, "model.pth") if not args.cfg else "")
+    shipped = os.path.join(root, "experiments", "siamcorners_cpu")
+    cfg = args.cfg or os.path.join(shipped, "config.yaml")
+    snapshot = args.snapshot or (os.path.join(shipped, "model.pth") if not args.cfg else "")
     if not snapshot:
         print("error: --snapshot: the weights of --cfg are needed (a model.pth or checkpoint)", file=sys.stderr)
         return 2
+    others = []
+    for item in args.also:
+        label, sep, folder = item.partition("=")
+        paths = [os.path.join(folder, "config.yaml"), os.path.join(folder, "model.pth")]
+        missing = [p for p in paths if not os.path.isfile(p)]
+        if not sep or not label.strip() or missing:
+            print(f"error: --also {item!r}: expected LABEL=EXPERIMENT_FOLDER with config.yaml and model.pth in it"
+                  + (f" (missing: {', '.join(missing)})" if sep and missing else ""), file=sys.stderr)
+            return 2
+        check_snapshot_fits(load_config(paths[0]), paths[0], paths[1])
+        others.append((label.strip(), shown_path(paths[0]), shown_path(paths[1])))
     for path, what in ((args.out, "--out"), (args.json_out, "--json-out")):
         if path:
             check_output_file(path, what)
@@ -202,7 +213,8 @@ def _realvideo(args: argparse.Namespace) -> int:
     apply_threads(args.threads)
     trackers = [t for t in args.trackers.split(",") if t.strip()] if args.trackers else None
     videos = [v for v in args.videos.split(",") if v.strip()] if args.videos else None
-    r = realvideo_benchmark(args.dataset_root, shown_path(cfg), shown_path(snapshot), args.opts, trackers, videos)
+    r = realvideo_benchmark(args.dataset_root, shown_path(cfg), shown_path(snapshot), args.opts, trackers, videos,
+                            others=others)
     _emit(realvideo_markdown(r, shlex.join(["python", "tools/benchmark.py"] + args.argv), args.machine_note),
           args.out, write_markdown_section, begin=REALVIDEO_BEGIN, end=REALVIDEO_END)
     if args.json_out:
@@ -294,8 +306,13 @@ def main(argv=None) -> int:
                                          "opencv-contrib) and a static box; success AUC, precision@20, FPS")
     r.add_argument("--dataset-root", required=True, help="OTB-layout folder: <seq>/img/0001.jpg ... + "
                                                          "<seq>/groundtruth_rect.txt")
-    r.add_argument("--cfg", help="our model's config (default: the tiny synthetic model with its model.pth)")
-    r.add_argument("--snapshot", help="our model's weights (default with no --cfg: the tiny model's model.pth)")
+    r.add_argument("--cfg", help="our model's config (default: experiments/siamcorners_cpu, the real-video CPU "
+                   "model, with its model.pth)")
+    r.add_argument("--snapshot", help="our model's weights (default with no --cfg: experiments/siamcorners_cpu/"
+                   "model.pth)")
+    r.add_argument("--also", action="append", default=[], metavar="LABEL=EXPERIMENT_FOLDER",
+                   help="another SiamCorners model to compare, from a folder with config.yaml and model.pth, e.g. "
+                   "--also 'tiny model=experiments/siamcorners_tiny_synthetic' (repeatable; --opts do not apply)")
     add_opts_arg(r)
     r.add_argument("--trackers", default="", help="comma-separated subset, e.g. static,MIL,ours (default: all "
                                                    "available)")

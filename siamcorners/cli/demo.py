@@ -1,6 +1,6 @@
 """Track one object and write an annotated video.
 
-    python tools/demo.py                                      # built-in synthetic video + the shipped tiny model
+    python tools/demo.py                                      # built-in synthetic video + the shipped CPU model
     python tools/demo.py --source clip.mp4 --init 120,80,40,60 --out clip_tracked.mp4 --gif clip.gif
     python tools/demo.py --source path/to/frames/ --init 120,80,40,60
     python tools/demo.py --source 0 --show                    # webcam 0, initial box drawn with the mouse
@@ -43,8 +43,9 @@ from siamcorners.tracker import SiamCornersTracker
 from siamcorners.tracker.video_io import (AnnotatedWriter, Viewer, display_available, parse_box,
                                           track_frames)
 
-DEFAULT_CFG = os.path.join(ROOT, "experiments", "siamcorners_tiny_synthetic", "config.yaml")
-DEFAULT_SNAPSHOT = os.path.join(ROOT, "experiments", "siamcorners_tiny_synthetic", "model.pth")
+# the real-video model trained on a CPU (issue 16; experiments/siamcorners_cpu/README.md)
+DEFAULT_CFG = os.path.join(ROOT, "experiments", "siamcorners_cpu", "config.yaml")
+DEFAULT_SNAPSHOT = os.path.join(ROOT, "experiments", "siamcorners_cpu", "model.pth")
 DEMO_SEED = 20210  # synthetic demo videos are make_video((DEMO_SEED, --seed)): never used in training
 SYNTHETIC_NOTE = ("note: this model was trained on synthetic videos only; for real video train or convert a "
                   "ResNet-50 model, see README.md (sections Train and Official checkpoints)")

@@ -27,12 +27,13 @@ def build_source(name: str, spec: Mapping, data_root: Optional[str] = None, exem
                                image_size=spec["IMAGE_SIZE"], frame_range=spec["FRAME_RANGE"],
                                num_use=spec["NUM_USE"], exemplar_size=exemplar_size,
                                context_amount=context_amount)
-    if name == "STILLS":
+    if name in ("STILLS", "PROCEDURAL"):  # two folders of stills (e.g. photos, dead leaves), each with its NUM_USE
         if not spec["ROOT"]:
-            raise ValueError("DATASET.SOURCES.STILLS: ROOT (the image folder) must be set")
+            raise ValueError(f"DATASET.SOURCES.{name}: ROOT (the image folder) must be set")
         return StillSource(name, _resolve(spec["ROOT"], data_root), seed=spec["SEED"], num_use=spec["NUM_USE"],
                            paste=spec["PASTE"], canvas=spec["CANVAS"], blur=spec["BLUR"],
-                           exemplar_size=exemplar_size, context_amount=context_amount)
+                           appearance=spec["APPEARANCE"], exemplar_size=exemplar_size,
+                           context_amount=context_amount)
     if not spec["ROOT"] or not spec["ANNO"]:
         raise ValueError(f"DATASET.SOURCES.{name}: ROOT and ANNO must be set")
     return CropSource(name, _resolve(spec["ROOT"], data_root), _resolve(spec["ANNO"], data_root),

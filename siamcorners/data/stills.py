@@ -44,7 +44,8 @@ def list_images(root: str, name: str = "STILLS") -> List[str]:
         paths += [os.path.join(dirpath, f) for f in sorted(filenames) if f.lower().endswith(IMAGE_EXTENSIONS)]
     if not paths:
         raise ValueError(f"DATASET.SOURCES.{name}.ROOT: no image ({', '.join(IMAGE_EXTENSIONS)}) in {root} "
-                         f"(tools/prepare/stills.py collects the photos that installed packages ship)")
+                         f"(tools/prepare/stills.py collects the photos that installed packages ship, "
+                         f"tools/prepare/deadleaves.py writes procedural images)")
     return sorted(paths)
 
 
@@ -53,14 +54,16 @@ class StillSource(_Source):
 
     def __init__(self, name: str, root: str, seed: int, num_use: int, paste: float = 0.5,
                  canvas: Sequence[int] = (360, 480), blur: float = 0.3, exemplar_size: int = 127,
-                 instance_size: int = 511, context_amount: float = 0.5, cache_images: int = 64):
-        if not 0.0 <= paste <= 1.0 or not 0.0 <= blur <= 1.0:
-            raise ValueError(f"DATASET.SOURCES.{name}: PASTE and BLUR must be in [0, 1], got {paste}, {blur}")
+                 instance_size: int = 511, context_amount: float = 0.5, cache_images: int = 64,
+                 appearance: float = 0.0):
+        if not 0.0 <= paste <= 1.0 or not 0.0 <= blur <= 1.0 or not 0.0 <= appearance <= 1.0:
+            raise ValueError(f"DATASET.SOURCES.{name}: PASTE, BLUR and APPEARANCE must be in [0, 1], got {paste}, "
+                             f"{blur}, {appearance}")
         if len(canvas) != 2 or min(canvas) < 64:
             raise ValueError(f"DATASET.SOURCES.{name}.CANVAS must be [height, width], both >= 64, got {list(canvas)}")
         self.name, self.root, self.seed = name, root, int(seed)
         self.frame_range, self.num_use = 1, int(num_use)
-        self.paste, self.blur = float(paste), float(blur)
+        self.paste, self.blur, self.appearance = float(paste), float(blur), float(appearance)
         self.canvas = (int(canvas[0]), int(canvas[1]))
         self.exemplar_size, self.instance_size, self.context_amount = exemplar_size, instance_size, context_amount
         self.videos = [os.path.relpath(p, root) for p in list_images(root, name)]
@@ -161,6 +164,7 @@ class StillSource(_Source):
         motion = rng.normal(0.0, 0.08 * min(ch, cw), size=2)
         blur = self.blur > rng.random()
         blur_len = int(rng.integers(3, 12))
+        change = self._appearance_change(rng) if self.appearance > 0 else None
         if frame == 1:
             f *= scale
         w = int(np.clip(round(rw * f), _MIN_SIDE, cw - 2))
@@ -171,7 +175,11 @@ class StillSource(_Source):
         y = int(np.clip(round(cy - h / 2), 0, ch - h))
         ox, oy = (margin + pan) if frame == 1 else (margin, margin)
         canvas = background[oy:oy + ch, ox:ox + cw].copy()
-        canvas[y:y + h, x:x + w] = cv2.resize(image[ry:ry + rh, rx:rx + rw], (w, h), interpolation=cv2.INTER_AREA)
+        if frame == 1 and change is not None:
+            patch = self._changed_patch(image, region, change)
+        else:
+            patch = image[ry:ry + rh, rx:rx + rw]
+        canvas[y:y + h, x:x + w] = cv2.resize(patch, (w, h), interpolation=cv2.INTER_AREA)
         if frame == 1 and blur:
             angle = rng.uniform(0, np.pi)
             kernel = np.zeros((blur_len, blur_len), np.float32)
@@ -181,6 +189,31 @@ class StillSource(_Source):
             cv2.line(kernel, (int(p0[0]), int(p0[1])), (int(p1[0]), int(p1[1])), 1.0)
             canvas = cv2.filter2D(canvas, -1, kernel / kernel.sum())
         return canvas, np.array([x, y, w, h], dtype=np.float64)
+
+    def _appearance_change(self, rng: np.random.Generator) -> Optional[Dict[str, np.ndarray]]:
+        """With probability APPEARANCE, how the target looks different in the search frame: the view (the cut
+        moves by N(0, 0.08) of its size and rescales by e^N(0, 0.08) per axis), an in-plane rotation N(0, 12 deg)
+        of its content, and its light (gain e^N(0, 0.15), offset N(0, 10), colour gains e^N(0, 0.05)). All draws
+        are made whether or not the change applies, so both frames of a pair see the same random sequence."""
+        draws = {"apply": rng.random() < self.appearance, "shift": rng.normal(0.0, 0.08, 2),
+                 "zoom": np.exp(rng.normal(0.0, 0.08, 2)), "angle": rng.normal(0.0, 12.0),
+                 "gain": np.exp(rng.normal(0.0, 0.15)), "offset": rng.normal(0.0, 10.0),
+                 "colour": np.exp(rng.normal(0.0, 0.05, 3))}
+        return draws if draws["apply"] else None
+
+    @staticmethod
+    def _changed_patch(image: np.ndarray, region: Tuple[int, int, int, int],
+                       change: Dict[str, np.ndarray]) -> np.ndarray:
+        """The target region (x, y, w, h) of ``image`` as seen after ``change`` -> (h, w, 3) uint8."""
+        rx, ry, rw, rh = region
+        cx = rx + (rw - 1) / 2 + change["shift"][0] * rw
+        cy = ry + (rh - 1) / 2 + change["shift"][1] * rh
+        m = cv2.getRotationMatrix2D((float(cx), float(cy)), float(change["angle"]), 1.0)  # rotation about the centre
+        m[:, :2] = m[:, :2] / change["zoom"][None, :]  # ... of a window zoomed per axis
+        m[:, 2] = np.array([(rw - 1) / 2, (rh - 1) / 2]) - m[:, :2] @ np.array([cx, cy])  # centre -> patch centre
+        patch = cv2.warpAffine(image, m, (rw, rh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+        lit = patch.astype(np.float32) * (change["gain"] * change["colour"])[None, None, :] + change["offset"]
+        return np.clip(lit, 0, 255).astype(np.uint8)
 
     def load(self, target: Target) -> Tuple[np.ndarray, np.ndarray]:
         """-> (511 crop (511, 511, 3) uint8 BGR centred on the target, box (4,) x1y1x2y2 in it)."""

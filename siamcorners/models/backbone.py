@@ -200,9 +200,15 @@ class DilatedResNet(LevelBackbone):
 
 
 def build_backbone(type: str = "resnet50", levels: Sequence[int] = (3, 4, 5), width: int = 64,
-                   width_mult: float = 1.4) -> LevelBackbone:
-    """``type`` "resnet50" (official, ``width`` ignored), "resnet18_small" (BasicBlock, stem width ``width``) or
-    "mobilenetv2" (pysot's dilated MobileNetV2, channel multiplier ``width_mult``; see :mod:`.mobilenet`)."""
+                   width_mult: float = 1.4, depth: int = 2) -> LevelBackbone:
+    """``type`` "resnet50" (official, ``width`` ignored), "resnet18_small" (BasicBlock, stem width ``width``),
+    "mobilenetv2" (pysot's dilated MobileNetV2, channel multiplier ``width_mult``; see :mod:`.mobilenet`) or
+    "gradient" (fixed oriented-gradient/colour cells + ``depth`` learned conv blocks of ``width`` channels; see
+    :mod:`.gradient_backbone`)."""
+    if type == "gradient":
+        from .gradient_backbone import GradientBackbone
+
+        return GradientBackbone(levels, width, depth)
     if type == "mobilenetv2":
         from .mobilenet import DilatedMobileNetV2
 
@@ -213,7 +219,8 @@ def build_backbone(type: str = "resnet50", levels: Sequence[int] = (3, 4, 5), wi
         if width < 1:
             raise ValueError(f"resnet18_small width must be >= 1, got {width}")
         return DilatedResNet(BasicBlock, [2, 2, 2, 2], levels, width=width)
-    raise ValueError(f"unknown backbone type {type!r}; expected 'resnet50', 'resnet18_small' or 'mobilenetv2'")
+    raise ValueError(f"unknown backbone type {type!r}; expected 'resnet50', 'resnet18_small', 'mobilenetv2' or "
+                     f"'gradient'")
 
 
 def freeze_bn(module: nn.Module) -> None:

@@ -139,7 +139,7 @@ def build_model(cfg: Mapping) -> SiamCorners:
     m = cfg["MODEL"]
     levels = list(m["LEVELS"])
     bb = m["BACKBONE"]
-    backbone = build_backbone(bb["TYPE"], levels, bb["WIDTH"], bb["WIDTH_MULT"])
+    backbone = build_backbone(bb["TYPE"], levels, bb["WIDTH"], bb["WIDTH_MULT"], bb["DEPTH"])
     if bb["FROZEN_BN"]:
         backbone.frozen_bn = True
     neck_cfg = m["NECK"]

@@ -87,7 +87,7 @@ class _Entry:
 
 
 def _entries(cfg_path: str, snapshot: str, opts: Sequence[str], trackers: Sequence[str] | None,
-             device: str) -> list[_Entry]:
+             device: str, others: Sequence[tuple[str, str, str]] = ()) -> list[_Entry]:
     from ...config import load_config
     from ..tester import SiamCornersFactory
 
@@ -95,6 +95,9 @@ def _entries(cfg_path: str, snapshot: str, opts: Sequence[str], trackers: Sequen
     opencv = opencv_tracker_factories()
     entries = [_Entry(STATIC, StaticBox, raw)]
     entries += [_Entry(name, (lambda c=create: OpenCVTracker(c)), raw) for name, create in opencv.items()]
+    for label, other_cfg, other_snapshot in others:  # other SiamCorners models, with their own configs as given
+        entries.append(_Entry(label, lambda c=other_cfg, m=other_snapshot: SiamCornersFactory(c, m, ())(device),
+                              RunConventions.from_cfg(load_config(other_cfg))))
     cfg = load_config(cfg_path, list(opts))
     entries.append(_Entry(OURS, lambda: SiamCornersFactory(cfg_path, snapshot, opts)(device),
                           RunConventions.from_cfg(cfg)))
@@ -114,8 +117,12 @@ def _entries(cfg_path: str, snapshot: str, opts: Sequence[str], trackers: Sequen
 
 def realvideo_benchmark(dataset_root: str, cfg_path: str, snapshot: str, opts: Sequence[str] = (),
                         trackers: Sequence[str] | None = None, videos: Sequence[str] | None = None,
-                        device: str = "cpu", log: Callable[[str], None] = print) -> dict[str, Any]:
+                        device: str = "cpu", log: Callable[[str], None] = print,
+                        others: Sequence[tuple[str, str, str]] = ()) -> dict[str, Any]:
     """Track every sequence of the OTB-layout ``dataset_root`` with each tracker and score it (pysot OPE).
+
+    ``others``: more SiamCorners models as ``(label, config, weights)``, each run with its own config (``opts``
+    apply to ours only); their rows come after the OpenCV trackers, before ours.
 
     Returns ``{"rows": [{"tracker", "success_auc", "precision", "fps", "frames", "seconds", "per_video"}], ...}``
     (``per_video``: name -> success AUC, precision, FPS and frame size [w, h])
@@ -123,7 +130,7 @@ def realvideo_benchmark(dataset_root: str, cfg_path: str, snapshot: str, opts: S
     dataset: Dataset = read_otb(dataset_root, name=os.path.basename(os.path.normpath(dataset_root)) or "real")
     if videos:
         dataset = dataset.subset(list(videos))
-    entries = _entries(cfg_path, snapshot, opts, trackers, device)
+    entries = _entries(cfg_path, snapshot, opts, trackers, device, others)
     rows = []
     for entry in entries:
         tracker = entry.make()
@@ -140,6 +147,7 @@ def realvideo_benchmark(dataset_root: str, cfg_path: str, snapshot: str, opts: S
             f"{rows[-1]['fps']:.1f} FPS")
     return {"rows": rows, "dataset_root": dataset_root, "videos": dataset.names,
             "frames": [len(s) for s in dataset], "cfg": cfg_path, "snapshot": snapshot, "opts": list(opts),
+            "others": [list(o) for o in others],
             "machine": machine_info(device), "date": datetime.datetime.now(datetime.timezone.utc).strftime(
                 "%Y-%m-%d %H:%M UTC")}
 
@@ -170,7 +178,9 @@ def realvideo_markdown(r: Mapping[str, Any], command: str, machine_note: str = "
         "",
         f"{len(r['videos'])} sequences ({n_frames} frames) of `{r['dataset_root']}`, one-pass evaluation from "
         f"the first-frame box, scored by `siamcorners.benchmarks` (pysot protocol: success AUC, precision at 20 px, "
-        f"averaged over sequences). Our model: `{r['cfg']}` with `{r['snapshot']}`. OpenCV trackers get the first "
+        f"averaged over sequences). Our model: `{r['cfg']}` with `{r['snapshot']}`"
+        + "".join(f"; {label}: `{c}` with `{m}`" for label, c, m in r.get("others", ())) +
+        f". OpenCV trackers get the first "
         f"box shifted by -1 px (0-based) and their output shifted back; a lost target keeps its last box. FPS = "
         f"frames / tracker time (decoding excluded), all trackers in the same run.",
         "",
