@@ -103,7 +103,7 @@ def test_log_and_step_schedules_refuse_a_zero_end_lr(kind):
         schedule_values(4, kind, 0.01, 0.0, main_step=2)
     with pytest.raises(ValueError, match=r"TRAIN\.LR\.STEP must be >= 1, got 0"):
         schedule_values(4, "step", 0.01, 0.001, main_step=0)
-    with pytest.raises(ValueError, match=r"TRAIN\.EPOCHS must be >= 1"):
+    with pytest.raises(ValueError, match=r"^the lr schedule is empty: TRAIN\.EPOCHS must be >= 1$"):
         EpochLRScheduler([])
 
 
@@ -138,3 +138,29 @@ def test_build_without_step_keys_steps_every_epoch():
              "WARMUP": {"ENABLED": True, "TYPE": "step", "EPOCHS": 2, "START_LR": 0.01, "END_LR": 0.04}}
     # warm-up: mult = 4 ** (1 / 2) = 2: 0.01, 0.02; main: 2 epochs, mult = (1 / 8) ** (1 / 2): 0.08, 0.08 / sqrt(8)
     assert build_lr_scheduler(train).lrs == pytest.approx([0.01, 0.02, 0.08, 0.08 / math.sqrt(8)], rel=1e-12)
+
+
+def test_step_schedule_steps_every_epoch_by_default_and_errors_name_their_key():
+    # STEP 1: mult = (0.01 / 0.16) ** (1 / 4) = 0.5
+    assert schedule_values(4, "step", 0.16, 0.01) == pytest.approx([0.16, 0.08, 0.04, 0.02], rel=1e-12)
+    with pytest.raises(ValueError, match=r"^TRAIN\.LR\.TYPE must be one of 'step', 'log', 'linear', 'cos', got 'exp'$"):
+        schedule_values(3, "exp", 0.01, 0.001)
+    with pytest.raises(ValueError, match=r"^TRAIN\.WARMUP: a 'log' schedule needs positive START_LR and END_LR"):
+        schedule_values(3, "log", 0.01, 0.001, warmup=True, warmup_type="log", warmup_epochs=2, warmup_start=0.0,
+                        warmup_end=0.01)
+
+
+def test_a_disabled_warm_up_is_neither_used_nor_checked():
+    linear = pytest.approx([0.3, 0.2, 0.1], rel=1e-12)
+    assert schedule_values(3, "linear", 0.3, 0.1, warmup_epochs=2, warmup_start=0.01, warmup_end=0.02) == linear
+    assert schedule_values(3, "linear", 0.3, 0.1, warmup=False, warmup_type="step", warmup_epochs=2,
+                           warmup_start=0.0, warmup_end=0.0) == linear   # a 'step' warm-up from 0 would be refused
+    assert schedule_values(3, "linear", 0.3, 0.1, warmup=True) == linear   # enabled, but 0 warm-up epochs
+
+
+def test_warm_up_defaults_step_one_and_zero_learning_rates():
+    # official warm-up (type step, STEP 1 by default): 0.001 * 5 ** (e / 5), e = 0..4
+    assert schedule_values(6, "log", 0.005, 0.0005, warmup=True, warmup_epochs=5, warmup_start=0.001,
+                           warmup_end=0.005)[:5] == pytest.approx(OFFICIAL_LRS[:5], rel=1e-5)
+    assert schedule_values(3, "log", 0.01, 0.001, warmup=True, warmup_type="linear", warmup_epochs=2) == \
+        pytest.approx([0.0, 0.0, 0.01], rel=1e-12)

@@ -103,7 +103,7 @@ def verdicts(folder: str, target: str) -> dict[str, str]:
 
 def recheck(folder: str, target: str, tests: list[str], which: tuple[str, ...], preload: list[str]) -> dict[str, str]:
     """Test again, in this one process, each mutant of ``target`` whose verdict is in ``which``; returns and stores
-    (``recheck.json``) {mutant: "killed" / "survived"}.
+    (``recheck.json``) {mutant: "killed" / "survived" / "suspicious"}.
 
     For a loaded machine: mutmut forks a worker per mutant, and a worker that must import a heavy module the fork
     server has not (``torch._dynamo``, on the first optimizer step) can run into mutmut's timeout, so a mutant
@@ -116,22 +116,23 @@ def recheck(folder: str, target: str, tests: list[str], which: tuple[str, ...], 
     mutants = os.path.join(folder, "mutants")
     for t in tests:
         shutil.copy2(os.path.join(ROOT, t), os.path.join(mutants, t))
-    names = [m for m, v in verdicts(folder, target).items() if v in which]
+    out: dict[str, str] = {}
+    path = os.path.join(folder, "recheck.json")
+    if os.path.isfile(path):
+        with open(path) as f:
+            out = json.load(f)
+    # a mutant killed by an earlier recheck stays killed (tests are only ever added)
+    names = [m for m, v in verdicts(folder, target).items() if v in which and out.get(m) != "killed"]
     os.chdir(mutants)
     sys.path.insert(0, mutants)
     for m in preload:
         importlib.import_module(m)
     import pytest
 
-    out: dict[str, str] = {}
-    path = os.path.join(folder, "recheck.json")
-    if os.path.isfile(path):
-        with open(path) as f:
-            out = json.load(f)
     for name in names:
         os.environ["MUTANT_UNDER_TEST"] = name
         rc = pytest.main(["-x", "-q", "-p", "no:cacheprovider", "-o", "timeout=600", *tests])
-        out[name] = "survived" if rc == 0 else "killed"
+        out[name] = {0: "survived", 1: "killed", 3: "killed"}.get(int(rc), "suspicious")   # as mutmut reads them
         with open(path + ".tmp", "w") as f:
             json.dump(out, f, indent=1)
         os.replace(path + ".tmp", path)
