@@ -68,7 +68,7 @@ def _mutmut() -> list[str]:
     return [exe] if exe else [sys.executable, "-m", "mutmut"]
 
 
-def prepare(work: str, target: str, tests: list[str]) -> str:
+def prepare(work: str, target: str, tests: list[str], timeout_multiplier: float = 15.0) -> str:
     """A scratch copy of the package and tests with a setup.cfg for one target; returns its folder."""
     folder = os.path.join(work, _name(target))
     os.makedirs(folder, exist_ok=True)
@@ -86,7 +86,8 @@ def prepare(work: str, target: str, tests: list[str]) -> str:
                 "pytest_add_cli_args_test_selection=\n" + "".join(f"    {t}\n" for t in tests) +
                 "also_copy=\n" + "".join(f"    {x}\n" for x in _ALSO_COPY if os.path.exists(os.path.join(folder, x))) +
                 "pytest_add_cli_args=\n    -p\n    no:cacheprovider\n    -x\n"
-                "process_isolation=forkserver\n")
+                "process_isolation=forkserver\n"
+                f"timeout_multiplier={timeout_multiplier:g}\n")
     return folder
 
 
@@ -98,6 +99,55 @@ def verdicts(folder: str, target: str) -> dict[str, str]:
     with open(meta) as f:
         codes = json.load(f)["exit_code_by_key"]
     return {k: _VERDICT.get(v, "suspicious") for k, v in codes.items()}
+
+
+def recheck(folder: str, target: str, tests: list[str], which: tuple[str, ...], preload: list[str]) -> dict[str, str]:
+    """Test again, in this one process, each mutant of ``target`` whose verdict is in ``which``; returns and stores
+    (``recheck.json``) {mutant: "killed" / "survived" / "suspicious"}.
+
+    For a loaded machine: mutmut forks a worker per mutant, and a worker that must import a heavy module the fork
+    server has not (``torch._dynamo``, on the first optimizer step) can run into mutmut's timeout, so a mutant
+    counts as a timeout without its tests having run. Here the ``preload`` modules are imported once, the current
+    test files are copied into mutmut's ``mutants`` folder, and each mutant is switched on through mutmut's own
+    ``MUTANT_UNDER_TEST`` and run against all of ``tests`` (a hang fails through pytest-timeout's 600 s).
+    """
+    import importlib
+
+    mutants = os.path.join(folder, "mutants")
+    for t in tests:
+        shutil.copy2(os.path.join(ROOT, t), os.path.join(mutants, t))
+    out: dict[str, str] = {}
+    path = os.path.join(folder, "recheck.json")
+    if os.path.isfile(path):
+        with open(path) as f:
+            out = json.load(f)
+    # a mutant killed by an earlier recheck stays killed (tests are only ever added)
+    names = [m for m, v in verdicts(folder, target).items() if v in which and out.get(m) != "killed"]
+    os.chdir(mutants)
+    sys.path.insert(0, mutants)
+    for m in preload:
+        importlib.import_module(m)
+    import pytest
+
+    for name in names:
+        os.environ["MUTANT_UNDER_TEST"] = name
+        rc = pytest.main(["-x", "-q", "-p", "no:cacheprovider", "-o", "timeout=600", *tests])
+        out[name] = {0: "survived", 1: "killed", 3: "killed"}.get(int(rc), "suspicious")   # as mutmut reads them
+        with open(path + ".tmp", "w") as f:
+            json.dump(out, f, indent=1)
+        os.replace(path + ".tmp", path)
+    os.environ.pop("MUTANT_UNDER_TEST", None)
+    return out
+
+
+def final_verdicts(folder: str, target: str) -> dict[str, str]:
+    """mutmut's verdicts, each replaced by the verdict of a later :func:`recheck` where there is one."""
+    v = verdicts(folder, target)
+    path = os.path.join(folder, "recheck.json")
+    if os.path.isfile(path):
+        with open(path) as f:
+            v.update({k: r for k, r in json.load(f).items() if k in v})
+    return v
 
 
 def score_row(target: str, v: dict[str, str]) -> str:
@@ -116,6 +166,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "siamcorners-mutation"),
                    help="scratch folder (one copy of the repository per file)")
     p.add_argument("--max-children", type=int, default=1, help="mutants tested in parallel")
+    p.add_argument("--timeout-multiplier", type=float, default=15.0,
+                   help="a mutant whose tests run longer than (1 s + their measured time) x this is a timeout "
+                        "(mutmut's default 15; raise it on a loaded machine, where it re-checks earlier timeouts)")
+    p.add_argument("--rerun-survivors", action="store_true",
+                   help="run the surviving and untested mutants again (after adding tests); other verdicts stay")
+    p.add_argument("--recheck", nargs="+", metavar="VERDICT", choices=("timeout", "survived", "no tests"),
+                   help="instead of mutmut, test the mutants with these verdicts again in one process (loaded "
+                        "machine: see recheck()); the report then uses these verdicts")
+    p.add_argument("--preload", nargs="*", default=["torch", "torch._dynamo"],
+                   help="modules --recheck imports once before the first mutant")
     p.add_argument("--report", action="store_true", help="only print the score table of earlier runs")
     p.add_argument("--show", metavar="FILE", help="print the diff of each surviving mutant of FILE")
     args = p.parse_args(argv)
@@ -132,25 +192,34 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: --show {args.show!r} is not a core file", file=sys.stderr)
             return 2
         folder = os.path.join(args.work, _name(target))
-        for mutant, verdict in verdicts(folder, target).items():
+        for mutant, verdict in final_verdicts(folder, target).items():
             if verdict in ("survived", "no tests"):
                 subprocess.run(_mutmut() + ["show", mutant], cwd=folder, check=False)
         return 0
-    if not args.report:
+    shared = os.path.join(os.path.dirname(ROOT), "shared")   # tests/conftest.py: reference data and frames
+    if "SIAMCORNERS_SHARED" not in os.environ and os.path.isdir(shared):
+        os.environ["SIAMCORNERS_SHARED"] = shared
+    if args.recheck and not args.report:
         for target in chosen:
-            folder = prepare(args.work, target, TARGETS[target])
+            folder = os.path.join(args.work, _name(target))
+            done = recheck(folder, target, TARGETS[target], tuple(args.recheck), args.preload)
+            print(f"== {target}: rechecked {len(done)}: {dict(Counter(done.values()))}", flush=True)
+    elif not args.report:
+        for target in chosen:
+            folder = prepare(args.work, target, TARGETS[target], args.timeout_multiplier)
+            again = [m for m, v in verdicts(folder, target).items() if v in ("survived", "no tests")]
+            if args.rerun_survivors and not again:
+                continue
             print(f"== {target}: mutmut in {folder}", flush=True)
             env = dict(os.environ)
-            shared = os.path.join(os.path.dirname(ROOT), "shared")   # tests/conftest.py: reference data and frames
-            if "SIAMCORNERS_SHARED" not in env and os.path.isdir(shared):
-                env["SIAMCORNERS_SHARED"] = shared
-            with open(os.path.join(folder, "mutmut.log"), "w") as log:
-                subprocess.run(_mutmut() + ["run", "--max-children", str(args.max_children)], cwd=folder, env=env,
-                               stdout=log, stderr=subprocess.STDOUT, check=False)
+            names = again if args.rerun_survivors else []
+            with open(os.path.join(folder, "mutmut.log"), "a") as log:
+                subprocess.run(_mutmut() + ["run", "--max-children", str(args.max_children), *names], cwd=folder,
+                               env=env, stdout=log, stderr=subprocess.STDOUT, check=False)
     print("| file | mutants | killed | timeout | survived | no tests | not run | killed + timeout |")
     print("|---|---|---|---|---|---|---|---|")
     for target in chosen:
-        print(score_row(target, verdicts(os.path.join(args.work, _name(target)), target)))
+        print(score_row(target, final_verdicts(os.path.join(args.work, _name(target)), target)))
     return 0
 
 
