@@ -78,27 +78,34 @@ def _close(a, b):
     assert np.abs(a - b).max() <= GRAPH_RTOL * (1 + np.abs(b).max())
 
 
-@pytest.mark.floor
-def test_exported_graphs_equal_eager_outputs(small, small_export):
+def _graphs_equal_eager(export_dir, model, z, x):
+    """The exported template and search graphs give the eager runtime's kernels, heat maps and corner features;
+    returns the template graph's session."""
     import onnxruntime as ort
 
-    model, _, z, x = small
-    meta = read_meta(small_export, model)
-    assert meta["levels"] == [3, 4, 5] and meta["config"]["MODEL"]["HEAD"]["CHANNELS"] == 64
-    assert [i["name"] for i in meta["graphs"]["search"]["inputs"]] == ["search", "kernels"]
     eager = InferenceSiamCorners(model, InferenceSettings())
     with torch.no_grad():
         kernels = eager.template_kernels(z)
         heat, corner = eager.heat_and_features(x, kernels)
-    sess = {n: ort.InferenceSession(os.path.join(small_export, f"{n}.onnx"), providers=["CPUExecutionProvider"])
+    sess = {n: ort.InferenceSession(os.path.join(export_dir, f"{n}.onnx"), providers=["CPUExecutionProvider"])
             for n in ("template", "search")}
     k_onnx = sess["template"].run(None, {"templates": z.numpy()})[0]
     _close(k_onnx, torch.stack(kernels, 1).numpy())
-    z2 = torch.cat([z, z.flip(-1)])  # the template graph's batch is dynamic
-    assert sess["template"].run(None, {"templates": z2.numpy()})[0].shape[0] == 2
     h_onnx, c_onnx = sess["search"].run(None, {"search": x.numpy(), "kernels": k_onnx})
     _close(h_onnx, heat.numpy())
     _close(c_onnx, corner.numpy())
+    return sess["template"]
+
+
+@pytest.mark.floor
+def test_exported_graphs_equal_eager_outputs(small, small_export):
+    model, _, z, x = small
+    meta = read_meta(small_export, model)
+    assert meta["levels"] == [3, 4, 5] and meta["config"]["MODEL"]["HEAD"]["CHANNELS"] == 64
+    assert [i["name"] for i in meta["graphs"]["search"]["inputs"]] == ["search", "kernels"]
+    template = _graphs_equal_eager(small_export, model, z, x)
+    z2 = torch.cat([z, z.flip(-1)])  # the template graph's batch is dynamic
+    assert template.run(None, {"templates": z2.numpy()})[0].shape[0] == 2
 
 
 def test_winograd_export_equals_eager_outputs(small, small_export, tmp_path, monkeypatch):
@@ -351,8 +358,6 @@ def test_a_cpu_only_build_on_a_cuda_device_is_an_error(tiny, tiny_export, fake_g
 def test_gradient_backbone_exports_and_equals_eager(bag, tmp_path):
     """The real-video CPU model's fixed-feature backbone (strided slices, index_select, einsum) exports to ONNX and the
     graphs give the eager outputs."""
-    import onnxruntime as ort
-
     torch.manual_seed(0)
     cfg = load_config(opts=["MODEL.BACKBONE.TYPE", "gradient", "MODEL.BACKBONE.WIDTH", "8", "MODEL.LEVELS", "[4]",
                             "MODEL.BACKBONE.TRAIN_LAYERS", "[mix]", "MODEL.NECK.OUT_CHANNELS", "16",
@@ -364,14 +369,4 @@ def test_gradient_backbone_exports_and_equals_eager(bag, tmp_path):
     model = conditioned_random_model(model, z, x)
     out = str(tmp_path / "gradient")
     export_onnx(model, out, cfg)
-    eager = InferenceSiamCorners(model, InferenceSettings())
-    with torch.no_grad():
-        kernels = eager.template_kernels(z)
-        heat, corner = eager.heat_and_features(x, kernels)
-    sess = {n: ort.InferenceSession(os.path.join(out, f"{n}.onnx"), providers=["CPUExecutionProvider"])
-            for n in ("template", "search")}
-    k_onnx = sess["template"].run(None, {"templates": z.numpy()})[0]
-    _close(k_onnx, torch.stack(kernels, 1).numpy())
-    h_onnx, c_onnx = sess["search"].run(None, {"search": x.numpy(), "kernels": k_onnx})
-    _close(h_onnx, heat.numpy())
-    _close(c_onnx, corner.numpy())
+    _graphs_equal_eager(out, model, z, x)

@@ -29,19 +29,23 @@ def test_readme_states_the_checked_number():
     assert f"| first 4 videos of `--videos 20 --seed 1` (CI check, tolerance ±{TOLERANCE}) | **{README_AUC_4:.3f}**" in text
 
 
-def test_shipped_tiny_model_scores_its_readme_auc_on_held_out_videos(tmp_path, capsys):
+def _held_out_auc(experiment: str, tmp_path, capsys) -> float:
+    """Success AUC of ``experiment``'s model.pth on the first 4 videos of the README's held-out set."""
     data = str(tmp_path / "heldout")
     write_otb_dataset(data, 4, seed=1)
-    rc = test_tool.main(["--cfg", os.path.join(EXPERIMENT, "config.yaml"), "--snapshot",
-                         os.path.join(EXPERIMENT, "model.pth"), "--tracker-name", "tiny", "--dataset", "synthetic",
+    rc = test_tool.main(["--cfg", os.path.join(experiment, "config.yaml"), "--snapshot",
+                         os.path.join(experiment, "model.pth"), "--tracker-name", "shipped", "--dataset", "synthetic",
                          "--dataset-root", data, "--out", str(tmp_path / "results"), "--no-progress",
                          "--threads", "1"])
     assert rc == 0, capsys.readouterr().err
     bench = Benchmark("synthetic", data, str(tmp_path / "results" / "synthetic"))
-    (evaluation,) = bench.evaluate(["tiny"])
-    auc = evaluation.scores["success_auc"]
-    assert auc == pytest.approx(README_AUC_4, abs=TOLERANCE), json.dumps(evaluation.per_video, indent=1)
+    (evaluation,) = bench.evaluate(["shipped"])
+    print(json.dumps(evaluation.per_video, indent=1))  # shown when the test fails
+    return evaluation.scores["success_auc"]
 
+
+def test_shipped_tiny_model_scores_its_readme_auc_on_held_out_videos(tmp_path, capsys):
+    assert _held_out_auc(EXPERIMENT, tmp_path, capsys) == pytest.approx(README_AUC_4, abs=TOLERANCE)
 
 CPU_EXPERIMENT = os.path.join(ROOT, "experiments", "siamcorners_cpu")
 CPU_AUC_4 = 0.530           # experiments/siamcorners_cpu/README.md, CI check rows
@@ -56,18 +60,7 @@ def test_cpu_readme_states_the_checked_numbers():
 
 
 def test_shipped_cpu_model_scores_its_readme_auc_on_held_out_videos(tmp_path, capsys):
-    data = str(tmp_path / "heldout")
-    write_otb_dataset(data, 4, seed=1)
-    rc = test_tool.main(["--cfg", os.path.join(CPU_EXPERIMENT, "config.yaml"), "--snapshot",
-                         os.path.join(CPU_EXPERIMENT, "model.pth"), "--tracker-name", "cpu", "--dataset", "synthetic",
-                         "--dataset-root", data, "--out", str(tmp_path / "results"), "--no-progress",
-                         "--threads", "1"])
-    assert rc == 0, capsys.readouterr().err
-    bench = Benchmark("synthetic", data, str(tmp_path / "results" / "synthetic"))
-    (evaluation,) = bench.evaluate(["cpu"])
-    auc = evaluation.scores["success_auc"]
-    assert auc == pytest.approx(CPU_AUC_4, abs=TOLERANCE), json.dumps(evaluation.per_video, indent=1)
-
+    assert _held_out_auc(CPU_EXPERIMENT, tmp_path, capsys) == pytest.approx(CPU_AUC_4, abs=TOLERANCE)
 
 def test_shipped_cpu_model_scores_its_readme_auc_on_a_real_sequence(shared_data_dir):
     from siamcorners.engine.profiling.realvideo import realvideo_benchmark
