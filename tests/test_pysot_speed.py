@@ -76,7 +76,7 @@ def test_comparison_reports_each_rounds_ratio_and_box_agreement(fake_pysot_dir, 
     assert row["vs_pysot"]["rounds"] == pytest.approx([2.0, 1 / 3, 2.0])
     assert row["vs_pysot"]["median"] == pytest.approx(2.0) and row["vs_pysot"]["min"] == pytest.approx(1 / 3)
     assert row["max_abs_px"] < 0.05
-    assert r["rows"][PYSOT_NAME]["fps"]["rounds"] == pytest.approx([2.0, 3.0, 2.5]) and r["reset"] is False
+    assert r["rows"][PYSOT_NAME]["fps"]["rounds"] == pytest.approx([2.0, 3.0, 2.5]) and r["with_reset"] is False
     text = pysot_markdown(r, "python tools/benchmark.py speed --sections pysot --pysot DIR", "idle")
     assert "| default (torch) | 4.00 | 4.00, 1.00, 5.00 | **2.00x** | 2.00, 0.33, 2.00 (0.33-2.00) |" in text
     assert "tracking normally" in text and "Load: idle." in text
@@ -91,9 +91,10 @@ def test_benchmark_cli_pysot_section(fake_pysot_dir, shared_data_dir, tmp_path):
     assert tool.main(["speed", "--sections", "pysot"]) == 2  # no --pysot DIR: one line, exit 2
     out = str(tmp_path / "benchmarks.md")
     rc = tool.main(["speed", "--opts"] + TINY[:-2] + ["--threads", "0", "--frames", "4", "--warmup", "1",
-                    "--rounds", "2", "--sections", "pysot", "--runtimes", "default", "--pysot", str(fake_pysot_dir),
+                    "--rounds", "2", "--sections", "pysot", "--runtimes", "default", "--pysot", str(fake_pysot_dir), "--pysot-reset",
                     "--video", os.path.join(shared_data_dir, "bag.avi"), "--machine-note", "busy", "--out", out])
     assert rc == 0
     with open(out, encoding="utf-8") as f:
         text = f.read()
     assert pysot_speed.PYSOT_BEGIN in text and "| pysot SiamRPN++ r50 |" in text and "(min-max)" in text
+    assert f"| {pysot_speed.PYSOT_RESET_NAME} |" in text and "Load: busy." in text

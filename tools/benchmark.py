@@ -100,7 +100,7 @@ def _speed(args: argparse.Namespace) -> int:
         runtimes = [x.strip() for x in (args.runtimes or "default,onnxruntime").split(",") if x.strip()]
         r = results["pysot"] = pysot_comparison(args.pysot, video, args.cfg, args.opts, device,
                                                 args.frames if args.frames is not None else 20, args.warmup,
-                                                args.rounds, runtimes, args.pysot_reset)
+                                                args.rounds, runtimes, with_reset=args.pysot_reset)
         _emit(pysot_markdown(r, command, args.machine_note), args.out, write_markdown_section, begin=PYSOT_BEGIN,
               end=PYSOT_END)
     runtime = [x for x in sections if x in ("goal", "precision")]
@@ -281,8 +281,9 @@ def main(argv=None) -> int:
                         "tracker (random weights) is timed beside ours in the goal rows and the pysot section, "
                         "tracking normally as a user runs it")
     s.add_argument("--pysot-reset", action="store_true",
-                   help="put pysot's state back on the initial box before every frame (both trackers then cut "
-                        "regions of the same size; the goal rows' set-up before issue 18)")
+                   help="goal rows: put pysot's state back on the initial box before every frame (both trackers "
+                        "then cut regions of the same size; the set-up before issue 18); pysot section: time such a "
+                        "reset pysot too, beside the normally tracking one")
     s.add_argument("--machine-note", default="", help="how busy the machine was, for the pysot section's markdown "
                                                       "(e.g. 'idle, load < 0.5')")
     s.add_argument("--heldout", default=None, help="held-out synthetic set folder (default: a temporary one)")

@@ -8,10 +8,11 @@ a user's run reports), plus the median frame time. A round's ratio is our FPS / 
 in rotating order so that a drift of a shared machine hits every tracker alike. Our boxes are compared with the
 plain eager tracker's (the optimisations are exact up to float rounding).
 
-``reset=True`` puts pysot's state back on the initial box before every frame (what the goal rows of
-:func:`~siamcorners.engine.profiling.speed.frame_goal_rows` did before this comparison existed): with random weights
-pysot's box drifts to the clip limits when it tracks normally, which changes the size of its search crop (the crop is
-cut from a region ~2x the box plus context, then resized to 255 x 255), never the network's cost.
+``with_reset=True`` adds a second pysot row whose state is put back on the initial box before every frame (what the
+goal rows of :func:`~siamcorners.engine.profiling.speed.frame_goal_rows` did before this comparison existed), timed in
+the same rounds, so the run shows what the reset changes: with random weights pysot's box drifts to the clip limits
+when it tracks normally, which changes the size of the region its search crop is cut from (then resized to
+255 x 255), never the network's cost.
 """
 from __future__ import annotations
 
@@ -27,12 +28,14 @@ import torch
 from .speed import (GOAL_PYSOT_SPEEDUP, PLAIN_OPTS, _conditioned_model, backend_opts, box_agreement,
                     load_video_frames, machine_info)
 
-__all__ = ["PYSOT_BEGIN", "PYSOT_END", "PYSOT_RUNTIMES", "user_run", "pysot_comparison", "pysot_markdown"]
+__all__ = ["PYSOT_BEGIN", "PYSOT_END", "PYSOT_RUNTIMES", "PYSOT_NAME", "PYSOT_RESET_NAME", "user_run",
+           "pysot_comparison", "pysot_markdown"]
 
 PYSOT_BEGIN = "<!-- speed-pysot:begin (written by tools/benchmark.py speed --sections pysot) -->"
 PYSOT_END = "<!-- speed-pysot:end -->"
 PYSOT_RUNTIMES = {"default": "default (torch)", "onnxruntime": "onnxruntime", "plain": "plain eager"}
 PYSOT_NAME = "pysot SiamRPN++ r50"
+PYSOT_RESET_NAME = "pysot SiamRPN++ r50, reset to the initial box every frame"
 INIT_BOX = [200.0, 120.0, 80.0, 100.0]  # bag.avi's target in its first frame, as the other speed sections
 
 
@@ -59,12 +62,13 @@ def _spread(values: Sequence[float]) -> dict[str, Any]:
 
 def pysot_comparison(pysot_dir: str, video: str, cfg_path: str | None = None, opts: Sequence[str] = (),
                      device: str = "cpu", frames: int = 20, warmup: int = 2, rounds: int = 3,
-                     runtimes: Sequence[str] = ("default", "onnxruntime"), reset: bool = False,
+                     runtimes: Sequence[str] = ("default", "onnxruntime"), with_reset: bool = False,
                      log: Callable[[str], None] = print) -> dict[str, Any]:
     """Our trackers (``runtimes``: keys of PYSOT_RUNTIMES) and pysot's SiamRPN++ r50 (random weights) on the first
     ``frames`` frames of ``video``, ``rounds`` interleaved rounds. Per tracker: FPS per round and its median; per
     runtime of ours: the FPS ratio against pysot per round (median, min, max), and the largest box difference from
-    the plain eager tracker (tracked once, untimed, when ``plain`` is not among ``runtimes``)."""
+    the plain eager tracker (tracked once, untimed, when ``plain`` is not among ``runtimes``). ``with_reset``: also
+    pysot reset to the initial box every frame (its FPS ratio to the normally tracking pysot per round)."""
     from ...config import load_config
     from ...tracker import SiamCornersTracker
     from .pysot_reference import PysotTracker
@@ -85,16 +89,17 @@ def pysot_comparison(pysot_dir: str, video: str, cfg_path: str | None = None, op
     model = _conditioned_model(cfg, fr, INIT_BOX, dev)
     out: dict[str, Any] = {"machine": machine_info(dev), "device": str(dev), "cfg": cfg_path or "<defaults>",
                            "opts": list(opts), "video": os.path.basename(video), "frames": len(fr), "warmup": warmup,
-                           "rounds": rounds, "reset": reset, "goal": GOAL_PYSOT_SPEEDUP}
+                           "rounds": rounds, "with_reset": with_reset, "goal": GOAL_PYSOT_SPEEDUP}
     with tempfile.TemporaryDirectory(prefix="siamcorners-onnx-") as cache:
         table = backend_opts(cache)
         names = [PYSOT_RUNTIMES[k] for k in runtimes]
-        log(f"pysot comparison on {dev}: {out['video']}, {len(fr)} frames, {rounds} interleaved rounds, pysot "
-            f"{'reset to the initial box every frame' if reset else 'tracking normally'}")
+        log(f"pysot comparison on {dev}: {out['video']}, {len(fr)} frames, {rounds} interleaved rounds")
         trackers: dict[str, Any] = {n: SiamCornersTracker(model, load_config(cfg_path, base + table[n]), device=dev)
                                     for n in names}
-        trackers[PYSOT_NAME] = PysotTracker(pysot_dir, dev, reset=reset)
-        order0 = [*names, PYSOT_NAME]
+        trackers[PYSOT_NAME] = PysotTracker(pysot_dir, dev)
+        if with_reset:
+            trackers[PYSOT_RESET_NAME] = PysotTracker(pysot_dir, dev, reset=True)
+        order0 = list(trackers)
         fps: dict[str, list[float]] = {n: [] for n in order0}
         med: dict[str, list[float]] = {n: [] for n in order0}
         boxes: dict[str, np.ndarray] = {}
@@ -114,6 +119,7 @@ def pysot_comparison(pysot_dir: str, video: str, cfg_path: str | None = None, op
         row: dict[str, Any] = {"fps": _spread(fps[n]), "median_frame_s": statistics.median(med[n])}
         if n != PYSOT_NAME:
             row["vs_pysot"] = _spread([a / b for a, b in zip(fps[n], fps[PYSOT_NAME])])
+        if n in names:
             row["max_abs_px"] = box_agreement(plain, boxes[n])["max_abs_px"]
         rows[n] = row
     out["rows"] = rows
@@ -124,8 +130,6 @@ def pysot_comparison(pysot_dir: str, video: str, cfg_path: str | None = None, op
 def pysot_markdown(r: Mapping[str, Any], command: str, load_note: str = "") -> str:
     """The ``docs/benchmarks.md`` section of :func:`pysot_comparison`."""
     m = r["machine"]
-    pysot_mode = ("put back on the initial box before every frame (`--pysot-reset`)" if r["reset"] else
-                  "tracking normally, as a user runs it (not reset)")
     lines = [
         "## Against pysot's SiamRPN++ ResNet-50, as a user runs both (`tools/benchmark.py speed --sections pysot`)",
         "",
@@ -137,7 +141,9 @@ def pysot_markdown(r: Mapping[str, Any], command: str, load_note: str = "") -> s
         "",
         f"{r['video']}: {r['frames']} frames (init on frame 0, {r['warmup']} untimed warm-up frames, "
         f"{r['frames'] - 1 - r['warmup']} timed), both trackers with random weights (ours conditioned to a trained "
-        f"model's output range), pysot {pysot_mode}; {r['rounds']} interleaved rounds. FPS = timed frames / their "
+        f"model's output range), pysot tracking normally as a user runs it (its state is not reset)"
+        + (", plus pysot reset to the initial box before every frame (`--pysot-reset`)" if r["with_reset"] else "")
+        + f"; {r['rounds']} interleaved rounds. FPS = timed frames / their "
         f"total time; ratio = our FPS / pysot's FPS in the same round.",
         "",
         f"| tracker | FPS (median of rounds) | FPS per round | vs pysot: median | vs pysot: per round (min-max) | "
@@ -150,7 +156,7 @@ def pysot_markdown(r: Mapping[str, Any], command: str, load_note: str = "") -> s
             v = row["vs_pysot"]
             vs = f"**{v['median']:.2f}x**"
             spread = f"{', '.join(f'{x:.2f}' for x in v['rounds'])} ({v['min']:.2f}-{v['max']:.2f})"
-            diff = f"{row['max_abs_px']:.2g}"
+            diff = f"{row['max_abs_px']:.2g}" if "max_abs_px" in row else "n/a"
         else:
             vs, spread, diff = "1.00x", "", "n/a"
         lines.append(f"| {name} | {row['fps']['median']:.2f} | {per_round} | {vs} | {spread} | {diff} |")
