@@ -98,3 +98,20 @@ def test_benchmark_cli_pysot_section(fake_pysot_dir, shared_data_dir, tmp_path):
         text = f.read()
     assert pysot_speed.PYSOT_BEGIN in text and "| pysot SiamRPN++ r50 |" in text and "(min-max)" in text
     assert f"| {pysot_speed.PYSOT_RESET_NAME} |" in text and "Load: busy." in text
+
+
+def test_goal_rows_show_the_ratio_spread_and_how_pysot_ran():
+    from siamcorners.engine.profiling.speed import PYSOT_ROW, runtime_markdown
+
+    machine = {"cpu": "a CPU", "torch_threads": "2", "gpu": "none used", "python": "3", "torch": "2"}
+    rows = {"default (torch)": {"frame_s": 0.8, "fps": 1.25, "ratio": 0.9, "stages": {}, "max_abs_px": 0.001,
+                                "vs_pysot": 1.2, "vs_pysot_range": (1.1, 1.3)},
+            PYSOT_ROW: {"frame_s": 1.0, "fps": 1.0, "ratio": 1.1, "stages": {}, "max_abs_px": float("nan"),
+                        "vs_pysot": 1.0, "vs_pysot_range": (1.0, 1.0)}}
+    r = {"machine": machine, "cfg": "<defaults>", "opts": [], "frames": 8, "warmup": 2,
+         "goal": {"backbone_s": 1.0, "rows": rows, "rounds": 3, "goal": 1.05, "video": "bag.avi",
+                  "pysot_reset": False}}
+    text = runtime_markdown(r, "python tools/benchmark.py speed --sections goal --pysot DIR")
+    assert "| 1.20x (1.10-1.30) |" in text and "tracking normally, as a user runs it" in text
+    r["goal"]["pysot_reset"] = True
+    assert "put back on the initial box before each frame" in runtime_markdown(r, "cmd")
