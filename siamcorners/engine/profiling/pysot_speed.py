@@ -33,7 +33,8 @@ __all__ = ["PYSOT_BEGIN", "PYSOT_END", "PYSOT_RUNTIMES", "PYSOT_NAME", "PYSOT_RE
 
 PYSOT_BEGIN = "<!-- speed-pysot:begin (written by tools/benchmark.py speed --sections pysot) -->"
 PYSOT_END = "<!-- speed-pysot:end -->"
-PYSOT_RUNTIMES = {"default": "default (torch)", "onnxruntime": "onnxruntime", "plain": "plain eager"}
+PYSOT_RUNTIMES = {"default": "default (torch)", "onnxruntime": "onnxruntime", "plain": "plain eager",
+                  "winograd-head": "default + WINOGRAD_HEAD"}
 PYSOT_NAME = "pysot SiamRPN++ r50"
 PYSOT_RESET_NAME = "pysot SiamRPN++ r50, reset to the initial box every frame"
 INIT_BOX = [200.0, 120.0, 80.0, 100.0]  # bag.avi's target in its first frame, as the other speed sections

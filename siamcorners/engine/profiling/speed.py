@@ -308,12 +308,13 @@ SWITCH_ROWS: dict[str, list[str]] = {
     "POOL_IMPL logstep": ["MODEL.HEAD.POOL_IMPL", "logstep"],
     "CHANNELS_LAST": ["INFERENCE.CHANNELS_LAST", "true"],
     "WINOGRAD": ["INFERENCE.WINOGRAD", "true"],
+    "WINOGRAD_HEAD": ["INFERENCE.WINOGRAD_HEAD", "true"],
     "DEVICE_CROP": ["INFERENCE.DEVICE_CROP", "true"],
 }
 PARTED_PX = 0.05  # an exact switch whose boxes differ from the baseline's by more than this is examined
 ROUNDING_SCORE_DIFF = 1e-3  # candidate scores (sigmoid, in [0, 1]) this close on the same crop: float rounding
 EXACT_SWITCHES = ("FOLD_BN", "BATCH_BRANCHES", "SPARSE_OFFSETS", "POOL_IMPL logstep", "CHANNELS_LAST", "WINOGRAD",
-                  "DEVICE_CROP")
+                  "WINOGRAD_HEAD", "DEVICE_CROP")
 # the optimised profile = the shipped defaults: the exact switches that remove work (BN passes, the dense offset heads,
 # multiplications); BATCH_BRANCHES and DEVICE_CROP save kernel launches / transfers, which matter on a GPU, not a CPU;
 # CHANNELS_LAST was measured slower on the 2-core CPU
@@ -631,8 +632,9 @@ def write_markdown_section(path: str, text: str, begin: str = SECTION_BEGIN, end
 # ------------------------------------------------------ issue 12: the frame-time goal, backends, reduced precision
 # Each configuration is a list of config overrides on top of the profile; "plain" = every INFERENCE switch off.
 PLAIN_OPTS = ["INFERENCE.FOLD_BN", "false", "INFERENCE.SPARSE_OFFSETS", "false", "INFERENCE.CHANNELS_LAST", "false",
-              "INFERENCE.WINOGRAD", "false", "INFERENCE.BATCH_BRANCHES", "false", "INFERENCE.COMPILE", "false",
-              "INFERENCE.DEVICE_CROP", "false", "INFERENCE.BACKEND", "torch"]  # (AMP stays at its default "off")
+              "INFERENCE.WINOGRAD", "false", "INFERENCE.WINOGRAD_HEAD", "false", "INFERENCE.BATCH_BRANCHES", "false",
+              "INFERENCE.COMPILE", "false", "INFERENCE.DEVICE_CROP", "false", "INFERENCE.BACKEND", "torch"]  # (AMP stays at its default "off")
+WINOGRAD_HEAD_OPTS = ["INFERENCE.WINOGRAD_HEAD", "true"]  # issue 18 candidate: the head's 3x3 convs as Winograd too
 GOAL_FRAME_RATIO = 1.05  # issue 12: whole default frame <= 1.05x the plain eager backbone on the search crop
 GOAL_PYSOT_SPEEDUP = 1.25  # issue 12: the shipped tracker's FPS >= 1.25x pysot's SiamRPN++ r50 on the same machine
 PYSOT_ROW = "pysot SiamRPN++ r50 (reference)"
@@ -641,7 +643,8 @@ PYSOT_ROW = "pysot SiamRPN++ r50 (reference)"
 def backend_opts(cache_dir: str) -> dict[str, list[str]]:
     """The ways of running the network the goal and precision rows compare (config overrides)."""
     ort = ["INFERENCE.BACKEND", "onnxruntime", "INFERENCE.ONNX_CACHE", cache_dir]
-    return {"plain eager": PLAIN_OPTS, "default (torch)": [], "onnxruntime": ort,
+    return {"plain eager": PLAIN_OPTS, "default (torch)": [], "default + WINOGRAD_HEAD": WINOGRAD_HEAD_OPTS,
+            "onnxruntime": ort,
             "bf16 (torch AMP)": ["INFERENCE.AMP", "bf16"], "int8 (onnxruntime)": ort + ["INFERENCE.INT8", "true"]}
 
 
