@@ -291,6 +291,10 @@ DEFAULTS: dict = {
                                       # Winograd F(4x4, 3x3) matrix products on float32 CPU inputs (runtime/
                                       # winograd.py; 1e-5 relative rounding; R50 backbone ~1.4x faster on a CPU,
                                       # ~0.5 GB more memory; CUDA keeps cuDNN's convs)
+        "WINOGRAD_HEAD": False,       # also the corner pools' and heat heads' 3x3 convs (25x25 maps) as Winograd
+                                      # products (exact; eager torch on a CPU; 1.5x per 256-channel conv in CPU time
+                                      # on an AVX-512 CPU, no gain on AVX2: docs/benchmarks.md; not with
+                                      # BATCH_BRANCHES)
         "BATCH_BRANCHES": False,      # TL/BR branches and all levels as grouped convolutions (exact; slower on CPU)
         "AMP": "off",                 # "off", "fp16" or "bf16" autocast of the search branch (CUDA; bf16 also CPU;
                                       # not exact: tools/benchmark.py speed --precision shows FPS and AUC change)

@@ -56,8 +56,22 @@ def fake_pysot(tmp_path):
     sys.path[:] = [p for p in sys.path if p != str(tmp_path)]
 
 
-def test_state_is_put_back_on_the_initial_box_every_frame(fake_pysot):
+def test_tracks_normally_by_default(fake_pysot):
+    """As a user runs pysot: each frame starts from the state the previous frame left (issue 18: the speed
+    comparison the way a user would run it)."""
     t = PysotTracker(str(fake_pysot), "cpu")
+    frame = np.zeros((240, 320, 3), np.uint8)
+    t.init(frame, [100, 80, 40, 60])
+    for _ in range(3):
+        t.track(frame)
+    centers = [c.tolist() for c, _ in t.tracker.seen]
+    sizes = [s.tolist() for _, s in t.tracker.seen]
+    assert centers == [[120, 110], [70, 60], [20, 10]]
+    np.testing.assert_allclose(sizes, [[40, 60], [4, 6], [0.4, 0.6]])
+
+
+def test_state_is_put_back_on_the_initial_box_every_frame_with_reset(fake_pysot):
+    t = PysotTracker(str(fake_pysot), "cpu", reset=True)
     assert t.tracker.model is t.model and not t.model.training
     import pysot.core.config as c
     assert c.cfg.merged == str(fake_pysot / PYSOT_CONFIG) and c.cfg.CUDA is False  # CPU run: no .cuda() in pysot

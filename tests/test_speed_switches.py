@@ -27,6 +27,7 @@ EXACT_SWITCHES = {
     "sparse-offsets": ["INFERENCE.SPARSE_OFFSETS", "true"],
     "channels-last": ["INFERENCE.CHANNELS_LAST", "true"],
     "winograd": ["INFERENCE.WINOGRAD", "true"],
+    "winograd-head": ["INFERENCE.WINOGRAD_HEAD", "true"],
     "pool-logstep": ["MODEL.HEAD.POOL_IMPL", "logstep"],
     "device-crop": ["INFERENCE.DEVICE_CROP", "true"],
 }
@@ -88,6 +89,25 @@ def test_winograd_on_every_conv_gives_baseline_boxes(small, frames):
     assert sum(use_winograd(p, min_channel_product=1) for p in parts) > 20
     assert any(isinstance(m, WinogradConv2d) and m.dilation > 1 for m in tracker.model.modules())
     assert box_agreement(base, tracking_run(tracker, frames, BOX, warmup=0)["boxes"])["max_abs_px"] < EXACT_TOL_PX
+
+
+def test_winograd_head_switch_reaches_the_head_convs(small):
+    """INFERENCE.WINOGRAD_HEAD: the corner pools' and heat heads' 3x3 convs become Winograd layers, the offset heads
+    (read by SPARSE_OFFSETS) and the backbone (below the WINOGRAD threshold in the small model) stay; with
+    BATCH_BRANCHES (grouped layers built from the convs' weights) the head stays as it is."""
+    model, _ = small
+    fast = SiamCornersTracker(model, load_config(opts=SMALL + ["INFERENCE.WINOGRAD_HEAD", "true"])).model
+    head = fast.model.heads[0]
+    wino = [m for m in (head.tl_pool.out_conv.conv, head.tl_pool.merge_conv, head.br_pool.vert_branch.conv,
+                        head.tl_heat.conv.conv)]
+    assert all(isinstance(m, WinogradConv2d) for m in wino)
+    assert not isinstance(head.tl_off.conv.conv, WinogradConv2d)
+    assert not any(isinstance(m, WinogradConv2d) for m in fast.model.backbone.modules())
+    plain_head = SiamCornersTracker(model, load_config(opts=SMALL)).model.model.heads[0]
+    assert not any(isinstance(m, WinogradConv2d) for m in plain_head.modules())  # off by default
+    batched = SiamCornersTracker(model, load_config(opts=SMALL + ["INFERENCE.WINOGRAD_HEAD", "true",
+                                                                  "INFERENCE.BATCH_BRANCHES", "true"])).model
+    assert batched.batched is not None and not any(isinstance(m, WinogradConv2d) for m in batched.model.heads.modules())
 
 
 def test_baseline_boxes_move(small):

@@ -6,6 +6,7 @@
     python tools/benchmark.py train --cfg CONFIG [--iters 10]                     # training step time
     python tools/benchmark.py speed [--cfg CONFIG] [--device cpu] [--threads 2]   # tracking speed -> docs/benchmarks.md
         [--sections switches,goal,precision]      # per-switch FPS; frame vs backbone, ONNX Runtime; bf16/int8
+        [--sections pysot --pysot DIR]            # ours vs pysot SiamRPN++ r50 as a user runs both, per round
         [--mobilenet]                             # + MobileNetV2 vs ResNet-50 FPS in the same run
     python tools/benchmark.py busy [--hogs 2] [--out docs/benchmarks.md]           # thread choice on a busy machine
     python tools/benchmark.py gpu-check [--out docs/benchmarks.md]                # CUDA paths (rc 1: a row failed)
@@ -77,17 +78,31 @@ def _speed(args: argparse.Namespace) -> int:
     video = args.video if args.video is not None else os.path.join(os.path.dirname(root), "shared", "data", "bag.avi")
     device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
     sections = [x.strip() for x in args.sections.split(",") if x.strip() and x.strip() != "none"]
-    unknown = [x for x in sections if x not in SPEED_SECTIONS]
+    unknown = [x for x in sections if x not in SPEED_SECTIONS + ("pysot",)]
     if unknown:
-        print(f"error: --sections: unknown {unknown}; choose from {', '.join(SPEED_SECTIONS)}", file=sys.stderr)
+        print(f"error: --sections: unknown {unknown}; choose from {', '.join(SPEED_SECTIONS + ('pysot',))}",
+              file=sys.stderr)
+        return 2
+    if "pysot" in sections and not args.pysot:
+        print("error: --sections pysot needs --pysot DIR (a clone of github.com/STVIR/pysot)", file=sys.stderr)
         return 2
     command = " ".join(["python", "tools/benchmark.py"] + args.argv)
+    frames = args.frames if args.frames is not None else 10
     results = {}
     if "switches" in sections:
-        r = run_speed_benchmark(args.cfg, args.opts, device, video, args.frames, args.warmup, args.batch_videos,
+        r = run_speed_benchmark(args.cfg, args.opts, device, video, frames, args.warmup, args.batch_videos,
                                 args.compile, args.rounds)
         results["switches"] = r
         _emit(speed_markdown(r, command), args.out, write_markdown_section)
+    if "pysot" in sections:
+        from siamcorners.engine.profiling.pysot_speed import PYSOT_BEGIN, PYSOT_END, pysot_comparison, pysot_markdown
+
+        runtimes = [x.strip() for x in (args.runtimes or "default,onnxruntime").split(",") if x.strip()]
+        r = results["pysot"] = pysot_comparison(args.pysot, video, args.cfg, args.opts, device,
+                                                args.frames if args.frames is not None else 20, args.warmup,
+                                                args.rounds, runtimes, with_reset=args.pysot_reset)
+        _emit(pysot_markdown(r, command, args.machine_note), args.out, write_markdown_section, begin=PYSOT_BEGIN,
+              end=PYSOT_END)
     runtime = [x for x in sections if x in ("goal", "precision")]
     if runtime:
         try:
@@ -100,7 +115,7 @@ def _speed(args: argparse.Namespace) -> int:
                                                            compare_profiles, profiles_markdown)
 
         reference = (f"ResNet-50 ({args.cfg or 'official profile, defaults'})", args.cfg, args.opts)
-        p = results["profiles"] = compare_profiles([reference] + MOBILENET_PROFILES, device, video, args.frames,
+        p = results["profiles"] = compare_profiles([reference] + MOBILENET_PROFILES, device, video, frames,
                                                    args.warmup, args.rounds)
         text = profiles_markdown(p, command)
         print(text)
@@ -111,7 +126,7 @@ def _speed(args: argparse.Namespace) -> int:
     return 0
 
 
-SPEED_SECTIONS = ("switches", "goal", "precision")
+SPEED_SECTIONS = ("switches", "goal", "precision")  # the default; "pysot" (needs --pysot DIR) on request
 
 
 def _emit(text: str, out: str | None, write, **markers) -> None:
@@ -127,10 +142,12 @@ def _runtime_rows(args: argparse.Namespace, device: str, video: str, sections: l
                                                     write_markdown_section)
 
     tiny = shown_path(os.path.join(root, "experiments", "siamcorners_tiny_synthetic"))  # short names in the docs
-    r = run_runtime_benchmark(args.cfg, args.opts, device, video, args.frames, args.warmup, args.rounds, sections,
-                              os.path.join(tiny, "config.yaml"), os.path.join(tiny, "model.pth"), args.heldout,
-                              args.heldout_videos, [x.strip() for x in args.runtimes.split(",") if x.strip()],
-                              pysot_dir=args.pysot)
+    runtimes = args.runtimes or "plain,default,onnxruntime,bf16,int8"
+    r = run_runtime_benchmark(args.cfg, args.opts, device, video, args.frames if args.frames is not None else 10,
+                              args.warmup, args.rounds, sections, os.path.join(tiny, "config.yaml"),
+                              os.path.join(tiny, "model.pth"), args.heldout, args.heldout_videos,
+                              [x.strip() for x in runtimes.split(",") if x.strip()], pysot_dir=args.pysot,
+                              pysot_reset=args.pysot_reset)
     _emit(runtime_markdown(r, command), args.out, write_markdown_section, begin=RUNTIME_BEGIN, end=RUNTIME_END)
     return r
 
@@ -256,7 +273,8 @@ def main(argv=None) -> int:
     s.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default auto)")
     s.add_argument("--threads", type=int, default=2, help="torch CPU threads (0 = leave as is)")
     s.add_argument("--video", help="real video (default: ../shared/data/bag.avi beside the repository, if present)")
-    s.add_argument("--frames", type=int, default=10, help="frames per video (incl. init and warm-up)")
+    s.add_argument("--frames", type=int, default=None, help="frames per video (incl. init and warm-up; default 10, "
+                                                            "20 for --sections pysot)")
     s.add_argument("--warmup", type=int, default=2, help="untimed frames after init (default 2)")
     s.add_argument("--batch-videos", type=int, default=4, help="videos tracked in lock-step for the batched "
                                                                  "row (default 4)")
@@ -267,11 +285,19 @@ def main(argv=None) -> int:
                         "vs the plain eager backbone; eager vs ONNX Runtime; bf16/int8 FPS), precision (bf16/int8 "
                         "success-AUC change of the tiny model on the held-out synthetic set), or none (e.g. with "
                         "--mobilenet alone)")
-    s.add_argument("--runtimes", default="plain,default,onnxruntime,bf16,int8",
-                   help="ways of running the network timed in the goal rows (comma-separated)")
+    s.add_argument("--runtimes", default=None,
+                   help="ways of running the network timed in the goal rows (comma-separated; default plain,default,"
+                        "onnxruntime,bf16,int8) and in the pysot section (default default,onnxruntime)")
     s.add_argument("--pysot", default=None, metavar="DIR",
                    help="a pysot checkout (github.com/STVIR/pysot; needs 'pip install yacs'): its SiamRPN++ ResNet-50 "
-                        "tracker (random weights) is timed beside ours in the goal rows")
+                        "tracker (random weights) is timed beside ours in the goal rows and the pysot section, "
+                        "tracking normally as a user runs it")
+    s.add_argument("--pysot-reset", action="store_true",
+                   help="goal rows: put pysot's state back on the initial box before every frame (both trackers "
+                        "then cut regions of the same size; the set-up before issue 18); pysot section: time such a "
+                        "reset pysot too, beside the normally tracking one")
+    s.add_argument("--machine-note", default="", help="how busy the machine was, for the pysot section's markdown "
+                                                      "(e.g. 'idle, load < 0.5')")
     s.add_argument("--heldout", default=None, help="held-out synthetic set folder (default: a temporary one)")
     s.add_argument("--heldout-videos", type=int, default=20, help="held-out videos for the precision rows")
     s.add_argument("--out", default=None, help="markdown file whose speed sections are replaced (docs/benchmarks.md)")

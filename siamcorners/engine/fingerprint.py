@@ -59,6 +59,7 @@ NOT_BOX_KEYS = frozenset({
     "INFERENCE.PRECOMPUTE_TEMPLATE", "INFERENCE.FOLD_BN", "INFERENCE.BATCH_BRANCHES",
     "INFERENCE.SPARSE_OFFSETS", "INFERENCE.CHANNELS_LAST", "INFERENCE.COMPILE",  # same boxes up to rounding
     "INFERENCE.WINOGRAD",             # same boxes up to rounding (1e-5 relative in the two largest convs)
+    "INFERENCE.WINOGRAD_HEAD",        # same boxes up to rounding (the head's 3x3 convs)
     "INFERENCE.BACKEND",              # ONNX Runtime fp32 = eager up to rounding (INT8 stays in: not exact)
     "INFERENCE.ONNX_DIR", "INFERENCE.ONNX_CACHE",  # where the exported graphs are
 })

@@ -6,9 +6,11 @@ PyTorch (they need ``yacs`` beside torch/numpy/OpenCV; none of its compiled tool
 built from the checkout's ``experiments/siamrpn_r50_l234_dwxcorr/config.yaml`` with random weights (pysot's own
 initialisation; no download) and timed frame by frame on the same frames, interleaved with our trackers.
 
-Random weights send an RPN tracker's box anywhere (often to a degenerate box at the image corner), which changes the
-cost of its search crop; :class:`PysotTracker` therefore puts the tracker's state back on the initial box before
-every frame, so both trackers crop the same region size each frame. Its boxes are not compared with ours.
+By default the tracker tracks normally, frame after frame, as a user runs it. Random weights send an RPN tracker's
+box anywhere (to the clip limits: 10 px or the frame's size), which changes the size of the region its search crop
+is cut from, never the network's cost; ``reset=True`` puts the state back on the initial box before every frame, so
+both trackers crop regions of the same size (``tools/benchmark.py speed --pysot-reset``). Its boxes are not compared
+with ours.
 """
 from __future__ import annotations
 
@@ -45,10 +47,11 @@ def _import_pysot(pysot_dir: str):
 
 class PysotTracker:
     """pysot's SiamRPN++ tracker (``config`` relative to ``pysot_dir``) with random weights, behind the
-    ``init(frame, box)`` / ``track(frame) -> {"bbox": ...}`` interface of our tracker (for :func:`tracking_run`)."""
+    ``init(frame, box)`` / ``track(frame) -> {"bbox": ...}`` interface of our tracker (for :func:`tracking_run`);
+    ``reset``: put its state back on the initial box before every frame instead of tracking normally."""
 
     def __init__(self, pysot_dir: str, device: str | torch.device = "cpu", config: str = PYSOT_CONFIG,
-                 seed: int = 0):
+                 seed: int = 0, reset: bool = False):
         cfg, model_builder, build_tracker = _import_pysot(pysot_dir)
         cfg_file = config if os.path.isabs(config) else os.path.join(pysot_dir, config)
         if not os.path.isfile(cfg_file):
@@ -60,6 +63,7 @@ class PysotTracker:
         self.model = model_builder().eval().to(self.device)
         self.tracker = build_tracker(self.model)
         self.name = f"pysot {os.path.basename(os.path.dirname(cfg_file))}"
+        self.reset = reset
         self._state: tuple[np.ndarray, np.ndarray] | None = None
 
     def init(self, frame: np.ndarray, box: Sequence[float]) -> None:
@@ -70,7 +74,8 @@ class PysotTracker:
     def track(self, frame: np.ndarray) -> dict[str, Any]:
         if self._state is None:
             raise RuntimeError("PysotTracker.track: call init first")
-        self.tracker.center_pos, self.tracker.size = self._state[0].copy(), self._state[1].copy()
+        if self.reset:
+            self.tracker.center_pos, self.tracker.size = self._state[0].copy(), self._state[1].copy()
         with torch.no_grad(), np.errstate(all="ignore"):  # random weights: pysot divides by zero-sized boxes
             out = self.tracker.track(frame)
         return {"bbox": out["bbox"], "best_score": out.get("best_score")}

@@ -20,6 +20,7 @@ Switches (each gives the same boxes as the plain model up to float rounding; ``t
   25x25 maps and the depthwise correlation were measured faster in the default layout on CPU);
 * ``WINOGRAD``: the large 3x3 convolutions (the backbone's dilated downsample convolutions) run as Winograd
   F(4x4, 3x3) matrix products on float32 CPU inputs (:mod:`.winograd`; the ordinary convolution elsewhere);
+* ``WINOGRAD_HEAD``: the 3x3 convolutions of the corner pools and heat heads too (not with ``BATCH_BRANCHES``);
 * ``AMP`` "fp16" / "bf16": autocast of the search branch, outputs cast back to float32 (not exact: the speed
   benchmark measures the box difference);
 * ``COMPILE``: ``torch.compile`` of the search network (no per-stage timing then).
@@ -220,6 +221,10 @@ class InferenceSiamCorners(nn.Module):
         if settings.batch_branches and h0.templates == "four" and h0.tl_pool.variant == "mcp" \
                 and h0.search_conv is None:
             self.batched = _BatchedHeads(heads)
+        if settings.winograd_head and self.batched is None:  # the grouped layers read the convs' weights
+            for head in heads:  # not the offset heads: SPARSE_OFFSETS reads their weights
+                for part in (head.tl_pool, head.br_pool, head.tl_heat, head.br_heat):
+                    use_winograd(part, min_channel_product=1)
         self.sparse = settings.sparse_offsets and self.offsets and h0.tl_off.out.kernel_size == (1, 1)
         self.amp_dtype = AMP_MODES[settings.amp]
         self.stage_hook: StageHook = None

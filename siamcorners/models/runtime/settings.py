@@ -24,6 +24,7 @@ class InferenceSettings:
     sparse_offsets: bool = False
     channels_last: bool = False
     winograd: bool = False
+    winograd_head: bool = False
     amp: str = "off"
     compile: bool = False
     device_crop: bool = False
@@ -55,7 +56,8 @@ class InferenceSettings:
     def changes_model(self) -> bool:
         """True when the eager model needs the optimised wrapper (any model-side switch of the torch backend)."""
         return (not self.precompute_template or self.fold_bn or self.batch_branches or self.sparse_offsets
-                or self.channels_last or self.winograd or self.amp != "off" or self.compile)
+                or self.channels_last or self.winograd or self.winograd_head or self.amp != "off"
+                or self.compile)
 
 
 def set_tf32(enabled: bool) -> None:
