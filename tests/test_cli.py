@@ -538,8 +538,13 @@ def test_demo_negative_init_opts_before_flags_legend_and_synthetic_note(tmp_path
     assert rc == 0
     out = capsys.readouterr().out
     assert "3 frames" in out                                        # --max-frames after --opts was honoured
-    assert "trained on synthetic videos only" in out and "ResNet-50" in out
+    assert "the default model (experiments/siamcorners_cpu) tracks real footage only a little" in out
+    assert "ResNet-50" in out
     assert os.path.isfile("d.gif") and not os.path.exists("demo.mp4")   # --out '' writes no video
+    tiny = os.path.join(ROOT, "experiments", "siamcorners_tiny_synthetic", "config.yaml")
+    assert tool("demo").main(["--cfg", tiny, "--max-frames", "2", "--out", "", "--gif", "t.gif", "--frames", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "trained on synthetic videos only" in out and "default model" not in out
 
 
 def test_demo_help_explains_empty_out(capsys):
