@@ -563,7 +563,8 @@ _RANGES = {
     **{k: "in [0, 1]" for k in (
         "TRACK.LR", "TRACK.WINDOW_INFLUENCE", "DATASET.NEG", "DATASET.GRAY", "DATASET.TEMPLATE.BLUR",
         "DATASET.TEMPLATE.FLIP", "DATASET.TEMPLATE.COLOR", "DATASET.SEARCH.BLUR", "DATASET.SEARCH.FLIP",
-        "DATASET.SEARCH.COLOR")},
+        "DATASET.SEARCH.COLOR", *(f"DATASET.SOURCES.{src}.{key}" for src in ("STILLS", "PROCEDURAL")
+                                  for key in ("PASTE", "BLUR", "APPEARANCE")))},
     "TRACK.TEMPLATE_FRACTION": "in (0, 1]",
     "LABEL.GAUSSIAN_IOU": "in (0, 1)",
     "TRAIN.MOMENTUM": "in [0, 1)",

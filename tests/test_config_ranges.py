@@ -43,6 +43,9 @@ MORE = {  # other bad values of the same kinds
     "fill value range": (["TRACK.TEMPLATE_FILL_VALUE", "[0, 300, 0]"], r"every value must be in \[0, 255\]"),
     "momentum": (["TRAIN.MOMENTUM", "1"], r"'TRAIN.MOMENTUM' must be in \[0, 1\)"),
     "device index": (["DEVICE", "cuda:x"], r"'DEVICE' must be"),
+    "appearance": (["DATASET.SOURCES.STILLS.APPEARANCE", "1.5"], r"'DATASET.SOURCES.STILLS.APPEARANCE' must be in \[0, 1\]"),
+    "paste": (["DATASET.SOURCES.PROCEDURAL.PASTE", "-0.1"], r"'DATASET.SOURCES.PROCEDURAL.PASTE' must be in \[0, 1\]"),
+    "backbone depth": (["MODEL.BACKBONE.DEPTH", "0"], r"'MODEL.BACKBONE.DEPTH' must be >= 1"),
 }
 
 
