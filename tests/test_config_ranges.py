@@ -45,7 +45,7 @@ MORE = {  # other bad values of the same kinds
     "device index": (["DEVICE", "cuda:x"], r"'DEVICE' must be"),
     "appearance": (["DATASET.SOURCES.STILLS.APPEARANCE", "1.5"], r"'DATASET.SOURCES.STILLS.APPEARANCE' must be in \[0, 1\]"),
     "paste": (["DATASET.SOURCES.PROCEDURAL.PASTE", "-0.1"], r"'DATASET.SOURCES.PROCEDURAL.PASTE' must be in \[0, 1\]"),
-    "backbone depth": (["MODEL.BACKBONE.DEPTH", "0"], r"'MODEL.BACKBONE.DEPTH' must be >= 1"),
+    "backbone depth": (["MODEL.BACKBONE.DEPTH", "-1"], r"'MODEL.BACKBONE.DEPTH' must be >= 0"),
 }
 
 

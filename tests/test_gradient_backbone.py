@@ -98,3 +98,19 @@ def test_built_from_the_config():
     assert sum(isinstance(m, torch.nn.Conv2d) for m in model.backbone.mix) == 3
     assert model.backbone.out_channels == [FIXED_CHANNELS + 16]
     assert isinstance(build_backbone("gradient", [4], 5, depth=1), GradientBackbone)
+
+
+def test_depth_zero_is_the_fixed_features_alone():
+    """DEPTH 0: the backbone returns the fixed gradient/colour maps unchanged (only the neck and head learn)."""
+    bb = GradientBackbone(levels=[4], width=16, depth=0)
+    assert bb.out_channels == [FIXED_CHANNELS] and list(bb.parameters()) == []
+    x = torch.rand(1, 3, 127, 127)
+    out = bb(x)[0]
+    assert out.shape == (1, FIXED_CHANNELS, 15, 15)
+    assert torch.equal(out, bb.front(x))
+    cfg = load_config(opts=["MODEL.BACKBONE.TYPE", "gradient", "MODEL.BACKBONE.DEPTH", "0", "MODEL.LEVELS", "[4]",
+                            "MODEL.BACKBONE.TRAIN_LAYERS", "[mix]"])
+    model = build_model(cfg)
+    assert model.backbone.out_channels == [FIXED_CHANNELS]
+    with pytest.raises(ValueError, match="depth >= 0"):
+        GradientBackbone(levels=[4], width=16, depth=-1)

@@ -20,7 +20,8 @@ Fixed front end (``front``), per pixel, on the normalised RGB crop:
   (HOG's block normalisation), clipped at ``CLIP``.
 
 Learned part (``mix``): ``depth`` blocks of 3x3 conv (``width`` channels), BN, ReLU on the fixed maps. The output of
-every requested level is ``cat(fixed, mixed)``: ``27 + width`` channels (one map, returned for each level asked).
+every requested level is ``cat(fixed, mixed)``: ``27 + width`` channels (one map, returned for each level asked);
+with ``depth`` 0 the fixed maps alone (27 channels): then only the neck and the head learn.
 """
 from __future__ import annotations
 
@@ -133,8 +134,8 @@ class GradientBackbone(LevelBackbone):
         levels = [int(lv) for lv in levels]
         if not levels or any(lv not in (3, 4, 5) for lv in levels):
             raise ValueError(f"backbone levels must be a non-empty subset of [3, 4, 5], got {levels!r}")
-        if width < 1 or depth < 1:
-            raise ValueError(f"gradient backbone width and depth must be >= 1, got {width}, {depth}")
+        if width < 1 or depth < 0:
+            raise ValueError(f"gradient backbone width must be >= 1 and depth >= 0, got {width}, {depth}")
         self.levels = levels
         self.front = GradientHistogramFront()
         blocks: list[nn.Module] = []
@@ -143,13 +144,14 @@ class GradientBackbone(LevelBackbone):
             blocks += [nn.Conv2d(cin, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True)]
             cin = width
         self.mix = nn.Sequential(*blocks)
-        self.out_channels = [FIXED_CHANNELS + width] * len(levels)
+        # depth 0: the fixed features alone (only the neck and head learn)
+        self.out_channels = [FIXED_CHANNELS + (width if depth else 0)] * len(levels)
         self._init_weights()
 
     def forward(self, x: torch.Tensor, on_level: Optional[Callable[[int], None]] = None) -> list[torch.Tensor]:
         """x (N, 3, H, W) -> [(N, 27 + width, H', W')] * len(levels); 127 -> 15x15, 255 -> 31x31."""
         fixed = self.front(x)
-        out = torch.cat([fixed, self.mix(fixed)], 1)
+        out = torch.cat([fixed, self.mix(fixed)], 1) if len(self.mix) else fixed
         if on_level is not None:
             for lv in self.levels:
                 on_level(lv)
