@@ -31,6 +31,42 @@ def test_equals_direct_convolution(size, dilation, batch, with_bias):
     assert _rel_err(out, ref) < REL_TOL
 
 
+
+@pytest.mark.parametrize("size,dilation,batch", [(31, 1, 1), (31, 2, 1), (31, 4, 2), (25, 1, 3), (7, 3, 2),
+                                                 (1, 1, 1), (5, 4, 1), (15, 2, 4)])
+def test_export_form_equals_direct_convolution(size, dilation, batch):
+    """What the ONNX export traces (one stride-4 convolution cuts and transforms the tiles, one transpose puts
+    phases, tiles and channels back) is the same convolution."""
+    g = torch.Generator().manual_seed(size * 10 + dilation + 1)
+    x = torch.randn(batch, 24, size, size + 2, generator=g)
+    w = torch.randn(40, 24, 3, 3, generator=g) * 0.1
+    b = torch.randn(40, generator=g)
+    u = winograd_weights(w)
+    traced = torch.jit.trace(lambda t: winograd_conv3x3(t, u, b, dilation), x, check_trace=False)
+    assert "aten::_convolution" in str(traced.graph)  # the graph form (the eager form has no convolution)
+    ref = F.conv2d(x, w, b, padding=dilation, dilation=dilation)
+    out = traced(x)
+    assert out.shape == ref.shape
+    assert _rel_err(out, ref) < REL_TOL
+
+
+def test_export_form_runs_in_onnx_runtime(tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    g = torch.Generator().manual_seed(3)
+    conv = nn.Conv2d(32, 48, 3, padding=2, dilation=2, bias=True)
+    with torch.no_grad():
+        conv.weight.copy_(torch.randn(48, 32, 3, 3, generator=g) * 0.1)
+    layer = WinogradConv2d(conv).eval()
+    x = torch.randn(1, 32, 31, 31, generator=g)
+    path = str(tmp_path / "wino.onnx")
+    kw = {"dynamo": False} if "dynamo" in torch.onnx.export.__code__.co_varnames else {}
+    with torch.no_grad():
+        torch.onnx.export(layer, (x,), path, opset_version=17, **kw)
+        ref = conv(x)
+    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    out = torch.from_numpy(sess.run(None, {sess.get_inputs()[0].name: x.numpy()})[0])
+    assert _rel_err(out, ref) < REL_TOL
+
 def test_keeps_channels_last_layout():
     x = torch.randn(1, 16, 13, 13).contiguous(memory_format=torch.channels_last)
     w = torch.randn(8, 16, 3, 3)

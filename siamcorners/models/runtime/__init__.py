@@ -52,6 +52,7 @@ def ensure_export(model: SiamCorners, settings: InferenceSettings, cfg: Mapping 
     cache folder named by a hash of the weights and the MODEL config, exported on first use (plus the int8 search
     graph when ``INFERENCE.INT8``)."""
     from .onnx_export import FORMAT_VERSION, export_onnx, read_meta, weights_sha256
+    from .winograd import WINOGRAD_GRAPH
 
     if settings.onnx_dir:
         folder = settings.onnx_dir
@@ -59,7 +60,8 @@ def ensure_export(model: SiamCorners, settings: InferenceSettings, cfg: Mapping 
     else:
         model_cfg = json.dumps(cfg["MODEL"], sort_keys=True, default=str) if cfg is not None else ""
         winograd = export_winograd(model, settings)
-        key = hashlib.sha256(f"{FORMAT_VERSION}|{weights_sha256(model)}|{model_cfg}|winograd={winograd}"
+        wino = f"winograd={winograd}" + (f"/{WINOGRAD_GRAPH}" if winograd else "")  # a newer graph form: new entry
+        key = hashlib.sha256(f"{FORMAT_VERSION}|{weights_sha256(model)}|{model_cfg}|{wino}"
                              .encode()).hexdigest()[:16]
         folder = os.path.join(onnx_cache_dir(settings), key)
         try:
