@@ -121,7 +121,7 @@ DEFAULTS: dict = {
                                       # "gradient" (fixed gradient/colour cells + learned convs, real video on CPU)
             "WIDTH": 64,              # stem width of the small backbone; learned channels of "gradient"
                                       # (ignored by resnet50)
-            "DEPTH": 2,               # learned 3x3 conv blocks of the "gradient" backbone, 0: its fixed maps alone (ignored by the others)
+            "DEPTH": 2,               # "gradient" backbone: learned 3x3 blocks, 0 = fixed maps alone
             "WIDTH_MULT": 1.4,        # mobilenetv2 channel multiplier: 1.4 = pysot's (levels 44/134/448 channels);
                                       # 1.0 = torchvision's ImageNet file (32/96/320); ignored by the ResNets
             "PRETRAINED": "",         # local file: pysot resnet50.model or torchvision resnet50 / mobilenet_v2 state dict
