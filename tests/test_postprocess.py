@@ -179,12 +179,13 @@ def test_smooth_size_float32_and_integer_states_give_float64_states():
     prev_c, prev_s = np.array([50.3, 60.7], dtype=np.float32), np.array([100.1, 50.3], dtype=np.float32)
     cand_c, cand_s = np.array([70.9, 80.1], dtype=np.float32), np.array([120.7, 40.9], dtype=np.float32)
     pc, ps, cc, cs = ([float(v) for v in a] for a in (prev_c, prev_s, cand_c, cand_s))
-    # rate = 0.5 * 0.8 * 0.5 = 0.2
-    center, size, rate = pp.smooth_size(prev_c, prev_s, cand_c, cand_s, 0.5, 0.8, 0.5, smooth_center=True)
+    # rate = 0.7 * 0.9 * 0.39 (official TRACK.LR) = 0.2457
+    center, size, rate = pp.smooth_size(prev_c, prev_s, cand_c, cand_s, 0.7, 0.9, 0.39, smooth_center=True)
+    assert rate == 0.7 * 0.9 * 0.39
     assert center.dtype == size.dtype == np.float64
     np.testing.assert_allclose(size, [ps[i] * (1 - rate) + cs[i] * rate for i in range(2)], rtol=1e-14)
     np.testing.assert_allclose(center, [pc[i] * (1 - rate) + cc[i] * rate for i in range(2)], rtol=1e-14)
-    center, _, _ = pp.smooth_size(prev_c, prev_s, cand_c, cand_s, 0.5, 0.8, 0.5)
+    center, _, _ = pp.smooth_size(prev_c, prev_s, cand_c, cand_s, 0.7, 0.9, 0.39)
     assert center.dtype == np.float64 and center.tolist() == cc
     center, size, _ = pp.smooth_size((50, 60), (100, 50), (70, 80), (120, 40), 0.5, 0.8, 0.5)
     assert center.dtype == size.dtype == np.float64 and center.tolist() == [70.0, 80.0]
