@@ -256,3 +256,75 @@ def test_reduced_precision_outputs_give_the_float32_loss(dtype, norms):
     args = (targets["tl_off"], targets["tl_ind"], targets["valid"], torch.tensor(3.0))
     half = offset_loss(off, *args)
     assert half.dtype == torch.float32 and torch.equal(half, offset_loss(off.float(), *args))
+
+
+def _hand_focal(logits, target, alpha=2.0, beta=4.0):
+    """-[sum_{y=1} (1-p)^a log p + sum_{y<1} (1-y)^b p^a log(1-p)] with p = clamp(sigmoid, 1e-4, 1 - 1e-4)."""
+    total = 0.0
+    for x, y in zip(logits, target):
+        p = min(max(1 / (1 + math.exp(-x)), 1e-4), 1 - 1e-4)
+        total += (1 - p) ** alpha * math.log(p) if y == 1 else (1 - y) ** beta * p ** alpha * math.log(1 - p)
+    return -total
+
+
+def test_focal_losses_default_to_alpha_2_beta_4_and_read_soft_targets_per_map():
+    """CornerNet's alpha = 2, beta = 4 (the paper, eq. 1) as defaults; per map, the (1 - y)^beta weight of
+    Gaussian (soft) negatives."""
+    logits = [[0.0, 2.0, -1.0, 0.5], [1.5, -0.5, 0.25, -2.0]]
+    target = [[1.0, 0.5, 0.0, 0.25], [0.75, 1.0, 1.0, 0.125]]
+    lt = torch.tensor(logits).view(2, 1, 2, 2)
+    tt = torch.tensor(target).view(2, 1, 2, 2)
+    loss_sum, num_pos = focal_loss(lt, tt)
+    assert num_pos.item() == 3
+    assert loss_sum.item() == pytest.approx(_hand_focal(logits[0], target[0]) + _hand_focal(logits[1], target[1]),
+                                            rel=1e-6)
+    per_map, k = focal_loss_per_map(lt, tt)
+    assert k.tolist() == [1.0, 2.0]
+    assert per_map.tolist() == pytest.approx([_hand_focal(logits[0], target[0]), _hand_focal(logits[1], target[1])],
+                                             rel=1e-6)
+
+
+def test_half_precision_targets_give_the_float32_loss_of_their_values():
+    """A soft target held in fp16 (1229 / 4096: 1 - y is not an fp16 number) is computed in float32."""
+    y = 1229 / 4096
+    target = torch.tensor([y], dtype=torch.float16).view(1, 1, 1, 1)
+    logits = torch.zeros(1, 1, 1, 1)
+    expected = _hand_focal([0.0], [y])   # p = 0.5: -(1 - y)^4 * 0.25 * log(0.5)
+    loss_sum, _ = focal_loss(logits, target)
+    assert loss_sum.dtype == torch.float32 and loss_sum.item() == pytest.approx(expected, rel=1e-6)
+    per_map, _ = focal_loss_per_map(logits, target)
+    assert per_map.dtype == torch.float32 and per_map.item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_shape_errors_are_one_line_and_name_both_shapes():
+    a, b = torch.zeros(1, 1, 2, 2), torch.zeros(1, 1, 3, 3)
+    with pytest.raises(ValueError, match=r"^focal_loss: logits \(1, 1, 2, 2\) and target \(1, 1, 3, 3\) differ$"):
+        focal_loss(a, b)
+    with pytest.raises(ValueError,
+                       match=r"^focal_loss_per_map: logits \(1, 1, 2, 2\) and target \(1, 1, 3, 3\) differ$"):
+        focal_loss_per_map(a, b)
+
+
+def test_gather_offsets_clamps_indices_off_the_map_and_takes_int32():
+    """Official: a corner off the map has its flat index clamped into [0, H*W - 1]; int32 indices work as well."""
+    off = torch.arange(2 * 2 * 25, dtype=torch.float32).view(2, 2, 5, 5)   # value = flat position in the tensor
+    # sample 0: index -3 -> 0 (values 0, 25); sample 1: index 31 -> 24 (values 50 + 24, 75 + 24)
+    assert gather_offsets(off, torch.tensor([-3, 31])).tolist() == [[0.0, 25.0], [74.0, 99.0]]
+    assert gather_offsets(off, torch.tensor([7, 26], dtype=torch.int32)).tolist() == [[7.0, 32.0], [74.0, 99.0]]
+
+
+def test_offset_loss_of_float64_targets_and_weights_is_float32():
+    """Targets and masks built in float64 (NumPy's default) give the float32 loss of a float32 offset map."""
+    off = torch.zeros(2, 2, 5, 5)
+    off[0, :, 1, 2] = torch.tensor([0.25, 1.5])    # index 7
+    target = torch.tensor([[0.5, 0.0], [0.1, 0.2]], dtype=torch.float64)
+    weight = torch.tensor([1.0, 0.0], dtype=torch.float64)   # sample 1 masked out
+    # SmoothL1(beta 1): |0.25 - 0.5| = 0.25 -> 0.5 * 0.25^2 = 0.03125; |1.5 - 0| = 1.5 -> 1.5 - 0.5 = 1.0; / 2
+    loss = offset_loss(off, target, torch.tensor([7, 3]), weight, torch.tensor(2.0))
+    assert loss.dtype == torch.float32 and loss.item() == pytest.approx(1.03125 / 2, rel=1e-7)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_gather_offsets_moves_cpu_indices_to_the_map_device():
+    off = torch.arange(50, dtype=torch.float32).view(1, 2, 5, 5).cuda()
+    assert gather_offsets(off, torch.tensor([7])).tolist() == [[7.0, 32.0]]
