@@ -306,12 +306,13 @@ def test_shape_errors_are_one_line_and_name_both_shapes():
         focal_loss_per_map(a, b)
 
 
-def test_gather_offsets_clamps_indices_off_the_map_and_takes_int32():
-    """Official: a corner off the map has its flat index clamped into [0, H*W - 1]; int32 indices work as well."""
+def test_gather_offsets_clamps_indices_off_the_map_and_takes_any_integer_type():
+    """Official: a corner off the map has its flat index clamped into [0, H*W - 1]. Indices of any integer type (here
+    int16, which torch.gather refuses) are read as int64."""
     off = torch.arange(2 * 2 * 25, dtype=torch.float32).view(2, 2, 5, 5)   # value = flat position in the tensor
     # sample 0: index -3 -> 0 (values 0, 25); sample 1: index 31 -> 24 (values 50 + 24, 75 + 24)
     assert gather_offsets(off, torch.tensor([-3, 31])).tolist() == [[0.0, 25.0], [74.0, 99.0]]
-    assert gather_offsets(off, torch.tensor([7, 26], dtype=torch.int32)).tolist() == [[7.0, 32.0], [74.0, 99.0]]
+    assert gather_offsets(off, torch.tensor([7, 26], dtype=torch.int16)).tolist() == [[7.0, 32.0], [74.0, 99.0]]
 
 
 def test_offset_loss_of_float64_targets_and_weights_is_float32():
