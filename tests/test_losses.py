@@ -417,3 +417,19 @@ def test_targets_built_in_float64_give_the_official_float32_loss(parity):
     for ours, theirs in (("total", "total"), ("focal", "focal"), ("offset", "offs")):
         assert losses[ours].dtype == torch.float32, ours
         np.testing.assert_allclose(losses[ours].item(), d[f"a_loss_{theirs}"], rtol=2e-5)
+
+
+def test_float64_targets_give_the_float32_loss_by_hand():
+    """The same without the fixture: float64 maps, mask and flags, float32 outputs with offset heads (zero offsets
+    against zero targets: offset loss 0) -> the float32 focal loss of the code's normaliser (tl 3, br 2 peaks)."""
+    outputs, targets, logits, target = _two_samples()
+    outputs[0].update(tl_off=torch.zeros(2, 2, 2, 2), br_off=torch.zeros(2, 2, 2, 2))
+    for key in ("tl_heat", "br_heat", "tl_off", "br_off", "valid"):
+        targets[key] = targets[key].double()
+    targets["no_target"] = torch.zeros(2, dtype=torch.float64)
+    losses = corner_loss(outputs, targets)
+    f_tl, f_br = (_hand_focal(logits[c][0], target[c][0]) for c in ("tl", "br"))
+    for key in ("total", "focal", "offset"):
+        assert losses[key].dtype == torch.float32, key
+    assert losses["total"].item() == pytest.approx(f_tl / 3 + f_br / 2, rel=1e-6)
+    assert losses["offset"].item() == 0
