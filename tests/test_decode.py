@@ -135,3 +135,52 @@ def test_cuda_matches_cpu_on_distinct_scores(parity):
     out = decode_corners_full(*[t.cuda() for t in nets])
     assert out.device.type == "cuda"
     np.testing.assert_allclose(out.cpu().view(5, 3, 15, 8).numpy(), d["decode"], rtol=0, atol=1e-5)
+
+
+def test_bad_arguments_messages_name_the_argument_and_the_shapes():
+    """The whole one-line message: which argument, the shape it must have and the one it has."""
+    heat = torch.zeros(1, 1, 5, 5)
+    off, small = torch.zeros(1, 2, 5, 5), torch.zeros(1, 2, 4, 4)
+    heats = r"^decode_corners: heat maps must both be \(B, 1, H, W\), got \({}\) and \({}\)$"
+    with pytest.raises(ValueError, match=heats.format("1, 1, 5, 5", "1, 1, 4, 4")):
+        decode_corners(heat, torch.zeros(1, 1, 4, 4), topk=2, num_pairs=2)   # br map of another size
+    with pytest.raises(ValueError, match=heats.format("1, 2, 5, 5", "1, 2, 5, 5")):
+        decode_corners(torch.zeros(1, 2, 5, 5), torch.zeros(1, 2, 5, 5), topk=2, num_pairs=2)   # two channels each
+    with pytest.raises(ValueError, match=r"^decode_corners: tl_off must be \(1, 2, 5, 5\), got \(1, 2, 4, 4\)$"):
+        decode_corners(heat, heat, small, off, topk=2, num_pairs=2)
+    with pytest.raises(ValueError, match=r"^decode_corners: br_off must be \(1, 2, 5, 5\), got \(1, 2, 4, 4\)$"):
+        decode_corners(heat, heat, off, small, topk=2, num_pairs=2)
+    for tl_off, br_off in ((off, None), (None, off)):
+        with pytest.raises(ValueError, match=r"^decode_corners: give both tl_off and br_off, or neither$"):
+            decode_corners(heat, heat, tl_off, br_off, topk=2, num_pairs=2)
+    with pytest.raises(ValueError, match=r"^decode_corners: topk must be in \[1, 25\], got 26$"):
+        decode_corners(heat, heat, topk=26)
+    with pytest.raises(ValueError, match=r"^decode_corners: num_pairs must be in \[1, topk\*\*2 = 4\], got 5$"):
+        decode_corners(heat, heat, topk=2, num_pairs=5)
+
+
+def test_topk_may_take_every_cell_of_the_map():
+    """topk = H * W is allowed: on a 3 x 3 map all 81 (tl, br) pairs; br_x >= tl_x holds for 6 of the 9 column
+    pairs and br_y >= tl_y for 6 of the 9 row pairs, so 36 pairs are kept and 45 rejected with -1."""
+    tl = peaks([(0, 0, 3.0)], size=3)
+    br = peaks([(2, 2, 2.0)], size=3)
+    out = decode_corners(tl, br, topk=9, num_pairs=81)[0]
+    assert out.shape == (81, 5)
+    assert torch.allclose(out[0], torch.tensor([0.0, 0.0, 2.0, 2.0, (sig(3.0) + sig(2.0)) / 2]), atol=1e-6)
+    assert int((out[:, 4] == -1).sum()) == 45
+
+
+@pytest.mark.parametrize("decode", [decode_corners, decode_corners_full], ids=["decode_corners", "full"])
+def test_defaults_are_the_official_12_corners_and_15_pairs(decode):
+    """Official decoder defaults (reference section 6): top K = 12 corners per map, 15 pairs kept. 13 tl peaks of
+    falling score and one br peak at (7, 7): the 12 best tl corners pair with it; the 13th tl corner (cell (0, 3),
+    logit 3) is not among the K = 12, so no row starts there although its pair would score about 0.97."""
+    tl = peaks([(i % 4, i // 4, 6.0 - 0.25 * i) for i in range(13)], size=8)
+    br = peaks([(7, 7, 6.0)], size=8)
+    out = decode(tl, br)[0]
+    assert out.shape[0] == 15
+    for i in range(12):
+        assert out[i, :4].tolist() == [i % 4, i // 4, 7.0, 7.0]
+        assert out[i, 4].item() == pytest.approx((sig(6.0 - 0.25 * i) + sig(6.0)) / 2, abs=1e-6)
+    assert out[12:, 4].max().item() < 0.51   # a tl peak with a background br cell (or a rejected pair)
+    assert not ((out[:, 0] == 0) & (out[:, 1] == 3)).any()

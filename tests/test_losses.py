@@ -1,4 +1,5 @@
 import math
+import re
 
 import numpy as np
 import pytest
@@ -256,3 +257,179 @@ def test_reduced_precision_outputs_give_the_float32_loss(dtype, norms):
     args = (targets["tl_off"], targets["tl_ind"], targets["valid"], torch.tensor(3.0))
     half = offset_loss(off, *args)
     assert half.dtype == torch.float32 and torch.equal(half, offset_loss(off.float(), *args))
+
+
+def _hand_focal(logits, target, alpha=2.0, beta=4.0):
+    """-[sum_{y=1} (1-p)^a log p + sum_{y<1} (1-y)^b p^a log(1-p)] with p = clamp(sigmoid, 1e-4, 1 - 1e-4)."""
+    total = 0.0
+    for x, y in zip(logits, target):
+        p = min(max(1 / (1 + math.exp(-x)), 1e-4), 1 - 1e-4)
+        total += (1 - p) ** alpha * math.log(p) if y == 1 else (1 - y) ** beta * p ** alpha * math.log(1 - p)
+    return -total
+
+
+def test_focal_losses_default_to_alpha_2_beta_4_and_read_soft_targets_per_map():
+    """CornerNet's alpha = 2, beta = 4 (the paper, eq. 1) as defaults; per map, the (1 - y)^beta weight of
+    Gaussian (soft) negatives."""
+    logits = [[0.0, 2.0, -1.0, 0.5], [1.5, -0.5, 0.25, -2.0]]
+    target = [[1.0, 0.5, 0.0, 0.25], [0.75, 1.0, 1.0, 0.125]]
+    lt = torch.tensor(logits).view(2, 1, 2, 2)
+    tt = torch.tensor(target).view(2, 1, 2, 2)
+    loss_sum, num_pos = focal_loss(lt, tt)
+    assert num_pos.item() == 3
+    assert loss_sum.item() == pytest.approx(_hand_focal(logits[0], target[0]) + _hand_focal(logits[1], target[1]),
+                                            rel=1e-6)
+    per_map, k = focal_loss_per_map(lt, tt)
+    assert k.tolist() == [1.0, 2.0]
+    assert per_map.tolist() == pytest.approx([_hand_focal(logits[0], target[0]), _hand_focal(logits[1], target[1])],
+                                             rel=1e-6)
+
+
+def test_half_precision_targets_give_the_float32_loss_of_their_values():
+    """A soft target held in fp16 (1229 / 4096: 1 - y is not an fp16 number) is computed in float32."""
+    y = 1229 / 4096
+    target = torch.tensor([y], dtype=torch.float16).view(1, 1, 1, 1)
+    logits = torch.zeros(1, 1, 1, 1)
+    expected = _hand_focal([0.0], [y])   # p = 0.5: -(1 - y)^4 * 0.25 * log(0.5)
+    loss_sum, _ = focal_loss(logits, target)
+    assert loss_sum.dtype == torch.float32 and loss_sum.item() == pytest.approx(expected, rel=1e-6)
+    per_map, _ = focal_loss_per_map(logits, target)
+    assert per_map.dtype == torch.float32 and per_map.item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_shape_errors_are_one_line_and_name_both_shapes():
+    a, b = torch.zeros(1, 1, 2, 2), torch.zeros(1, 1, 3, 3)
+    with pytest.raises(ValueError, match=r"^focal_loss: logits \(1, 1, 2, 2\) and target \(1, 1, 3, 3\) differ$"):
+        focal_loss(a, b)
+    with pytest.raises(ValueError,
+                       match=r"^focal_loss_per_map: logits \(1, 1, 2, 2\) and target \(1, 1, 3, 3\) differ$"):
+        focal_loss_per_map(a, b)
+
+
+def test_gather_offsets_clamps_indices_off_the_map_and_takes_any_integer_type():
+    """Official: a corner off the map has its flat index clamped into [0, H*W - 1]. Indices of any integer type (here
+    int16, which torch.gather refuses) are read as int64."""
+    off = torch.arange(2 * 2 * 25, dtype=torch.float32).view(2, 2, 5, 5)   # value = flat position in the tensor
+    # sample 0: index -3 -> 0 (values 0, 25); sample 1: index 31 -> 24 (values 50 + 24, 75 + 24)
+    assert gather_offsets(off, torch.tensor([-3, 31])).tolist() == [[0.0, 25.0], [74.0, 99.0]]
+    assert gather_offsets(off, torch.tensor([7, 26], dtype=torch.int16)).tolist() == [[7.0, 32.0], [74.0, 99.0]]
+
+
+def test_offset_loss_of_float64_targets_and_weights_is_float32():
+    """Targets and masks built in float64 (NumPy's default) give the float32 loss of a float32 offset map."""
+    off = torch.zeros(2, 2, 5, 5)
+    off[0, :, 1, 2] = torch.tensor([0.25, 1.5])    # index 7
+    target = torch.tensor([[0.5, 0.0], [0.1, 0.2]], dtype=torch.float64)
+    weight = torch.tensor([1.0, 0.0], dtype=torch.float64)   # sample 1 masked out
+    # SmoothL1(beta 1): |0.25 - 0.5| = 0.25 -> 0.5 * 0.25^2 = 0.03125; |1.5 - 0| = 1.5 -> 1.5 - 0.5 = 1.0; / 2
+    loss = offset_loss(off, target, torch.tensor([7, 3]), weight, torch.tensor(2.0))
+    assert loss.dtype == torch.float32 and loss.item() == pytest.approx(1.03125 / 2, rel=1e-7)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_gather_offsets_moves_cpu_indices_to_the_map_device():
+    off = torch.arange(50, dtype=torch.float32).view(1, 2, 5, 5).cuda()
+    assert gather_offsets(off, torch.tensor([7])).tolist() == [[7.0, 32.0]]
+
+
+def test_probability_floor_of_a_positive_far_below_zero():
+    """Official clamp: p = max(sigmoid(-30), 1e-4), so a missed corner costs (1 - 1e-4)^2 * -log(1e-4), not 30."""
+    loss_sum, _ = focal_loss(torch.full((1, 1, 1, 1), -30.0), torch.ones(1, 1, 1, 1))
+    assert loss_sum.item() == pytest.approx(-(1 - 1e-4) ** 2 * math.log(1e-4), rel=1e-6)
+
+
+@pytest.mark.parametrize("key,shape", [("tl_off", (3, 1)), ("br_off", (3, 1)), ("tl_ind", (3, 1)),
+                                       ("br_ind", (3, 1)), ("valid", (3, 1)), ("no_target", (2,))])
+def test_each_target_of_the_wrong_shape_is_named(key, shape):
+    outputs, targets = synthetic_batch(num_levels=1)
+    targets[key] = torch.zeros(shape)
+    expected = "(3, 2)" if key.endswith("_off") else "(3,)"
+    with pytest.raises(ValueError, match=rf"^corner_loss: targets\['{key}'\] has shape {re.escape(str(shape))}, "
+                                         rf"expected {re.escape(expected)}$"):
+        corner_loss(outputs, targets)
+
+
+def test_option_and_input_errors_are_whole_one_line_messages():
+    outputs, targets = synthetic_batch(num_levels=2)
+    with pytest.raises(ValueError, match=r"^corner_loss: offset_norm must be one of \('num_objects', 'num_pos'\), "
+                                         r"got 'k'$"):
+        corner_loss(outputs, targets, offset_norm="k")
+    with pytest.raises(ValueError, match=r"^corner_loss: level_reduction must be one of \('mean', 'sum'\), got 'k'$"):
+        corner_loss(outputs, targets, level_reduction="k")
+    with pytest.raises(ValueError, match=r"^corner_loss: outputs is empty \(expected one dict per level\)$"):
+        corner_loss([], targets)
+    outputs[1]["br_heat"] = torch.zeros(3, 1, 24, 24)
+    with pytest.raises(ValueError, match=r"^corner_loss: outputs\[1\]\['br_heat'\] has shape \(3, 1, 24, 24\), "
+                                         r"targets\['br_heat'\] \(3, 1, 25, 25\)$"):
+        corner_loss(outputs, targets)
+    del targets["tl_heat"]
+    with pytest.raises(KeyError, match=r"corner_loss: targets lack key 'tl_heat'"):
+        corner_loss(outputs, targets)
+
+
+def _two_samples():
+    """B = 2 maps of 2 x 2 with soft negatives; sample 1 is masked out (valid 0). tl: 2 peaks in sample 0, 1 in
+    sample 1; br: 1 peak in each. One level without offset heads."""
+    logits = {"tl": [[0.0, 2.0, -1.0, 0.5], [1.5, -0.5, 0.25, -2.0]],
+              "br": [[0.3, -0.7, 1.2, 0.0], [-1.0, 0.4, 0.0, 2.5]]}
+    target = {"tl": [[1.0, 1.0, 0.5, 0.0], [1.0, 0.25, 0.0, 0.0]],
+              "br": [[0.0, 0.5, 1.0, 0.0], [0.0, 0.0, 0.125, 1.0]]}
+    outputs = [{f"{c}_heat": torch.tensor(logits[c]).view(2, 1, 2, 2) for c in ("tl", "br")}]
+    targets = {f"{c}_heat": torch.tensor(target[c]).view(2, 1, 2, 2) for c in ("tl", "br")}
+    targets.update(tl_off=torch.zeros(2, 2), br_off=torch.zeros(2, 2), tl_ind=torch.tensor([0, 0]),
+                   br_ind=torch.tensor([2, 3]), valid=torch.tensor([1.0, 0.0]))
+    return outputs, targets, logits, target
+
+
+def test_focal_normalisers_by_hand_with_alpha_and_beta():
+    """alpha 1.5, beta 3 reach every focal form. Sample 0 only (valid), divided by: the code's count of every
+    target peak of the batch, masked or not (tl 3, br 2); the level's count inside the mask (tl 2, br 1); each
+    map's own count (tl 2, br 1), averaged over the 1 valid sample."""
+    outputs, targets, logits, target = _two_samples()
+    f_tl, f_br = (_hand_focal(logits[c][0], target[c][0], 1.5, 3.0) for c in ("tl", "br"))
+    for norm, expected in (("num_pos", f_tl / 3 + f_br / 2), ("num_pos_per_level", f_tl / 2 + f_br / 1),
+                           ("per_heatmap", f_tl / 2 + f_br / 1)):
+        losses = corner_loss(outputs, targets, alpha=1.5, beta=3.0, focal_norm=norm)
+        assert losses["focal"].item() == pytest.approx(expected, rel=1e-6), norm
+        assert losses["offset"].item() == 0
+
+
+@pytest.mark.parametrize("norms", [dict(), dict(focal_norm="per_heatmap", offset_norm="num_pos"),
+                                   dict(focal_norm="num_pos_per_level")], ids=["code", "paper", "per-level"])
+def test_targets_on_another_device_are_moved_to_the_outputs(norms):
+    """The loss is computed on the outputs' device with target maps, masks and flags given on the CPU. PyTorch's
+    meta device stands in for a GPU here: it refuses to mix with CPU tensors, as CUDA does."""
+    outputs, targets, _, _ = _two_samples()
+    targets["no_target"] = torch.zeros(2)
+    meta = [{k: v.to("meta") for k, v in out.items()} for out in outputs]
+    losses = corner_loss(meta, targets, **norms)
+    assert losses["total"].device.type == "meta"
+
+
+def test_targets_built_in_float64_give_the_official_float32_loss(parity):
+    """Targets as NumPy builds them (float64 maps, masks and flags) give the official fixture's loss, in float32."""
+    d = parity("loss.npz")
+    outputs, targets = fixture_case(d, "a")
+    for key in ("tl_heat", "br_heat", "tl_off", "br_off", "valid"):
+        targets[key] = targets[key].double()
+    targets["no_target"] = torch.zeros(targets["valid"].shape[0], dtype=torch.float64)
+    losses = corner_loss(outputs, targets)
+    for ours, theirs in (("total", "total"), ("focal", "focal"), ("offset", "offs")):
+        assert losses[ours].dtype == torch.float32, ours
+        np.testing.assert_allclose(losses[ours].item(), d[f"a_loss_{theirs}"], rtol=2e-5)
+
+
+def test_float64_targets_give_the_float32_loss_by_hand():
+    """The same without the fixture: float64 maps, mask and flags, float32 outputs with offset heads (zero offsets
+    against zero targets: offset loss 0) -> the float32 focal loss of the code's normaliser (tl 3, br 2 peaks)."""
+    outputs, targets, logits, target = _two_samples()
+    outputs[0].update(tl_off=torch.zeros(2, 2, 2, 2), br_off=torch.zeros(2, 2, 2, 2))
+    for key in ("tl_heat", "br_heat", "tl_off", "br_off", "valid"):
+        targets[key] = targets[key].double()
+    targets["no_target"] = torch.zeros(2, dtype=torch.float64)
+    losses = corner_loss(outputs, targets)
+    f_tl, f_br = (_hand_focal(logits[c][0], target[c][0]) for c in ("tl", "br"))
+    for key in ("total", "focal", "offset"):
+        assert losses[key].dtype == torch.float32, key
+    assert losses["total"].item() == pytest.approx(f_tl / 3 + f_br / 2, rel=1e-6)
+    assert losses["offset"].item() == 0
