@@ -332,6 +332,18 @@ def test_gather_offsets_moves_cpu_indices_to_the_map_device():
     assert gather_offsets(off, torch.tensor([7])).tolist() == [[7.0, 32.0]]
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (meta tensors mix with CPU ones here)")
+def test_corner_loss_on_cuda_outputs_with_every_target_on_the_cpu():
+    """The trainer moves its batch first, but a user's loop may not: every target (offsets included) follows the
+    outputs' device, and the value is the CPU one."""
+    outputs, targets = synthetic_batch(num_levels=1)
+    cpu = corner_loss(outputs, targets)
+    gpu = corner_loss([{k: v.cuda() for k, v in out.items()} for out in outputs], targets)
+    assert gpu["total"].device.type == "cuda"
+    assert gpu["total"].item() == pytest.approx(cpu["total"].item(), rel=1e-5)
+    assert gpu["offset"].item() == pytest.approx(cpu["offset"].item(), rel=1e-5)
+
+
 def test_probability_floor_of_a_positive_far_below_zero():
     """Official clamp: p = max(sigmoid(-30), 1e-4), so a missed corner costs (1 - 1e-4)^2 * -log(1e-4), not 30."""
     loss_sum, _ = focal_loss(torch.full((1, 1, 1, 1), -30.0), torch.ones(1, 1, 1, 1))

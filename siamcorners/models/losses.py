@@ -124,9 +124,10 @@ def offset_loss(off_map: torch.Tensor, target: torch.Tensor, ind: torch.Tensor, 
 
     off_map (B, 2, H, W); target (B, 2) x first; ind (B,) flat index; weight (B,) object weights (the valid mask)."""
     off_map = _full(off_map)
-    w = weight.to(off_map.dtype).view(-1, 1)
+    w = weight.to(device=off_map.device, dtype=off_map.dtype).view(-1, 1)
     pred = gather_offsets(off_map, ind)  # (B, 2)
-    return F.smooth_l1_loss(pred * w, target.to(off_map.dtype) * w, reduction="sum", beta=1.0) / normaliser
+    target = target.to(device=off_map.device, dtype=off_map.dtype)  # (B, 2), on the outputs' device like the rest
+    return F.smooth_l1_loss(pred * w, target * w, reduction="sum", beta=1.0) / normaliser
 
 
 def _check_targets(targets: Dict[str, torch.Tensor], batch: int) -> None:
