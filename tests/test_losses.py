@@ -332,7 +332,17 @@ def test_gather_offsets_moves_cpu_indices_to_the_map_device():
     assert gather_offsets(off, torch.tensor([7])).tolist() == [[7.0, 32.0]]
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (meta tensors mix with CPU ones here)")
+def test_offset_targets_follow_the_outputs_device():
+    """With offset heads, the offset targets and weights move to the outputs' device too (the meta device stands in
+    for a GPU: smooth_l1_loss refuses a meta prediction with a CPU target, as CUDA does)."""
+    outputs, targets = synthetic_batch(num_levels=1)
+    assert outputs[0]["tl_off"] is not None and targets["tl_off"].device.type == "cpu"
+    meta = [{k: v.to("meta") for k, v in out.items()} for out in outputs]
+    losses = corner_loss(meta, targets)
+    assert losses["offset"].device.type == "meta" and losses["total"].device.type == "meta"
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_corner_loss_on_cuda_outputs_with_every_target_on_the_cpu():
     """The trainer moves its batch first, but a user's loop may not: every target (offsets included) follows the
     outputs' device, and the value is the CPU one."""
