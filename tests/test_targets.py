@@ -157,6 +157,11 @@ def test_radius_is_the_largest_that_keeps_the_overlap_in_all_three_cornernet_cas
         ious = _cornernet_ious(h, w, r)
         assert ious.min() >= o - 1e-9, o
         np.testing.assert_allclose(ious.min(axis=0), o, rtol=0, atol=1e-9, err_msg=str(o))
+    # float32 sizes (the same whole numbers) are computed in float64 as well
+    for o in (0.3, 0.7, 0.9):
+        r = gaussian_radius(h.astype(np.float32), w.astype(np.float32), o)
+        assert r.dtype == np.float64
+        np.testing.assert_allclose(_cornernet_ious(h, w, r).min(axis=0), o, rtol=0, atol=1e-9, err_msg=str(o))
     # scalars give Python floats; a box of no cells has radius 0
     assert type(gaussian_radius(25, 25)) is float and type(gaussian_radius(0, 0)) is float
     assert gaussian_radius(0, 0) == 0.0 and gaussian_radius(0, 7) == 0.0
