@@ -1,4 +1,6 @@
 """Context crops and boundary templates: official parity (templates.npz) and hand-checked geometry."""
+import re
+
 import cv2
 import numpy as np
 import pytest
@@ -225,3 +227,172 @@ def test_bad_frames_raise_clear_errors(frame, match):
 def test_training_templates_reject_bad_box():
     with pytest.raises(ValueError, match="w or h <= 0"):
         training_boundary_templates(np.zeros((127, 127, 3)), (10, 10, 10, 20))
+
+
+# ------------------------------------------------- written from the mutation run (docs/testing.md)
+def test_check_frame_messages_empty_frames_and_one_channel_frames():
+    from siamcorners.data.crops import check_frame
+
+    cases = [([[0, 1]], r"^frame must be a numpy array \(H x W x 3 uint8 BGR or H x W\), got list$"),
+             (np.zeros((20, 20, 3), np.float32), r"^frame must have dtype uint8, got float32 with shape \(20, 20, 3\)$"),
+             (np.zeros((20, 20, 4), np.uint8), r"^frame must have shape \(H, W, 3\) or \(H, W\), got \(20, 20, 4\)$"),
+             (np.zeros((0, 5, 3), np.uint8), r"^frame is empty: shape \(0, 5, 3\)$"),
+             (np.zeros((5, 0), np.uint8), r"^frame is empty: shape \(5, 0\)$")]
+    for frame, match in cases:
+        with pytest.raises(ValueError, match=match):
+            check_frame(frame)
+    with pytest.raises(ValueError, match=r"^image 3 must have dtype uint8"):
+        check_frame(np.zeros((2, 2), np.int16), name="image 3")
+    assert check_frame(np.zeros((1, 1, 3), np.uint8)).shape == (1, 1, 3)
+    one = _frame(6, 7)[:, :, :1]
+    np.testing.assert_array_equal(check_frame(one), one[:, :, 0])
+
+
+def test_check_box_edges_and_whole_messages():
+    from siamcorners.data.crops import check_box
+
+    hw = (40, 50)  # H, W
+    for ok in ([49.5, 10, 5, 5], [-4.5, 10, 5, 5], [10, 39.5, 5, 5], [10, -4.5, 5, 5], [10, 10, 0.5, 0.5],
+               [-20, -10, 100, 80]):  # the last: exactly twice the frame
+        np.testing.assert_array_equal(check_box(ok, hw), np.array(ok, np.float64))
+    assert check_box([1, 2, 3, 4], hw).dtype == np.float64
+    np.testing.assert_array_equal(check_box([[1, 2], [3, 4]], hw), [1.0, 2.0, 3.0, 4.0])
+    out = "lies entirely outside the 50x40 (W x H) frame"
+    for bad, msg in [([50, 10, 5, 5], f"box [x, y, w, h] = [50.0, 10.0, 5.0, 5.0] {out}"),
+                     ([-5, 10, 5, 5], f"box [x, y, w, h] = [-5.0, 10.0, 5.0, 5.0] {out}"),
+                     ([10, 40, 5, 5], f"box [x, y, w, h] = [10.0, 40.0, 5.0, 5.0] {out}"),
+                     ([10, -5, 5, 5], f"box [x, y, w, h] = [10.0, -5.0, 5.0, 5.0] {out}"),
+                     ([10, 10, 5, 0], "box [x, y, w, h] = [10.0, 10.0, 5.0, 0.0] has w or h <= 0"),
+                     ("abc", "box must be 4 numbers [x, y, w, h], got 'abc'"),
+                     ([-20, -10, 100.5, 80], "box [x, y, w, h] = [-20.0, -10.0, 100.5, 80.0] is too large for the "
+                                             "50x40 (W x H) frame: w and h may be at most 2 times the frame's (100 x 80)"),
+                     ([-20, -10, 100, 80.5], "box [x, y, w, h] = [-20.0, -10.0, 100.0, 80.5] is too large for the "
+                                             "50x40 (W x H) frame: w and h may be at most 2 times the frame's (100 x 80)")]:
+        with pytest.raises(ValueError) as e:
+            check_box(bad, hw)
+        assert str(e.value) == msg
+
+
+def test_context_size_patch_box_and_regions_by_hand():
+    from siamcorners.data.crops import template_patch_box
+
+    assert context_size(10, 8) == np.sqrt(19 * 17)  # p = 0.5 * 18 = 9
+    assert context_size(0.2, 0.2) == pytest.approx(0.4)  # (0.4)^2 = 0.16 < 1: no floor at 1
+    # (0, 0, 10, 8): s_z = 18, origin (-5, -6); at context 0.25: p = 4.5, s_z = round(sqrt(14.5 * 12.5)) = 13,
+    # c = 7 -> origin (floor(-2.0), floor(-3.0)) = (-2, -3)
+    assert template_patch_box([0, 0, 10, 8]) == (5, 6, 15, 14)
+    assert template_patch_box([0, 0, 10, 8], 0.25) == (2, 3, 12, 11)
+    # a 0.5-pixel box: s_z = round(sqrt(1 * 1)) = 1, centre (-0.25, -0.25), c = 1 -> origin (-1, -1)
+    assert template_patch_box([0, 0, 0.5, 0.5]) == (1, 1, 1.5, 1.5)
+    assert boundary_regions((0, 0, 10, 8)) == ((0, 4, 0, 10), (0, 8, 0, 5), (4, 8, 0, 10), (0, 8, 5, 10))
+
+
+def test_fill_pixel_clips_and_truncates_for_uint8_only():
+    from siamcorners.data.crops import _fill_pixel
+
+    fill = (300.0, -5.0, 0.9)
+    px = _fill_pixel(fill, 3, np.uint8)
+    assert px.dtype == np.uint8 and px.tolist() == [255, 0, 0]
+    assert _fill_pixel(fill, 1, np.uint8).tolist() == [255]  # one-channel (grayscale) pixel: the first value
+    pf = _fill_pixel(fill, 3, np.float32)
+    assert pf.dtype == np.float32 and pf.tolist() == [300.0, -5.0, np.float32(0.9)]
+    assert _fill_pixel(7.0, 3, np.uint8).tolist() == [7, 7, 7]
+
+
+def test_subwindow_padding_on_every_side_and_out_of_range_fill():
+    frame = _frame(20, 20, seed=7)
+    # centre (18, 18), side 8: c = 4.5 -> origin (14, 14); columns / rows 20 and 21 are padding
+    patch = get_subwindow(frame, (18.0, 18.0), 8, 8, (300, -5, 0))
+    expected = np.empty((8, 8, 3), np.uint8)
+    expected[...] = (255, 0, 0)  # clipped to uint8, then truncated
+    expected[:6, :6] = frame[14:20, 14:20]
+    np.testing.assert_array_equal(patch, expected)
+    # above the frame but overlapping its columns: all fill
+    assert np.all(get_subwindow(frame, (10.0, -100.0), 8, 8, (1, 2, 3)) == np.array([1, 2, 3], np.uint8))
+    assert np.all(get_subwindow(frame, (-100.0, 10.0), 8, 8, (1, 2, 3)) == np.array([1, 2, 3], np.uint8))
+    # one-pixel windows and outputs; centre (5.25, 5.25), side 1: origin floor(4.75) = 4
+    np.testing.assert_array_equal(get_subwindow(frame, (5.25, 5.25), 1, 1, (0, 0, 0)), frame[4:5, 4:5])
+    one = get_subwindow(frame, (10.0, 10.0), 1, 4, (0, 0, 0))
+    np.testing.assert_array_equal(one, cv2.resize(frame[8:12, 8:12], (1, 1), interpolation=cv2.INTER_LINEAR))
+    for side, out in ((0, 5), (5, 0)):
+        with pytest.raises(ValueError, match=rf"^crop side and output size must be >= 1, got side={side}, "
+                                             rf"out_size={out}$"):
+            get_subwindow(frame, (10.0, 10.0), out, side, (0, 0, 0))
+
+
+def test_exemplar_crop_by_hand():
+    frame = _frame(50, 60, seed=8)
+    # box (20, 10, 9, 7): centre (24, 13), p = 8, s_z = round(sqrt(17 * 15)) = 16, c = 8.5 -> origin (16, 5)
+    np.testing.assert_array_equal(exemplar_crop(frame, [20, 10, 9, 7], exemplar_size=16), frame[5:21, 16:32])
+    np.testing.assert_array_equal(exemplar_crop(frame, [20, 10, 9, 7]),
+                                  cv2.resize(frame[5:21, 16:32], (127, 127), interpolation=cv2.INTER_LINEAR))
+    # context 0.25: p = 4, s_z = round(sqrt(13 * 11)) = 12, c = 6.5 -> origin (18, 7)
+    np.testing.assert_array_equal(exemplar_crop(frame, [20, 10, 9, 7], context_amount=0.25, exemplar_size=12),
+                                  frame[7:19, 18:30])
+    # at the corner: box (0, 0, 10, 8) -> s_z 18, origin (-5, -6), padded with the frame mean (floored) or avg
+    for avg, fill in ((None, np.floor(channel_average(frame))), ((1, 2, 3), (1, 2, 3))):
+        expected = np.empty((18, 18, 3), np.uint8)
+        expected[...] = fill
+        expected[6:, 5:] = frame[0:12, 0:13]
+        np.testing.assert_array_equal(exemplar_crop(frame, [0, 0, 10, 8], avg, exemplar_size=18), expected)
+    # a 0.5-pixel box (4.5, 4.5, 0.5, 0.5): centre (4.25, 4.25), s_z = 1, c = 1 -> origin floor(3.75) = 3
+    np.testing.assert_array_equal(exemplar_crop(frame, [4.5, 4.5, 0.5, 0.5], exemplar_size=1), frame[3:4, 3:4])
+
+
+def test_boundary_templates_context_amount_and_a_tiny_box():
+    frame = _frame(50, 60, seed=9)
+    # box (20, 10, 9, 7) at context 0.25: s_z = 12, origin (18, 7) -> box in the patch (2, 3)-(11, 10)
+    t = boundary_templates(frame, [20, 10, 9, 7], context_amount=0.25, exemplar_size=12, outline=False,
+                           fill=(0, 0, 0))
+    expected = np.zeros((12, 12, 3), np.uint8)
+    expected[3:6, 2:11] = frame[10:13, 20:29]  # top: rows [3, int(3 + 3.5)) = [3, 6)
+    np.testing.assert_array_equal(t[0], expected)
+    # a 0.5-pixel box: s_z = 1, the pixel (3, 3); the box in the patch (1.5, 1.5)-(2, 2) keeps nothing
+    tiny = boundary_templates(frame, [4.5, 4.5, 0.5, 0.5], exemplar_size=1, outline=False, fill=(9, 9, 9))
+    assert tiny.shape == (4, 1, 1, 3) and np.all(tiny == 9)
+    # an out-of-range canvas colour is clipped to uint8 like the padding
+    t2 = boundary_templates(frame, [20, 10, 9, 7], exemplar_size=16, outline=False, fill=(300, -5, 0))
+    assert t2[0][0, 0].tolist() == [255, 0, 0]
+
+
+def test_cut_boundary_templates_defaults_and_clipped_negative_box():
+    from siamcorners.data.crops import cut_boundary_templates
+
+    patch = _frame(12, 12, seed=10)
+    t = cut_boundary_templates(patch, (2, 2, 10, 10), (0, 0, 0))  # defaults: outline, fraction 0.5
+    # the red outline (2, 2)-(10, 10) inclusive; top keeps rows [2, 6) x cols [2, 10)
+    assert t[0][2, 2:10].tolist() == [[0, 0, 255]] * 8 and t[0][2, 10].tolist() == [0, 0, 0]
+    assert not t[0][7:].any() and t[0][3:6, 3:10].tolist() == patch[3:6, 3:10].tolist()
+    # a box starting left of the patch: top keeps rows [2, 7) x cols [0, 10), not a wrapped slice
+    neg = cut_boundary_templates(patch, (-3.5, 2.0, 10.0, 12.0), (0, 0, 0), outline=False)
+    expected = np.zeros_like(patch)
+    expected[2:7, 0:10] = patch[2:7, 0:10]
+    np.testing.assert_array_equal(neg[0], expected)
+
+
+def test_training_templates_shapes_boxes_dtypes_and_switches():
+    ok = np.zeros((9, 9), np.float32)
+    assert training_boundary_templates(ok, (1, 1, 8, 8)).shape == (4, 9, 9, 3)  # grayscale square
+    for bad in (np.zeros((9, 10, 3)), np.zeros((9, 9, 4)), np.zeros((9, 9, 3, 1)), np.zeros(9)):
+        with pytest.raises(ValueError, match=rf"^template must be a square \(S, S, 3\) or \(S, S\) image, got shape "
+                                             rf"{re.escape(str(bad.shape))}$"):
+            training_boundary_templates(bad, (1, 1, 8, 8))
+    tpl = np.zeros((9, 9, 3))
+    for box in ((1, 2, 3), (1, 1, np.nan, 8), [[1, 1], [8, 8, 9]]):
+        with pytest.raises(ValueError, match=r"^template box must be 4 finite numbers \[x1, y1, x2, y2\], got "):
+            training_boundary_templates(tpl, box)
+    for box in ((5, 1, 5, 8), (1, 5, 8, 5)):
+        with pytest.raises(ValueError, match=rf"^template box \[x1, y1, x2, y2\] = "
+                                             rf"{re.escape(str([float(v) for v in box]))} has w or h <= 0$"):
+            training_boundary_templates(tpl, box)
+    # w > y1 and h > x2 are fine: (0, 6, 4, 8) is 4 x 2, (0, 0, 8, 4) is 8 x 4
+    assert training_boundary_templates(tpl, (0, 6, 4, 8)).shape == (4, 9, 9, 3)
+    assert training_boundary_templates(tpl, [[0, 0], [8, 4]]).shape == (4, 9, 9, 3)
+    # a uint8 template is taken as its float values: a fractional canvas colour is kept, not truncated
+    u8 = np.full((9, 9, 3), 200, np.uint8)
+    t = training_boundary_templates(u8, (1, 1, 8, 8), fill=(87.5, 300.0, -1.0), outline=False, fraction=0.25)
+    assert t[0][0, 0].tolist() == [87.5, 300.0, -1.0]
+    # outline off, fraction 0.25: top keeps rows [1, int(1 + 1.75)) = [1, 2)
+    mask = np.zeros((9, 9), bool)
+    mask[1:2, 1:8] = True
+    assert np.all(t[0][mask] == 200) and np.all(t[0][~mask] == np.float32([87.5, 300.0, -1.0]))
