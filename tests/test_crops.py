@@ -307,9 +307,16 @@ def test_subwindow_padding_on_every_side_and_out_of_range_fill():
     expected[...] = (255, 0, 0)  # clipped to uint8, then truncated
     expected[:6, :6] = frame[14:20, 14:20]
     np.testing.assert_array_equal(patch, expected)
-    # above the frame but overlapping its columns: all fill
-    assert np.all(get_subwindow(frame, (10.0, -100.0), 8, 8, (1, 2, 3)) == np.array([1, 2, 3], np.uint8))
-    assert np.all(get_subwindow(frame, (-100.0, 10.0), 8, 8, (1, 2, 3)) == np.array([1, 2, 3], np.uint8))
+    # over the right edge only (origin (14, 6)), over the bottom only (origin (6, 14))
+    right = get_subwindow(frame, (18.0, 10.0), 8, 8, (1, 2, 3))
+    assert right.shape == (8, 8, 3) and np.all(right[:, 6:] == np.array([1, 2, 3], np.uint8))
+    np.testing.assert_array_equal(right[:, :6], frame[6:14, 14:20])
+    bottom = get_subwindow(frame, (10.0, 18.0), 8, 8, (1, 2, 3))
+    assert bottom.shape == (8, 8, 3) and np.all(bottom[6:] == np.array([1, 2, 3], np.uint8))
+    np.testing.assert_array_equal(bottom[:6], frame[14:20, 6:14])
+    # just above the frame (origin y -14, ending at -6) but overlapping its columns, and just left of it: all fill
+    assert np.all(get_subwindow(frame, (10.0, -10.0), 8, 8, (1, 2, 3)) == np.array([1, 2, 3], np.uint8))
+    assert np.all(get_subwindow(frame, (-10.0, 10.0), 8, 8, (1, 2, 3)) == np.array([1, 2, 3], np.uint8))
     # one-pixel windows and outputs; centre (5.25, 5.25), side 1: origin floor(4.75) = 4
     np.testing.assert_array_equal(get_subwindow(frame, (5.25, 5.25), 1, 1, (0, 0, 0)), frame[4:5, 4:5])
     one = get_subwindow(frame, (10.0, 10.0), 1, 4, (0, 0, 0))
