@@ -149,7 +149,7 @@ class GradientBackbone(LevelBackbone):
         self._init_weights()
 
     def forward(self, x: torch.Tensor, on_level: Optional[Callable[[int], None]] = None) -> list[torch.Tensor]:
-        """x (N, 3, H, W) -> [(N, 27 + width, H', W')] * len(levels); 127 -> 15x15, 255 -> 31x31."""
+        """x (N, 3, H, W) -> [(N, 27 + width, H', W')] * len(levels) (27 with depth 0); 127 -> 15x15, 255 -> 31x31."""
         fixed = self.front(x)
         out = torch.cat([fixed, self.mix(fixed)], 1) if len(self.mix) else fixed
         if on_level is not None:

@@ -73,7 +73,7 @@ def winograd_weights(weight: torch.Tensor, chunk: int = 256) -> torch.Tensor:
 
 def _winograd_same(x: torch.Tensor, u: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
     """Undilated 3x3 convolution, stride 1, padding 1: x (N, Cin, H, W), u (36, Cout, Cin) -> (N, Cout, H, W)."""
-    n, ci, h, w = (int(v) for v in x.shape)  # static ints (also when traced for the ONNX export)
+    n, ci, h, w = (int(v) for v in x.shape)
     th, tw = (h + M - 1) // M, (w + M - 1) // M  # output tiles per column / row
     xp = F.pad(x, (1, tw * M + 1 - w, 1, th * M + 1 - h))  # (N, Cin, th*4+2, tw*4+2)
     tiles = xp.unfold(2, A, M).unfold(3, A, M)  # (N, Cin, th, tw, 6, 6) view
