@@ -285,12 +285,15 @@ def training_boundary_templates(template: np.ndarray, box_x1y1x2y2: Sequence[flo
     if template.ndim not in (2, 3) or template.shape[0] != template.shape[1] or \
             (template.ndim == 3 and template.shape[2] != 3):
         raise ValueError(f"template must be a square (S, S, 3) or (S, S) image, got shape {template.shape}")
+    def bad() -> ValueError:  # the message is built only on the error path (this runs once per training pair)
+        return ValueError(f"template box must be 4 finite numbers [x1, y1, x2, y2], got {box_x1y1x2y2!r}")
+
     try:
         box = np.asarray(box_x1y1x2y2, dtype=np.float64).reshape(-1)
-    except (TypeError, ValueError):
-        box = np.full(0, np.nan)  # ragged or not numbers: the message below
+    except (TypeError, ValueError):  # ragged or not numbers
+        raise bad() from None
     if box.shape != (4,) or not np.all(np.isfinite(box)):
-        raise ValueError(f"template box must be 4 finite numbers [x1, y1, x2, y2], got {box_x1y1x2y2!r}")
+        raise bad()
     if box[2] <= box[0] or box[3] <= box[1]:
         raise ValueError(f"template box [x1, y1, x2, y2] = {box.tolist()} has w or h <= 0")
     src = template if template.dtype in (np.float32, np.float64) else template.astype(np.float32)
