@@ -15,6 +15,7 @@ reaches ("no tests") count as survivors. Re-running resumes: mutmut keeps its re
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import os
 import shutil
@@ -91,17 +92,32 @@ def prepare(work: str, target: str, tests: list[str], timeout_multiplier: float 
     return folder
 
 
-def verdicts(folder: str, target: str) -> dict[str, str]:
-    """{mutant name: verdict} from mutmut's meta file of ``target`` ({} before a run)."""
+def function_name(mutant: str) -> str:
+    """The mutated function of a mutmut 3 mutant name: ``Trainer._step`` for
+    ``siamcorners.engine.trainer.xǁTrainerǁ_step__mutmut_3``, ``validate`` for ``siamcorners.config.x_validate__mutmut_1``."""
+    qualified = mutant.rsplit("__mutmut_", 1)[0].rsplit(".", 1)[-1]
+    if qualified.startswith("xǁ"):
+        return ".".join(part for part in qualified[2:].split("ǁ") if part)
+    return qualified[2:] if qualified.startswith("x_") else qualified
+
+
+def _selected(mutant: str, functions: list[str] | None) -> bool:
+    return not functions or any(fnmatch.fnmatchcase(function_name(mutant), f) for f in functions)
+
+
+def verdicts(folder: str, target: str, functions: list[str] | None = None) -> dict[str, str]:
+    """{mutant name: verdict} from mutmut's meta file of ``target`` ({} before a run), only of the mutants of
+    ``functions`` (fnmatch patterns of :func:`function_name`) when given."""
     meta = os.path.join(folder, "mutants", "siamcorners", target + ".meta")
     if not os.path.isfile(meta):
         return {}
     with open(meta) as f:
         codes = json.load(f)["exit_code_by_key"]
-    return {k: _VERDICT.get(v, "suspicious") for k, v in codes.items()}
+    return {k: _VERDICT.get(v, "suspicious") for k, v in codes.items() if _selected(k, functions)}
 
 
-def recheck(folder: str, target: str, tests: list[str], which: tuple[str, ...], preload: list[str]) -> dict[str, str]:
+def recheck(folder: str, target: str, tests: list[str], which: tuple[str, ...], preload: list[str],
+            functions: list[str] | None = None) -> dict[str, str]:
     """Test again, in this one process, each mutant of ``target`` whose verdict is in ``which``; returns and stores
     (``recheck.json``) {mutant: "killed" / "survived" / "suspicious"}.
 
@@ -122,7 +138,7 @@ def recheck(folder: str, target: str, tests: list[str], which: tuple[str, ...], 
         with open(path) as f:
             out = json.load(f)
     # a mutant killed by an earlier recheck stays killed (tests are only ever added)
-    names = [m for m, v in verdicts(folder, target).items() if v in which and out.get(m) != "killed"]
+    names = [m for m, v in verdicts(folder, target, functions).items() if v in which and out.get(m) != "killed"]
     os.chdir(mutants)
     sys.path.insert(0, mutants)
     for m in preload:
@@ -140,9 +156,9 @@ def recheck(folder: str, target: str, tests: list[str], which: tuple[str, ...], 
     return out
 
 
-def final_verdicts(folder: str, target: str) -> dict[str, str]:
+def final_verdicts(folder: str, target: str, functions: list[str] | None = None) -> dict[str, str]:
     """mutmut's verdicts, each replaced by the verdict of a later :func:`recheck` where there is one."""
-    v = verdicts(folder, target)
+    v = verdicts(folder, target, functions)
     path = os.path.join(folder, "recheck.json")
     if os.path.isfile(path):
         with open(path) as f:
@@ -165,6 +181,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--files", nargs="*", help="core files by name (e.g. metrics fingerprint); default: all")
     p.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "siamcorners-mutation"),
                    help="scratch folder (one copy of the repository per file)")
+    p.add_argument("--functions", nargs="+", metavar="PATTERN",
+                   help="only the mutants of these functions (fnmatch patterns of names like validate, "
+                        "Trainer._step, _check_*): run, recheck, report and show; default: the whole file")
     p.add_argument("--max-children", type=int, default=1, help="mutants tested in parallel")
     p.add_argument("--timeout-multiplier", type=float, default=15.0,
                    help="a mutant whose tests run longer than (1 s + their measured time) x this is a timeout "
@@ -192,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: --show {args.show!r} is not a core file", file=sys.stderr)
             return 2
         folder = os.path.join(args.work, _name(target))
-        for mutant, verdict in final_verdicts(folder, target).items():
+        for mutant, verdict in final_verdicts(folder, target, args.functions).items():
             if verdict in ("survived", "no tests"):
                 subprocess.run(_mutmut() + ["show", mutant], cwd=folder, check=False)
         return 0
@@ -202,24 +221,30 @@ def main(argv: list[str] | None = None) -> int:
     if args.recheck and not args.report:
         for target in chosen:
             folder = os.path.join(args.work, _name(target))
-            done = recheck(folder, target, TARGETS[target], tuple(args.recheck), args.preload)
+            done = recheck(folder, target, TARGETS[target], tuple(args.recheck), args.preload, args.functions)
             print(f"== {target}: rechecked {len(done)}: {dict(Counter(done.values()))}", flush=True)
     elif not args.report:
         for target in chosen:
             folder = prepare(args.work, target, TARGETS[target], args.timeout_multiplier)
-            again = [m for m, v in verdicts(folder, target).items() if v in ("survived", "no tests")]
+            again = [m for m, v in verdicts(folder, target, args.functions).items() if v in ("survived", "no tests")]
             if args.rerun_survivors and not again:
                 continue
+            chosen_mutants = again if args.rerun_survivors else []
+            if args.functions and not args.rerun_survivors:
+                # mutmut matches fnmatch patterns against the whole mutant name; a pattern per function form
+                prefix = "siamcorners." + target[:-3].replace("/", ".") + "."
+                forms = [("xǁ" + f.replace(".", "ǁ", 1),) if "." in f else ("x_" + f, "xǁ*ǁ" + f)
+                         for f in args.functions]
+                chosen_mutants = [prefix + form + "__mutmut_*" for fs in forms for form in fs]
             print(f"== {target}: mutmut in {folder}", flush=True)
             env = dict(os.environ)
-            names = again if args.rerun_survivors else []
             with open(os.path.join(folder, "mutmut.log"), "a") as log:
-                subprocess.run(_mutmut() + ["run", "--max-children", str(args.max_children), *names], cwd=folder,
+                subprocess.run(_mutmut() + ["run", "--max-children", str(args.max_children), *chosen_mutants], cwd=folder,
                                env=env, stdout=log, stderr=subprocess.STDOUT, check=False)
     print("| file | mutants | killed | timeout | survived | no tests | not run | killed + timeout |")
     print("|---|---|---|---|---|---|---|---|")
     for target in chosen:
-        print(score_row(target, final_verdicts(os.path.join(args.work, _name(target)), target)))
+        print(score_row(target, final_verdicts(os.path.join(args.work, _name(target)), target, args.functions)))
     return 0
 
 
