@@ -321,3 +321,53 @@ def test_got10k_normalised_precision_curve_is_0_to_0_5_in_51_steps():
     assert curve.shape == (51,)
     assert curve[0] == pytest.approx(1 / 3) and curve[14] == pytest.approx(1 / 3)    # t = 0.14
     assert curve[20] == pytest.approx(2 / 3) and curve[50] == pytest.approx(2 / 3)   # t = 0.2, 0.5
+
+
+def test_got10k_scores_by_hand():
+    """got10k's report (eval-reference.md 2.2, 2.4): AUC = mean of the sequence-averaged 21-point curve, precision
+    at 20 px, success rate at index 10 (IoU > 0.5), normalised precision = mean of the whole 0..0.5 curve."""
+    curves = {"success": np.array([[1.0] * 11 + [0.0] * 10, [0.5] * 21]),
+              "precision": np.array([np.arange(51) / 50, np.zeros(51)]),
+              "norm_precision": np.array([np.ones(51), [0.0] * 25 + [1.0] * 26])}
+    s = M.got10k_scores(curves)
+    assert sorted(s) == ["norm_precision", "precision", "success_auc", "success_rate"]
+    assert s["success_auc"] == pytest.approx((11 * 0.75 + 10 * 0.25) / 21, abs=1e-15)
+    assert s["success_rate"] == 0.75                       # index 11 (IoU > 0.55) would be 0.25
+    assert s["precision"] == pytest.approx(0.2, abs=1e-15)  # (20 / 50 + 0) / 2
+    assert s["norm_precision"] == pytest.approx(77 / 102, abs=1e-15)
+    assert all(type(v) is float for v in s.values())
+
+
+def _iou_by_hand(g, p):
+    """Continuous IoU of two x, y, w, h boxes in Python floats (eval-reference.md 2.1, boxes inside the image)."""
+    iw = min(g[0] + g[2], p[0] + p[2]) - max(g[0], p[0])
+    ih = min(g[1] + g[3], p[1] + p[3]) - max(g[1], p[1])
+    inter = max(iw, 0.0) * max(ih, 0.0)
+    return inter / (g[2] * g[3] + p[2] * p[3] - inter)
+
+
+@pytest.mark.filterwarnings("ignore:Mean of empty slice", "ignore:invalid value encountered")
+def test_got10k_ao_of_float32_boxes_is_computed_in_float64_and_of_no_video_is_nan():
+    """The toolkit reads result files as float64: float32 boxes (a tracker's own arrays) give the IoU of their values
+    computed in float64, not float32 arithmetic (off by ~1e-8 here)."""
+    gt = np.array([[0.0, 0.0, 1.0, 1.0], [0.1, 0.2, 10.3, 20.7], [3.3, 1.7, 7.1, 9.9]], np.float32)
+    pred = np.array([[0.0, 0.0, 1.0, 1.0], [0.3, 0.1, 10.1, 20.9], [2.9, 2.3, 7.7, 9.1]], np.float32)
+    expected = [_iou_by_hand([float(v) for v in g], [float(v) for v in p]) for g, p in zip(gt[1:], pred[1:])]
+    r = M.got10k_ao([gt], [pred], [np.ones(3, bool)], [(100, 80)])
+    assert r["ao"] == pytest.approx(np.mean(expected), rel=0, abs=1e-14)
+    # swapped roles: the float32 array is the ground truth this time
+    r = M.got10k_ao([gt], [pred.astype(np.float64)], [np.ones(3, bool)], [(100, 80)])
+    assert r["ao"] == pytest.approx(np.mean(expected), rel=0, abs=1e-14)
+    empty = M.got10k_ao([], [], [], [])
+    assert all(np.isnan(empty[k]) for k in ("ao", "sr50", "sr75")) and empty["video_ao"] == []
+
+
+def test_got10k_frame_zero_becomes_the_gt_box_exactly_for_integer_predictions():
+    """got10k replaces frame 0 of the result by the gt (eval-reference.md 2.2): an integer result array must not
+    truncate the gt box it receives (IoU 1 and centre error 0 on frame 0)."""
+    gt = np.array([[10.5, 20.5, 30.5, 40.5], [10.0, 20.0, 30.0, 40.0], [10.0, 20.0, 30.0, 40.0]])
+    pred = np.array([[0, 0, 1, 1], [10, 20, 30, 40], [10, 20, 30, 40]], dtype=np.int64)
+    curves = M.got10k_curves([gt], [pred], drop_nan_gt=False)
+    assert curves["success"][0].tolist() == [1.0] * 20 + [0.0]   # IoU 1 > t for every t < 1
+    assert curves["precision"][0].tolist() == [1.0] * 51
+    assert curves["norm_precision"][0].tolist() == [1.0] * 51

@@ -2,6 +2,7 @@
 plus the real OTB sequence shared/data/otb_mini/Dudek."""
 import json
 import os
+import re
 import shutil
 import zipfile
 
@@ -381,3 +382,170 @@ def test_submission_zips(tmp_path):
     assert zipfile.ZipFile(make_submission_zip(tn, "trackingnet", ["seqA"])).namelist() == ["seqA.txt"]
     with pytest.raises(BenchmarkError, match="seqB.txt: result missing"):
         make_submission_zip(tn, "trackingnet", ["seqA", "seqB"])
+
+
+# ------------------------------------------------------------------ OTB: edge cases and whole error messages
+def test_otb_list_images_of_a_missing_folder_names_it(tmp_path):
+    from siamcorners.benchmarks.otb import list_images
+
+    missing = str(tmp_path / "Dudek" / "img")
+    with pytest.raises(BenchmarkError, match=r"^" + re.escape(missing) + r": image folder not found$"):
+        list_images(missing)
+
+
+def test_otb_partly_annotated_folder_of_only_its_annotated_images_keeps_their_numbers(tmp_path):
+    """A David folder holding just images 300-770 (471, one per gt row, but not numbered 1..471) is the official
+    range, not a renumbered copy."""
+    root = tmp_path / "otb"
+    _touch_images(root / "David" / "img", range(300, 771))
+    _write(str(root / "David" / "groundtruth_rect.txt"), _rows(471))
+    david = load_dataset("OTB100", str(root))["David"]
+    assert len(david) == 471 and david.frames[0].endswith("0300.jpg") and david.frames[-1].endswith("0770.jpg")
+
+
+def test_otb_partly_annotated_sequence_with_the_wrong_row_count_names_the_range(tmp_path):
+    root = tmp_path / "otb"
+    _touch_images(root / "David" / "img", range(1, 771))
+    gt_path = str(root / "David" / "groundtruth_rect.txt")
+    _write(gt_path, _rows(400))
+    with pytest.raises(BenchmarkError, match=r"^" + re.escape(gt_path) +
+                       r": David expects 471 rows for images 300-770, found 400$"):
+        load_dataset("OTB100", str(root))
+
+
+def test_otb_complete_folder_read_with_trimmed_allowed_gives_no_warning(tmp_path):
+    import warnings
+
+    root = str(tmp_path / "OTB100")
+    _otb_folder(root, "Dudek", 4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        seq = load_dataset("OTB100", root, trimmed=True)["Dudek"]
+    assert len(seq) == 4 and seq.gt.shape == (4, 4)
+
+
+def test_otb_error_messages_are_whole_and_name_the_file(tmp_path):
+    from siamcorners.benchmarks.otb import read_otb
+
+    def raises(message, root, **kw):
+        with pytest.raises(BenchmarkError) as err:
+            read_otb(str(root), **kw)
+        assert str(err.value) == message
+
+    raises(f"{tmp_path / 'nope'}: dataset root not found", tmp_path / "nope")
+    empty = tmp_path / "empty"
+    os.makedirs(empty / "notes")                                   # a folder without img/ is not a sequence
+    raises(f"{empty}: no OTB sequence folders (<Seq>/img/ + groundtruth_rect.txt)", empty)
+    root = tmp_path / "otb"
+    _touch_images(root / "Dudek" / "img", range(1, 4))
+    raises(f"{root / 'Dudek'}: no groundtruth_rect.txt", root)
+    gt_path = root / "Dudek" / "groundtruth_rect.txt"
+    _write(str(gt_path), "\n\n")
+    raises(f"{gt_path}: empty ground truth", root)
+    _write(str(gt_path), _rows(5))
+    raises(f"Dudek: 3 images in {root / 'Dudek' / 'img'} but 5 ground-truth rows in {gt_path}: the image folder is "
+           f"incomplete (an interrupted download or copy?); for a copy of the first images on purpose give "
+           f"--trimmed-copy", root)
+    _write(str(gt_path), _rows(2))
+    raises(f"{gt_path}: 2 ground-truth rows but 3 images in {root / 'Dudek' / 'img'}", root)
+    _write(str(gt_path), _rows(3))
+    os.remove(root / "Dudek" / "img" / "0002.jpg")
+    _touch_images(root / "Dudek" / "img", [4])
+    raises(f"{root / 'Dudek' / 'img'}: image number 2 missing (needed for frames 1-3)", root)
+    _touch_images(root / "Dudek" / "img", [2])
+    cv2.imwrite(str(root / "Dudek" / "img" / "2.png"), np.zeros((8, 8, 3), np.uint8))
+    raises(f"{root / 'Dudek' / 'img'}: 0002.jpg and 2.png are both image number 2; remove the one that does not "
+           f"belong to the video", root)
+
+
+# ------------------------------------------------------------------ UAV / LaSOT: whole error messages, switches
+def _raises_whole(message, fn, *args, **kw):
+    with pytest.raises(BenchmarkError) as err:
+        fn(*args, **kw)
+    assert str(err.value) == message
+
+
+def test_uav_error_messages_are_whole_and_name_the_file(tmp_path):
+    from siamcorners.benchmarks.uav import read_uav
+
+    root = tmp_path / "UAV"
+    anno = root / "anno" / "UAV123"
+    _raises_whole(f"{anno}: annotation folder not found (expected <root>/anno/UAV123/<seq>.txt)", read_uav, str(root))
+    _raises_whole(f"{root / 'anno' / 'UAV20L'}: annotation folder not found (expected <root>/anno/UAV20L/<seq>.txt)",
+                  read_uav, str(root), "UAV20L")
+    os.makedirs(anno / "att")
+    _raises_whole(f"{anno}: no annotation files", read_uav, str(root))
+    _write(str(anno / "bird1_2.txt"), _rows(700))
+    _raises_whole(f"{anno / 'bird1_2.txt'}: 700 rows, but bird1_2 covers frames 775-1477 (703 frames) of bird1",
+                  read_uav, str(root))
+    _write(str(anno / "bird1_2.txt"), _rows(703))
+    _raises_whole(f"{root / 'data_seq' / 'UAV123' / 'bird1'}: image folder of bird1_2 not found", read_uav, str(root))
+    os.makedirs(root / "data_seq" / "UAV123" / "bird1")
+    _write(str(anno / "att" / "bird1_2.txt"), "1,0,0,1,0,0,1,0,0,0,0\n")
+    _raises_whole(f"{anno / 'att' / 'bird1_2.txt'}:1: expected 12 0/1 flags, got 11", read_uav, str(root))
+
+
+def test_uav_without_attribute_files_has_no_attribute_names_and_uav20l_ignores_the_uav123_cuts(tmp_path):
+    from siamcorners.benchmarks.uav import read_uav
+
+    root = tmp_path / "UAV"
+    os.makedirs(root / "data_seq" / "UAV123" / "car1")
+    _write(str(root / "anno" / "UAV123" / "car1_2.txt"), _rows(877))      # frames 751-1627 of car1
+    _write(str(root / "anno" / "UAV20L" / "car1_2.txt"), _rows(5))         # UAV20L: a whole folder of that name
+    ds = read_uav(str(root), "UAV123")
+    assert ds.attribute_names == [] and ds["car1_2"].attributes == ()
+    assert ds["car1_2"].frames[0].endswith(os.path.join("car1", "000751.jpg"))
+    os.makedirs(root / "data_seq" / "UAV123" / "car1_2")
+    ds = read_uav(str(root), "uav20l")
+    assert ds.name == "uav20l" and len(ds["car1_2"]) == 5
+    assert ds["car1_2"].frames[0].endswith(os.path.join("car1_2", "000001.jpg"))
+
+
+def test_lasot_error_messages_are_whole_and_name_the_file(tmp_path):
+    from siamcorners.benchmarks.lasot import read_lasot
+
+    root = tmp_path / "LaSOT"
+    _raises_whole(f"{root}: dataset root not found", read_lasot, str(root))
+    _lasot_video(root, "cat-1", 5)
+    _write(str(root / "testing_set.txt"), "\n  \n")
+    _raises_whole(f"{root / 'testing_set.txt'}: empty video list", read_lasot, str(root))
+    _write(str(root / "testing_set.txt"), "cat-1\ncat-2\n")
+    _raises_whole(f"{root / 'cat' / 'cat-2'}: LaSOT video folder not found", read_lasot, str(root))
+    _write(str(root / "cat" / "cat-1" / "full_occlusion.txt"), "0,0,0,0\n")
+    _raises_whole(f"{root / 'cat' / 'cat-1' / 'full_occlusion.txt'}: 4 flags but 5 ground-truth rows in "
+                  f"{root / 'cat' / 'cat-1' / 'groundtruth.txt'}", read_lasot, str(root), videos=["cat-1"])
+    _write(str(root / "cat" / "cat-1" / "full_occlusion.txt"), "0,0,0,0,0\n")
+    _write(str(root / "att" / "cat-1.txt"), "1,0,0\n")
+    _raises_whole(f"{root / 'att' / 'cat-1.txt'}:1: expected 14 0/1 flags, got 3", read_lasot, str(root),
+                  videos=["cat-1"])
+
+
+def test_lasot_given_videos_split_file_order_and_attribute_names(tmp_path):
+    from siamcorners.benchmarks.lasot import LASOT_ATTRIBUTES, read_lasot
+
+    root = tmp_path / "LaSOT"
+    for name in ("cat-1", "cat-3", "bear-2"):
+        _lasot_video(root, name, 3, absent_at=(1,))
+    _write(str(root / "testing_set.txt"), " cat-3 \ncat-1\n\nbear-2\n")
+    ds = read_lasot(str(root))
+    assert ds.names == ["cat-3", "cat-1", "bear-2"] and ds.attribute_names == []   # the file's order, stripped
+    assert ds["cat-1"].absent.tolist() == [False, True, False] and ds["cat-1"].attributes == ()
+    assert read_lasot(str(root), videos=["bear-2"]).names == ["bear-2"]
+    _write(str(root / "att" / "bear-2.txt"), ",".join(["0"] * 13 + ["1"]) + "\n")
+    ds = read_lasot(str(root), "LaSOT-sub", videos=["cat-1", "bear-2"])
+    assert ds.name == "LaSOT-sub" and ds.attribute_names == list(LASOT_ATTRIBUTES)
+    assert ds["bear-2"].attributes == ("ARC",) and ds["cat-1"].attributes == ()
+
+
+def test_otb_trimmed_tiger1_copies_never_become_empty(tmp_path):
+    """Tiger1 leaves out its first 5 frames (GT_OMIT); a trimmed copy of 6 images keeps image 6 alone, one of only
+    5 images keeps all 5 rather than becoming a sequence without frames."""
+    root = str(tmp_path / "OTB100")
+    _otb_folder(root, "Tiger1", 6, 354)
+    with pytest.warns(UserWarning, match="trimmed copy"):
+        seq = load_dataset("OTB100", root, trimmed=True)["Tiger1"]
+    assert [os.path.basename(f) for f in seq.frames] == ["0006.jpg"] and seq.gt[:, 0].tolist() == [6.0]
+    os.remove(os.path.join(root, "Tiger1", "img", "0006.jpg"))
+    with pytest.warns(UserWarning, match="trimmed copy"):
+        seq = load_dataset("OTB100", root, trimmed=True)["Tiger1"]
+    assert len(seq) == 5 and seq.gt[:, 0].tolist() == [1.0, 2.0, 3.0, 4.0, 5.0]
