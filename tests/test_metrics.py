@@ -240,6 +240,11 @@ def test_normalized_center_error_divides_by_at_least_one():
     gt = np.array([[10.0, 10.0, 0.5, 4.0]])
     pred = np.array([[12.0, 10.0, 0.5, 4.0]])
     assert M.normalized_center_error(pred, gt)[0] == 2.0
+    # got10k: offsets / max(1, w_gt) and / max(1, h_gt), each side on its own (a flat box: h 0.5 -> 1)
+    gt = np.array([[10.0, 10.0, 4.0, 0.5], [10.0, 10.0, 1.5, 1.5]])
+    pred = np.array([[10.0, 12.0, 4.0, 0.5], [13.0, 14.0, 1.5, 1.5]])
+    err = M.normalized_center_error(pred, gt)
+    assert err[0] == 2.0 and err[1] == pytest.approx(np.hypot(2.0, 8 / 3), rel=1e-15)
 
 
 def test_got10k_ao_skips_frame_zero_and_invisible_frames():

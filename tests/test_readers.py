@@ -411,6 +411,11 @@ def test_otb_partly_annotated_sequence_with_the_wrong_row_count_names_the_range(
     with pytest.raises(BenchmarkError, match=r"^" + re.escape(gt_path) +
                        r": David expects 471 rows for images 300-770, found 400$"):
         load_dataset("OTB100", str(root))
+    _write(gt_path, _rows(471))
+    os.remove(root / "David" / "img" / "0770.jpg")           # the last image of the range
+    with pytest.raises(BenchmarkError, match=r"^" + re.escape(str(root / "David" / "img")) +
+                       r": image number 770 missing \(needed for frames 300-770\)$"):
+        load_dataset("OTB100", str(root))
 
 
 def test_otb_complete_folder_read_with_trimmed_allowed_gives_no_warning(tmp_path):
@@ -549,3 +554,38 @@ def test_otb_trimmed_tiger1_copies_never_become_empty(tmp_path):
     with pytest.warns(UserWarning, match="trimmed copy"):
         seq = load_dataset("OTB100", root, trimmed=True)["Tiger1"]
     assert len(seq) == 5 and seq.gt[:, 0].tolist() == [1.0, 2.0, 3.0, 4.0, 5.0]
+
+
+def test_otb_one_byte_target_file_is_read_not_skipped(tmp_path):
+    """Only an empty (0-byte) target file is skipped (Human4's ``.1``); a truncated one of one character is an error
+    naming it, not a target silently left out."""
+    root = tmp_path / "OTB100"
+    _otb_folder(str(root), "Human4", 3)
+    _write(str(root / "Human4" / "groundtruth_rect.1.txt"), "7")
+    with pytest.raises(BenchmarkError, match=r"^" + re.escape(str(root / "Human4" / "groundtruth_rect.1.txt")) +
+                       r":1: expected 4 numbers, got 1: '7'$"):
+        load_dataset("OTB100", str(root))
+
+
+def test_otb_pysot_copy_of_a_folder_whose_name_has_a_dash(tmp_path):
+    """``<name>-<k>`` is split at the last dash: a copy ``Car-Chase-2`` of a two-target folder ``Car-Chase`` is its
+    second target alone."""
+    root = tmp_path / "OTB100"
+    _otb_folder(str(root), "Car-Chase", 3, two_targets=True)
+    shutil.copytree(root / "Car-Chase", root / "Car-Chase-2")
+    ds = load_dataset("OTB100", str(root))
+    assert ds.names == ["Car-Chase-1", "Car-Chase-2"]
+    assert ds["Car-Chase-2"].gt[0, 0] == 50.0 and ds["Car-Chase-1"].gt[0, 0] == 1.0
+    assert os.path.basename(os.path.dirname(os.path.dirname(ds["Car-Chase-2"].frames[0]))) == "Car-Chase-2"
+
+
+def test_read_otb_defaults_are_otb100_and_no_trimmed_copies(tmp_path):
+    from siamcorners.benchmarks.otb import read_otb
+
+    root = str(tmp_path / "OTB100")
+    _otb_folder(root, "Dudek", 3, 5)
+    with pytest.raises(BenchmarkError, match="the image folder is incomplete"):
+        read_otb(root)                                     # trimmed copies only when asked for
+    _otb_folder(root, "Dudek", 5)
+    ds = read_otb(root)
+    assert (ds.name, ds.kind) == ("OTB100", "otb")
