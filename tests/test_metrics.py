@@ -367,7 +367,7 @@ def test_got10k_ao_of_float32_boxes_is_computed_in_float64_and_of_no_video_is_na
     assert all(np.isnan(empty[k]) for k in ("ao", "sr50", "sr75")) and empty["video_ao"] == []
 
 
-def test_got10k_frame_zero_becomes_the_gt_box_exactly_for_integer_predictions():
+def test_got10k_frame_zero_becomes_the_gt_box_exactly_for_integer_predictions_and_float32_gt():
     """got10k replaces frame 0 of the result by the gt (eval-reference.md 2.2): an integer result array must not
     truncate the gt box it receives (IoU 1 and centre error 0 on frame 0)."""
     gt = np.array([[10.5, 20.5, 30.5, 40.5], [10.0, 20.0, 30.0, 40.0], [10.0, 20.0, 30.0, 40.0]])
@@ -376,3 +376,23 @@ def test_got10k_frame_zero_becomes_the_gt_box_exactly_for_integer_predictions():
     assert curves["success"][0].tolist() == [1.0] * 20 + [0.0]   # IoU 1 > t for every t < 1
     assert curves["precision"][0].tolist() == [1.0] * 51
     assert curves["norm_precision"][0].tolist() == [1.0] * 51
+    # float32 ground truth (a tracker's own arrays): frame 0 and a perfect frame are exact hits, as in float64
+    gt32 = np.array([[10.1, 20.3, 30.7, 40.9], [11.3, 19.7, 30.1, 41.3]], np.float32)
+    curves = M.got10k_curves([gt32], [gt32.astype(np.float64)], drop_nan_gt=False)
+    assert curves["precision"][0, 0] == 1.0 and curves["norm_precision"][0, 0] == 1.0
+
+
+def test_frame_scores_default_to_the_otb_border_rule_and_mark_invalid_frames_minus_one():
+    """pysot_frame_scores' documented outputs (eval-reference.md 1.5): by default a gt with x = 0 or y = 0 is invalid
+    for IoU (all four numbers must be > 0) and gets IoU -1; the STVIR variant needs only w, h > 0."""
+    gt = np.array([[0.0, 10.0, 10.0, 10.0], [5.0, 0.0, 10.0, 10.0], [5.0, 5.0, 10.0, 10.0], [np.nan] * 4,
+                   [5.0, 5.0, 0.0, 10.0], [5.0, 5.0, 0.5, 10.0]])
+    pred = np.array([[0.0, 10.0, 10.0, 10.0], [5.0, 0.0, 10.0, 5.0], [10.0, 5.0, 10.0, 10.0], [5.0, 5.0, 1.0, 1.0],
+                     [5.0, 5.0, 10.0, 10.0], [5.0, 5.0, 0.5, 5.0]])
+    iou, _, _ = M.pysot_frame_scores(gt, pred)
+    assert iou.tolist() == [-1.0, -1.0, 50 / 150, -1.0, -1.0, 0.5]
+    iou, _, _ = M.pysot_frame_scores(gt, pred, strict_border=False)
+    assert iou.tolist() == [1.0, 0.5, 50 / 150, -1.0, -1.0, 0.5]   # w = 0 stays invalid, w = 0.5 is scored
+    # precision validity: both gt centres > 0, so a centre of 0.5 (x = 0, w = 2) is scored
+    _, dist, _ = M.pysot_frame_scores(np.array([[0.0, 0.0, 2.0, 2.0]]), np.array([[3.0, 4.0, 2.0, 2.0]]))
+    assert dist.tolist() == [5.0]

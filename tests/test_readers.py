@@ -589,3 +589,17 @@ def test_read_otb_defaults_are_otb100_and_no_trimmed_copies(tmp_path):
     _otb_folder(root, "Dudek", 5)
     ds = read_otb(root)
     assert (ds.name, ds.kind) == ("OTB100", "otb")
+
+
+def test_otb_one_pysot_copy_beside_its_original_and_a_one_frame_sequence(tmp_path):
+    """Only Jogging-1 copied the pysot way: Jogging-1 comes from the copy, Jogging-2 still from the original folder;
+    a ground truth of one row is a one-frame sequence."""
+    root = tmp_path / "OTB100"
+    _otb_folder(str(root), "Jogging", 3, two_targets=True)
+    shutil.copytree(root / "Jogging", root / "Jogging-1")
+    _otb_folder(str(root), "Car", 1)
+    ds = load_dataset("OTB100", str(root))
+    assert sorted(ds.names) == ["Car", "Jogging-1", "Jogging-2"]
+    assert ds["Jogging-2"].gt[0, 0] == 50.0 and "Jogging-1" + os.sep in ds["Jogging-1"].frames[0]
+    assert os.path.basename(os.path.dirname(os.path.dirname(ds["Jogging-2"].frames[0]))) == "Jogging"
+    assert len(ds["Car"]) == 1 and ds["Car"].gt.tolist() == [[1.0, 2.0, 30.0, 40.0]]
