@@ -396,3 +396,27 @@ def test_frame_scores_default_to_the_otb_border_rule_and_mark_invalid_frames_min
     # precision validity: both gt centres > 0, so a centre of 0.5 (x = 0, w = 2) is scored
     _, dist, _ = M.pysot_frame_scores(np.array([[0.0, 0.0, 2.0, 2.0]]), np.array([[3.0, 4.0, 2.0, 2.0]]))
     assert dist.tolist() == [5.0]
+
+
+def test_frame_scores_of_absent_frames():
+    """LaSOT absent frames (scored False) fail everything: IoU -1, distances +inf (eval-reference.md 1.9); the other
+    frames keep their scores."""
+    gt = _boxes(4)
+    pred = gt + [[0.0, 0, 0, 0], [3.0, 0, 0, 0], [0, 4.0, 0, 0], [0, 0, 0, 0]]
+    iou, dist, norm = M.pysot_frame_scores(gt, pred, np.array([True, True, True, False]))
+    assert iou.tolist() == [1.0, 27 / 33, 36 / 44, -1.0]
+    assert dist.tolist() == [0.0, 3.0, 4.0, np.inf] and norm[3] == np.inf
+    assert norm[:3] == pytest.approx([0.0, 3.0 / 30, 4.0 / 40], rel=1e-14, abs=1e-15)
+
+
+def test_curves_of_no_video_are_empty():
+    curves = M.pysot_curves([], [])
+    assert {k: v.shape for k, v in curves.items()} == {"success": (0, 21), "precision": (0, 51),
+                                                      "norm_precision": (0, 51)}
+
+
+def test_absent_flags_of_some_videos_only():
+    """A video without absent flags (None) next to one with them: only the flagged frames fail."""
+    gt = _boxes(4)
+    curves = M.pysot_curves([gt, gt], [gt.copy(), gt.copy()], [None, np.array([True, False, True, True])])
+    assert curves["success"][:, 0].tolist() == [1.0, 0.75] and curves["precision"][:, 0].tolist() == [1.0, 0.75]
