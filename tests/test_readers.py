@@ -497,7 +497,8 @@ def test_uav_without_attribute_files_has_no_attribute_names_and_uav20l_ignores_t
     os.makedirs(root / "data_seq" / "UAV123" / "car1")
     _write(str(root / "anno" / "UAV123" / "car1_2.txt"), _rows(877))      # frames 751-1627 of car1
     _write(str(root / "anno" / "UAV20L" / "car1_2.txt"), _rows(5))         # UAV20L: a whole folder of that name
-    ds = read_uav(str(root), "UAV123")
+    ds = read_uav(str(root))
+    assert (ds.name, ds.kind, ds.root) == ("UAV123", "uav", str(root))
     assert ds.attribute_names == [] and ds["car1_2"].attributes == ()
     assert ds["car1_2"].frames[0].endswith(os.path.join("car1", "000751.jpg"))
     os.makedirs(root / "data_seq" / "UAV123" / "car1_2")
@@ -533,6 +534,7 @@ def test_lasot_given_videos_split_file_order_and_attribute_names(tmp_path):
         _lasot_video(root, name, 3, absent_at=(1,))
     _write(str(root / "testing_set.txt"), " cat-3 \ncat-1\n\nbear-2\n")
     ds = read_lasot(str(root))
+    assert (ds.name, ds.kind, ds.root) == ("LaSOT", "lasot", str(root))
     assert ds.names == ["cat-3", "cat-1", "bear-2"] and ds.attribute_names == []   # the file's order, stripped
     assert ds["cat-1"].absent.tolist() == [False, True, False] and ds["cat-1"].attributes == ()
     assert read_lasot(str(root), videos=["bear-2"]).names == ["bear-2"]
@@ -588,7 +590,7 @@ def test_read_otb_defaults_are_otb100_and_no_trimmed_copies(tmp_path):
         read_otb(root)                                     # trimmed copies only when asked for
     _otb_folder(root, "Dudek", 5)
     ds = read_otb(root)
-    assert (ds.name, ds.kind) == ("OTB100", "otb")
+    assert (ds.name, ds.kind, ds.root) == ("OTB100", "otb", root)
 
 
 def test_otb_one_pysot_copy_beside_its_original_and_a_one_frame_sequence(tmp_path):
