@@ -420,3 +420,13 @@ def test_absent_flags_of_some_videos_only():
     gt = _boxes(4)
     curves = M.pysot_curves([gt, gt], [gt.copy(), gt.copy()], [None, np.array([True, False, True, True])])
     assert curves["success"][:, 0].tolist() == [1.0, 0.75] and curves["precision"][:, 0].tolist() == [1.0, 0.75]
+
+
+def test_empty_union_is_nan_without_a_warning():
+    """Two empty boxes (a lost target written as 0,0,0,0) give IoU NaN quietly: evaluation prints no RuntimeWarning."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        iou = M.overlap_ratio(np.array([[10.0, 10.0, 0.0, 0.0]]), np.array([[10.0, 10.0, 0.0, 0.0]]))
+    assert np.isnan(iou).tolist() == [True]
