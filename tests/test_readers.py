@@ -253,7 +253,8 @@ def test_lasot_test_split_absent_frames_and_truncation(tmp_path):
     assert air.absent.tolist() == [False, False, True, True, False, False]
     assert air.frames[0].endswith(os.path.join("airplane-1", "img", "00000001.jpg"))
     assert air.attributes == ("IV", "ARC")
-    assert len(ds["monkey-17"].gt) == 2260
+    assert len(ds["monkey-17"].gt) == 2260 and len(ds["monkey-17"]) == 2260
+    assert ds["monkey-17"].frames[-1].endswith("00002260.jpg") and len(ds["monkey-17"].absent) == 2260
 
 
 def test_lasot_flag_length_mismatch_is_an_error(tmp_path):
@@ -537,6 +538,8 @@ def test_lasot_given_videos_split_file_order_and_attribute_names(tmp_path):
     assert (ds.name, ds.kind, ds.root) == ("LaSOT", "lasot", str(root))
     assert ds.names == ["cat-3", "cat-1", "bear-2"] and ds.attribute_names == []   # the file's order, stripped
     assert ds["cat-1"].absent.tolist() == [False, True, False] and ds["cat-1"].attributes == ()
+    assert [os.path.relpath(f, str(root)) for f in ds["cat-1"].frames] == [
+        os.path.join("cat", "cat-1", "img", f"0000000{i}.jpg") for i in (1, 2, 3)]
     assert read_lasot(str(root), videos=["bear-2"]).names == ["bear-2"]
     _write(str(root / "att" / "bear-2.txt"), ",".join(["0"] * 13 + ["1"]) + "\n")
     ds = read_lasot(str(root), "LaSOT-sub", videos=["cat-1", "bear-2"])
