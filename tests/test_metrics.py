@@ -430,3 +430,18 @@ def test_empty_union_is_nan_without_a_warning():
         warnings.simplefilter("error")
         iou = M.overlap_ratio(np.array([[10.0, 10.0, 0.0, 0.0]]), np.array([[10.0, 10.0, 0.0, 0.0]]))
     assert np.isnan(iou).tolist() == [True]
+
+
+def test_an_infinite_ground_truth_number_fails_quietly():
+    """An ``inf`` in an annotation (float() reads it) makes that frame fail, with no RuntimeWarning from either
+    protocol (both silence invalid arithmetic on purpose)."""
+    import warnings
+
+    gt = np.array([[10.0, 20.0, 30.0, 40.0], [10.0, 20.0, np.inf, 40.0], [np.inf, 20.0, 30.0, 40.0]])
+    pred = np.array([[10.0, 20.0, 30.0, 40.0]] * 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        iou, dist, _ = M.pysot_frame_scores(gt, pred)
+        curves = M.got10k_curves([gt], [pred], drop_nan_gt=False)
+    assert iou[0] == 1.0 and iou[1] == 0.0 and dist[0] == 0.0 and dist[1:].tolist() == [np.inf, np.inf]
+    assert curves["success"][0, 0] == pytest.approx(1 / 3) and curves["precision"][0, 50] == pytest.approx(1 / 3)
