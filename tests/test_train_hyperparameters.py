@@ -255,3 +255,13 @@ def test_batch_tensors_move_to_the_training_device_and_other_entries_pass_throug
     out = _to_device({"search": torch.ones(2, 3), "name": ["pair 0", "pair 1"]}, torch.device("meta"))
     assert out["search"].device.type == "meta" and out["search"].shape == (2, 3)
     assert out["name"] == ["pair 0", "pair 1"]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="TRAIN.AMP's GradScaler runs on CUDA only")
+def test_amp_on_cuda_clips_the_unscaled_gradient(tmp_path):
+    """With AMP the loss is scaled (65536 at first) before backward; the gradients are unscaled before clipping, so
+    the two steps are the same SGD as without AMP (a clip of the scaled gradient would leave steps ~65536 x too
+    small)."""
+    weights, _ = _train(tmp_path, "DEVICE", "cuda", "TRAIN.AMP", "true")
+    warm_lr = 0.01 * (0.04 / 0.01) ** (1 / 2)
+    assert weights == pytest.approx(_by_hand_steps([warm_lr] * 2, 0.9, 0.1, 6.5), rel=1e-9, abs=1e-12)
