@@ -438,7 +438,8 @@ class Trainer:
             self.optimizer = rebuild_optimizer(self.optimizer, self.model, self.cfg, epoch)
             self.optim_epoch = epoch
             self.ddp = wrap_model(self.model, self.info, self.sync_bn)
-            self.log.info("epoch %d: backbone layers %s unfrozen", epoch, self.train_layers)
+            self.log.info("epoch %d/%d: backbone layers %s unfrozen (TRAIN.BACKBONE_EPOCH %d)", epoch + 1, self.epochs,
+                          self.train_layers, int(self.cfg["TRAIN"]["BACKBONE_EPOCH"]))
         else:
             set_backbone_mode(self.model, self.train_layers, backbone_trainable(self.cfg["TRAIN"], self.optim_epoch),
                               self.frozen_bn)
