@@ -211,3 +211,69 @@ def _get_value(cfg, dotted):
     for part in dotted.split("."):
         cfg = cfg[part]
     return cfg
+
+
+# Every checked range, restated from what each key means (README / DEFAULTS comments): counts and sizes are at least
+# 1, multipliers and strides positive, rates / learning rates / augmentation amounts / indices at least 0,
+# probabilities and blending weights in [0, 1]. (key, rule); the boundary values of each rule are below.
+RANGE_TABLE = [
+    *[(k, ">= 1") for k in (
+        "MODEL.BACKBONE.WIDTH", "MODEL.NECK.OUT_CHANNELS", "MODEL.NECK.CENTER_SIZE", "MODEL.NECK.CROP_BELOW",
+        "MODEL.HEAD.CHANNELS", "MODEL.HEAD.POOL_CHANNELS", "MODEL.HEAD.HEAD_LAST_KERNEL", "HEATMAP.SIZE", "DECODE.TOPK", "DECODE.NUM_PAIRS",
+        "DECODE.NMS_KERNEL", "TRACK.EXEMPLAR_SIZE", "TRACK.INSTANCE_SIZE", "TRACK.HANNING_SIZE",
+        "DATASET.VIDEOS_PER_EPOCH", "TRAIN.EPOCHS", "TRAIN.BATCH_SIZE", "TRAIN.PRINT_FREQ", "TRAIN.LR.STEP",
+        "TRAIN.WARMUP.STEP", "INFERENCE.INT8_CALIBRATION", "DATASET.SOURCES.SYNTHETIC.FRAMES",
+        "DATASET.SOURCES.SYNTHETIC.VIDEOS")],
+    ("MODEL.BACKBONE.WIDTH_MULT", "> 0"), ("HEATMAP.STRIDE", "> 0"),
+    *[(k, ">= 0") for k in (
+        "MODEL.BACKBONE.DEPTH", "TRACK.CONTEXT_AMOUNT", "TRACK.PENALTY_K", "TRACK.MIN_SIZE", "LABEL.MIN_SCALE",
+        "LOSS.ALPHA", "LOSS.BETA", "LOSS.OFFSET_WEIGHT", "DATASET.TEMPLATE.SHIFT", "DATASET.TEMPLATE.SCALE",
+        "DATASET.SEARCH.SHIFT", "DATASET.SEARCH.SCALE", "DATASET.BRIGHTNESS", "DATASET.CONTRAST",
+        "DATASET.SOURCES.SYNTHETIC.SEED", "TRAIN.START_EPOCH", "TRAIN.NUM_WORKERS", "TRAIN.NUM_THREADS",
+        "TRAIN.BASE_LR", "TRAIN.WEIGHT_DECAY", "TRAIN.GRAD_CLIP", "TRAIN.LR.START_LR", "TRAIN.LR.END_LR",
+        "TRAIN.WARMUP.EPOCHS", "TRAIN.WARMUP.START_LR", "TRAIN.WARMUP.END_LR", "TRAIN.BACKBONE_EPOCH",
+        "TRAIN.BACKBONE_LR_MULT", "TRAIN.CHECKPOINT_ITERS", "TRAIN.STOP_AFTER_ITERS", "SEED")],
+    *[(k, "in [0, 1]") for k in (
+        "TRACK.LR", "TRACK.WINDOW_INFLUENCE", "DATASET.NEG", "DATASET.GRAY", "DATASET.TEMPLATE.BLUR",
+        "DATASET.TEMPLATE.FLIP", "DATASET.TEMPLATE.COLOR", "DATASET.SEARCH.BLUR", "DATASET.SEARCH.FLIP",
+        "DATASET.SEARCH.COLOR", *(f"DATASET.SOURCES.{s}.{k}" for s in ("STILLS", "PROCEDURAL")
+                                  for k in ("PASTE", "BLUR", "APPEARANCE")))],
+    ("TRACK.TEMPLATE_FRACTION", "in (0, 1]"), ("LABEL.GAUSSIAN_IOU", "in (0, 1)"), ("TRAIN.MOMENTUM", "in [0, 1)"),
+]
+# rule -> (refused values, accepted values); an int key takes the integers of these only
+BOUNDARIES = {
+    ">= 1": ([0, -1], [1]), "> 0": ([0.0, -1e-6], [1e-6]), ">= 0": ([-1, -1e-6], [0]),
+    "in [0, 1]": ([-1e-6, 1.000001], [0, 1]), "in (0, 1]": ([0, 1.000001], [1e-6, 1]),
+    "in (0, 1)": ([0, 1], [1e-6, 0.999999]), "in [0, 1)": ([-1e-6, 1], [0, 0.999999]),
+}
+
+
+def _load_error(opts):
+    pair = {"MODEL.NECK.OUT_CHANNELS": "MODEL.HEAD.CHANNELS", "MODEL.HEAD.CHANNELS": "MODEL.NECK.OUT_CHANNELS"}
+    if opts[0] in pair:  # the heads must have the neck's channels
+        opts = opts + [pair[opts[0]], opts[1]]
+    try:
+        load_config(opts=opts)
+    except ConfigError as e:
+        return str(e)
+    return None
+
+
+@pytest.mark.parametrize("key, rule", RANGE_TABLE, ids=[k for k, _ in RANGE_TABLE])
+def test_every_range_refuses_just_outside_and_accepts_its_boundary(key, rule):
+    """A rule loosened (>= 1 to >= 0), tightened (>= 0 to > 0) or dropped for one key fails here, with the whole
+    one-line message; a boundary value is never refused by its own range (other checks may still apply)."""
+    is_int = isinstance(_get_value(get_default_config(), key), int)
+    refused, accepted = BOUNDARIES[rule]
+    for value in refused:
+        if is_int and value != int(value):
+            continue
+        shown = repr(int(value)) if is_int else repr(float(value))
+        named = "MODEL.NECK.OUT_CHANNELS" if key == "MODEL.HEAD.CHANNELS" else key  # equal counts, the neck's first
+        assert _load_error([key, repr(value)]) == f"<defaults> with --opts: key '{named}' must be {rule}, got {shown}"
+    for value in accepted:
+        if is_int and value != int(value):
+            continue
+        also = ["DECODE.NUM_PAIRS", "1"] if key == "DECODE.TOPK" else []
+        error = _load_error([key, repr(value)] + also)
+        assert error is None or f"key '{key}' must be" not in error, error
