@@ -381,3 +381,96 @@ def test_submission_zips(tmp_path):
     assert zipfile.ZipFile(make_submission_zip(tn, "trackingnet", ["seqA"])).namelist() == ["seqA.txt"]
     with pytest.raises(BenchmarkError, match="seqB.txt: result missing"):
         make_submission_zip(tn, "trackingnet", ["seqA", "seqB"])
+
+
+def test_strict_result_parsing_names_the_line_with_a_non_number(tmp_path):
+    bad = tmp_path / "bad.txt"
+    bad.write_text("1,2,3,4\n1,2,x,4\n")
+    with pytest.raises(BenchmarkError) as e:
+        read_result(str(bad))
+    assert str(e.value) == f"{bad}:2: not a number in '1,2,x,4'"
+
+
+def test_atomic_write_goes_through_a_hidden_temporary_beside_the_file(tmp_path, monkeypatch):
+    """The temporary is `.<name>.<random>.tmp` in the target's folder: the pattern test.py's cleanup of a killed
+    writer deletes (engine/tester.py), and on the same file system, so the final rename is atomic."""
+    import fnmatch
+
+    from siamcorners.benchmarks import textio
+
+    seen = []
+    real_replace = os.replace
+
+    def replace(src, dst):
+        seen.append((src, dst, sorted(os.listdir(tmp_path / "out"))))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(textio.os, "replace", replace)
+    target = tmp_path / "out" / "Car.txt"
+    textio.atomic_write_text(str(target), "1,2,3,4\n")
+    ((src, dst, listing),) = seen
+    assert dst == str(target) and os.path.dirname(src) == str(tmp_path / "out")
+    assert fnmatch.fnmatchcase(os.path.basename(src), ".Car.txt.*.tmp") and listing == [os.path.basename(src)]
+    assert sorted(os.listdir(tmp_path / "out")) == ["Car.txt"] and target.read_text() == "1,2,3,4\n"
+
+
+@pytest.mark.parametrize("mask, mode", [(0o002, 0o664), (0o027, 0o640)])
+def test_umask_is_read_without_changing_it_and_gives_the_open_mode(mask, mode, monkeypatch):
+    """Reading the umask must not set it, even for a moment (threads may create files meanwhile): /proc is read
+    where it exists; without /proc it is set and put back at once. A new file gets 0o666 less the umask."""
+    from siamcorners.benchmarks import textio
+
+    def no_proc(path, *args, **kwargs):
+        raise FileNotFoundError(path)
+
+    old = os.umask(mask)
+    try:
+        if os.path.isfile("/proc/self/status"):
+            with monkeypatch.context() as m:
+                m.setattr(textio.os, "umask", lambda *a: pytest.fail("os.umask called although /proc is readable"))
+                assert textio.process_umask() == mask and textio.new_file_mode() == mode
+        with monkeypatch.context() as m:
+            m.setattr(textio, "open", no_proc, raising=False)
+            assert textio.process_umask() == mask and textio.new_file_mode() == mode
+        assert os.umask(mask) == mask  # put back
+    finally:
+        os.umask(old)
+
+
+def test_atomic_write_failure_names_the_file_and_leaves_no_temporary(tmp_path, monkeypatch):
+    """A full disk while writing: the OSError names the file the user asked for (not the temporary), keeps its
+    errno and text, and no temporary is left; an earlier file of the same name is untouched. Other errors pass
+    through as they are, the temporary removed too."""
+    import errno
+
+    from siamcorners.benchmarks import textio
+
+    target = tmp_path / "Car.txt"
+    target.write_text("old\n")
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(textio.os, "fsync", full)
+    with pytest.raises(OSError) as e:
+        textio.atomic_write_text(str(target), "1,2,3,4\n")
+    assert (e.value.errno, e.value.strerror, e.value.filename) == (errno.ENOSPC, "No space left on device",
+                                                                   str(target))
+    assert os.listdir(tmp_path) == ["Car.txt"] and target.read_text() == "old\n"
+    other = OSError(errno.EIO, "Input/output error", "/dev/sdz")  # names its own file: kept as it is
+
+    def broken(fd):
+        raise other
+
+    monkeypatch.setattr(textio.os, "fsync", broken)
+    with pytest.raises(OSError) as e:
+        textio.atomic_write_text(str(target), "1,2,3,4\n")
+    assert e.value is other and os.listdir(tmp_path) == ["Car.txt"]
+
+    def interrupted(fd):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(textio.os, "fsync", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        textio.atomic_write_text(str(target), "1,2,3,4\n")
+    assert os.listdir(tmp_path) == ["Car.txt"] and target.read_text() == "old\n"
