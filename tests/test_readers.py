@@ -474,3 +474,20 @@ def test_atomic_write_failure_names_the_file_and_leaves_no_temporary(tmp_path, m
     with pytest.raises(KeyboardInterrupt):
         textio.atomic_write_text(str(target), "1,2,3,4\n")
     assert os.listdir(tmp_path) == ["Car.txt"] and target.read_text() == "old\n"
+
+
+def test_strict_reader_default_columns_empty_file_and_flag_errors(tmp_path):
+    from siamcorners.benchmarks.textio import read_boxes_strict, read_flags
+
+    path = tmp_path / "r.txt"
+    path.write_text("1,2,3,4\n5,6,7,8\n")
+    assert read_boxes_strict(str(path)).tolist() == [[1, 2, 3, 4], [5, 6, 7, 8]]  # 4 columns by default
+    path.write_text("")
+    empty = read_boxes_strict(str(path))
+    assert empty.shape == (0, 4) and empty.dtype == np.float64
+    assert read_boxes_strict(str(path), 2).shape == (0, 2)
+    flags = tmp_path / "out_of_view.txt"
+    flags.write_text("0,1,0\n1,x\n")
+    with pytest.raises(BenchmarkError) as e:
+        read_flags(str(flags))
+    assert str(e.value) == f"{flags}:2: not a number: 'x'"
