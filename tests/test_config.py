@@ -277,3 +277,82 @@ def test_every_range_refuses_just_outside_and_accepts_its_boundary(key, rule):
         also = ["DECODE.NUM_PAIRS", "1"] if key == "DECODE.TOPK" else []
         error = _load_error([key, repr(value)] + also)
         assert error is None or f"key '{key}' must be" not in error, error
+
+
+def test_clone_defrost_deepcopy_and_pickle_keep_or_drop_the_freeze():
+    import copy
+    import pickle
+
+    from siamcorners.config import CfgNode
+
+    cfg = load_config(opts=["TRAIN.EPOCHS", "3"])
+    twin = cfg.clone()  # an unfrozen, independent copy
+    twin.TRAIN.EPOCHS = 7
+    twin.MODEL.LEVELS.append(6)
+    assert (cfg.TRAIN.EPOCHS, cfg.MODEL.LEVELS) == (3, [3, 4, 5])
+    twin.freeze()
+    with pytest.raises(ConfigError):
+        twin.TRACK.LR = 0.1
+    twin.defrost()
+    twin.TRACK.LR = 0.1  # nested nodes thaw too
+    assert twin.TRACK.LR == 0.1
+    back = pickle.loads(pickle.dumps(cfg))  # DataLoader workers get the frozen config
+    assert back == cfg
+    with pytest.raises(ConfigError, match="frozen"):
+        back.TRAIN.EPOCHS = 4
+    thawed = pickle.loads(pickle.dumps(twin))
+    thawed.TRAIN.EPOCHS = 9
+    assert thawed.TRAIN.EPOCHS == 9 and isinstance(thawed.TRAIN, CfgNode)
+    node = CfgNode({"A": {"B": [[1, 2]]}})
+    deep = copy.deepcopy(node)
+    deep.A.B[0].append(3)
+    assert node.A.B == [[1, 2]] and deep.A.B == [[1, 2, 3]]
+
+
+def test_unknown_key_without_a_close_name_has_no_suggestion():
+    with pytest.raises(ConfigError) as e:
+        load_config(opts=["TRACK.ZZZZQQ", "1"])
+    assert str(e.value) == "--opts: unknown config key 'TRACK.ZZZZQQ'"
+
+
+def test_opts_value_yaml_cannot_read_is_read_as_a_python_literal_else_as_text():
+    """yacs' rule (pysot's configs): a value that is not YAML but a Python literal is that literal."""
+    assert load_config(opts=["NAME", "'run' '2'"]).NAME == "run2"  # adjacent Python strings: not YAML
+    assert load_config(opts=["NAME", "@home"]).NAME == "@home"  # neither: the text as given
+    with pytest.raises(ConfigError) as e:
+        load_config(opts=["TRACK", "{LR: 0.1, LR: 0.2}"])
+    assert str(e.value) == "--opts:1: duplicate key 'LR' (first given at line 1); keep one of them"
+
+
+def test_saved_config_reads_like_a_written_one_and_can_be_saved_again(tmp_path):
+    """Keys in the defaults' order (NAME first, not sorted), short lists on one line; a second save into the same
+    folder replaces the file."""
+    cfg = load_config(opts=["NAME", "run"])
+    out = tmp_path / "run" / "config.yaml"
+    save_config(cfg, str(out))
+    lines = out.read_text().splitlines()
+    top = [ln.split(":")[0] for ln in lines if ln and not ln.startswith(" ")]
+    assert top == ["NAME", "OUTPUT_DIR", "SEED", "DEVICE", "MODEL", "HEATMAP", "LABEL", "LOSS", "DECODE", "TRACK",
+                   "DATASET", "TRAIN", "TEST", "INFERENCE"]
+    assert "  LEVELS: [3, 4, 5]" in lines
+    save_config(load_config(opts=["NAME", "again"]), str(out))
+    assert lines[0] == "NAME: run" and out.read_text().splitlines()[0] == "NAME: again"
+    assert os.listdir(tmp_path / "run") == ["config.yaml"]
+
+
+def test_save_config_on_a_full_disk_names_the_file_and_leaves_no_temporary(tmp_path, monkeypatch):
+    import errno
+
+    from siamcorners import config
+
+    out = tmp_path / "config.yaml"
+    out.write_text("NAME: old\n")
+
+    def full(src, dst):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(config.os, "replace", full)
+    with pytest.raises(OSError) as e:
+        save_config(get_default_config(), str(out))
+    assert (e.value.errno, e.value.strerror, e.value.filename) == (errno.ENOSPC, "No space left on device", str(out))
+    assert os.listdir(tmp_path) == ["config.yaml"] and out.read_text() == "NAME: old\n"
