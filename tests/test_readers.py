@@ -648,3 +648,16 @@ def test_trackingnet_reader_layout_order_and_errors(tmp_path):
     assert full.scored_locally and full["seqC"].has_full_gt and full["seqC"].gt.shape == (3, 4)
     _write(str(anno / "seqB.txt"), "")
     assert _message(lambda: read_trackingnet(str(root))) == f"{anno / 'seqB.txt'}: no box"
+
+
+def test_lenient_reader_messages_show_the_row(tmp_path):
+    from siamcorners.benchmarks.textio import read_boxes_lenient
+
+    gt = tmp_path / "groundtruth_rect.txt"
+    gt.write_text("1,2,3,4\n1\t2  3\n")
+    assert _message(lambda: read_boxes_lenient(str(gt))) == f"{gt}:2: expected 4 numbers, got 3: '1 2 3'"
+    gt.write_text("1,2,3,4\n1 2\tx,4\n")
+    assert _message(lambda: read_boxes_lenient(str(gt))) == f"{gt}:2: not a number in '1,2,x,4'"
+    gt.write_text("")
+    empty = read_boxes_lenient(str(gt))
+    assert empty.shape == (0, 4) and empty.dtype == np.float64
