@@ -661,3 +661,17 @@ def test_lenient_reader_messages_show_the_row(tmp_path):
     gt.write_text("")
     empty = read_boxes_lenient(str(gt))
     assert empty.shape == (0, 4) and empty.dtype == np.float64
+
+
+def test_text_files_with_a_bom_or_a_bad_byte_and_missing_files(tmp_path):
+    """A UTF-8 BOM (Windows editors) is dropped; a byte that is not UTF-8 gives the reader's one-line error for
+    that row, not a decode traceback; a missing file is named."""
+    from siamcorners.benchmarks.textio import read_boxes_lenient, read_text
+
+    gt = tmp_path / "groundtruth_rect.txt"
+    gt.write_bytes(b"\xef\xbb\xbf1,2,30,40\n2,2,30,40\n")
+    assert read_boxes_lenient(str(gt))[:, 0].tolist() == [1, 2]
+    gt.write_bytes(b"1,2,30,40\n2,2,3\xe90,40\n")
+    assert _message(lambda: read_boxes_lenient(str(gt))) == f"{gt}:2: not a number in '2,2,3\ufffd0,40'"
+    missing = tmp_path / "nope.txt"
+    assert _message(lambda: read_text(str(missing))) == f"{missing}: file not found"
