@@ -487,6 +487,9 @@ def test_strict_reader_default_columns_empty_file_and_flag_errors(tmp_path):
     assert empty.shape == (0, 4) and empty.dtype == np.float64
     assert read_boxes_strict(str(path), 2).shape == (0, 2)
     flags = tmp_path / "out_of_view.txt"
+    flags.write_text("")
+    none = read_flags(str(flags))
+    assert none.shape == (0,) and none.dtype == np.int64  # (N,) int64, also when N is 0
     flags.write_text("0,1,0\n1,x\n")
     with pytest.raises(BenchmarkError) as e:
         read_flags(str(flags))
