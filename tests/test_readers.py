@@ -629,28 +629,28 @@ def test_trackingnet_reader_layout_order_and_errors(tmp_path):
     anno.mkdir(parents=True)
     (anno / "readme.md").write_text("x")
     assert _message(lambda: read_trackingnet(str(root))) == f"{anno}: no annotation files"
-    _write(str(anno / "seqB.txt"), _rows(3))
-    _write(str(anno / "seqA.txt"), _rows(2, start=7.0))
-    frames = root / "TEST" / "frames" / "seqA"
+    _write(str(anno / "beta_clip_long.txt"), _rows(3))
+    _write(str(anno / "alpha_clip.txt"), _rows(2, start=7.0))
+    frames = root / "TEST" / "frames" / "alpha_clip"
     _touch_images(frames, [10, 2, 1, 0], "{}.jpg")
     _touch_images(frames, [3], "{}.JPG")
     _touch_images(frames, [4], "{}.png")
     _touch_images(frames, [0], "x{}.jpg")
     ds = read_trackingnet(str(root))
     assert (ds.name, ds.kind, ds.root, ds.scored_locally) == ("TrackingNet", "trackingnet", str(root), False)
-    assert ds.names == ["seqA", "seqB"]
-    seq = ds["seqA"]
+    assert ds.names == ["alpha_clip", "beta_clip_long"]
+    seq = ds["alpha_clip"]
     assert seq.gt.tolist() == [[7, 2, 30, 40]] and not seq.has_full_gt
     assert seq.frames == [str(frames / f) for f in ("0.jpg", "1.jpg", "2.jpg", "3.JPG", "10.jpg")]
-    assert read_trackingnet(str(root / "TEST"), "mine").names == ["seqA", "seqB"]
-    missing = root / "TEST" / "frames" / "seqB"
-    assert _message(lambda: ds["seqB"].frames) == f"{missing}: frame folder not found"
+    assert read_trackingnet(str(root / "TEST"), "mine").names == ["alpha_clip", "beta_clip_long"]
+    missing = root / "TEST" / "frames" / "beta_clip_long"
+    assert _message(lambda: ds["beta_clip_long"].frames) == f"{missing}: frame folder not found"
     train = root / "TRAIN_0" / "anno"
-    _write(str(train / "seqC.txt"), _rows(3))
+    _write(str(train / "gamma_0.txt"), _rows(3))
     full = read_trackingnet(str(root), split="TRAIN_0")
-    assert full.scored_locally and full["seqC"].has_full_gt and full["seqC"].gt.shape == (3, 4)
-    _write(str(anno / "seqB.txt"), "")
-    assert _message(lambda: read_trackingnet(str(root))) == f"{anno / 'seqB.txt'}: no box"
+    assert full.scored_locally and full["gamma_0"].has_full_gt and full["gamma_0"].gt.shape == (3, 4)
+    _write(str(anno / "beta_clip_long.txt"), "")
+    assert _message(lambda: read_trackingnet(str(root))) == f"{anno / 'beta_clip_long.txt'}: no box"
 
 
 def test_lenient_reader_messages_show_the_row(tmp_path):
