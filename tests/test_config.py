@@ -533,3 +533,29 @@ def test_types_coercion_and_yaml_words():
         default = _get_value(get_default_config(), key)
         assert _error([key, value]) == (f"--opts: key '{key}' expects {type(default).__name__} (default "
                                         f"{default!r}), got {got}").removeprefix("<defaults> with --opts: "), key
+
+
+# Every enumerated key and its documented values (DEFAULTS comments, README, docs/design.md "Paper readings")
+DOCUMENTED_CHOICES = {
+    "MODEL.BACKBONE.TYPE": ["resnet50", "resnet18_small", "mobilenetv2", "gradient"],
+    "MODEL.HEAD.CORNER_POOL": ["mcp", "ocp"], "MODEL.HEAD.TEMPLATES": ["four", "unified"],
+    "MODEL.HEAD.POOL_IMPL": ["cummax", "logstep"], "MODEL.HEAD.POOL_TIE_RULE": ["official", "cummax"],
+    "LABEL.SIGMA": ["diameter", "radius"], "LOSS.FOCAL_NORM": ["num_pos", "num_pos_per_level", "per_heatmap"],
+    "LOSS.OFFSET_NORM": ["num_objects", "num_pos"], "LOSS.LEVEL_REDUCTION": ["mean", "sum"],
+    "TRACK.PENALTY_FORM": ["siamrpn", "paper"], "TRACK.VARIATION": ["half", "sum"],
+    "TRACK.BOX_MAPPING": ["official", "exact"], "TRACK.TEMPLATE_FILL": ["mean", "constant"],
+    "TRACK.NO_VALID_PAIR": ["official", "hold"], "TEST.INIT_BOX": ["pysot", "raw"],
+    "TEST.FIRST_FRAME_BOX": ["official", "init"], "DATASET.NEG_LABELS": ["search", "none"],
+    "TRAIN.GRAD_REDUCE": ["mean", "sum"], "TRAIN.BATCH_SIZE_MODE": ["per_process", "total"],
+    "INFERENCE.AMP": ["off", "fp16", "bf16"], "INFERENCE.BACKEND": ["torch", "onnxruntime"],
+    "TRAIN.LR.TYPE": ["log", "step", "cos", "linear"], "TRAIN.WARMUP.TYPE": ["step", "linear"],
+}
+
+
+@pytest.mark.parametrize("key", list(DOCUMENTED_CHOICES))
+def test_every_documented_choice_loads_and_nothing_else(key):
+    for value in DOCUMENTED_CHOICES[key]:
+        assert _error([key, value]) is None, (key, value)
+        assert _get_value(load_config(opts=[key, value]), key) == value
+    shown = DOCUMENTED_CHOICES[key]
+    assert _error([key, "zzzz"]) == f"key '{key}' must be one of {shown}, got 'zzzz'"
