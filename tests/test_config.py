@@ -303,6 +303,13 @@ def test_clone_defrost_deepcopy_and_pickle_keep_or_drop_the_freeze():
     thawed = pickle.loads(pickle.dumps(twin))
     thawed.TRAIN.EPOCHS = 9
     assert thawed.TRAIN.EPOCHS == 9 and isinstance(thawed.TRAIN, CfgNode)
+    with pytest.raises(AttributeError) as e:
+        cfg.TRACK.NOPE
+    assert str(e.value) == "config has no key 'NOPE'"
+    fresh = get_default_config()  # a copy: changing its lists leaves the defaults alone
+    fresh.MODEL.LEVELS.append(6)
+    fresh.MODEL.INPUT.MEAN[0] = 99.0
+    assert get_default_config().MODEL.LEVELS == [3, 4, 5] and get_default_config().MODEL.INPUT.MEAN == [0.0, 0.0, 0.0]
     node = CfgNode({"A": {"B": [[1, 2]]}})
     deep = copy.deepcopy(node)
     deep.A.B[0].append(3)
@@ -319,6 +326,8 @@ def test_opts_value_yaml_cannot_read_is_read_as_a_python_literal_else_as_text():
     """yacs' rule (pysot's configs): a value that is not YAML but a Python literal is that literal."""
     assert load_config(opts=["NAME", "'run' '2'"]).NAME == "run2"  # adjacent Python strings: not YAML
     assert load_config(opts=["NAME", "@home"]).NAME == "@home"  # neither: the text as given
+    layers = load_config(opts=["MODEL.BACKBONE.TRAIN_LAYERS", "'layer' '3', 'layer4'"]).MODEL.BACKBONE.TRAIN_LAYERS
+    assert layers == ["layer3", "layer4"] and type(layers) is list  # a Python tuple becomes the list the key holds
     with pytest.raises(ConfigError) as e:
         load_config(opts=["TRACK", "{LR: 0.1, LR: 0.2}"])
     assert str(e.value) == "--opts:1: duplicate key 'LR' (first given at line 1); keep one of them"
