@@ -440,7 +440,11 @@ def _read_yaml(path: str) -> dict:
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{path}:{where} invalid YAML: {getattr(e, 'problem', e)}") from None
+        problem = getattr(e, "problem", e)
+        if isinstance(e, yaml.reader.ReaderError):  # a control character: a position in the text, no mark
+            where = f" line {text.count(chr(10), 0, e.position) + 1}"
+            problem = f"unacceptable character #x{e.character:04x}: {e.reason}"
+        raise ConfigError(f"{path}:{where} invalid YAML: {problem}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):

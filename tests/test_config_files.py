@@ -55,3 +55,19 @@ def test_train_tool_reports_a_bad_config_in_one_line(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [f"error: {path}: _BASE_ 'base.yaml' not found "
                                                 f"(looked for {tmp_path / 'base.yaml'})"]
+
+
+def test_yaml_error_without_a_line_or_problem_is_still_one_line(tmp_path, monkeypatch):
+    """A YAML error that carries no position (mark) and no problem text: its own text, after the file name."""
+    import yaml
+
+    from siamcorners import config
+
+    def broken(text, source):
+        raise yaml.YAMLError("stream broke")
+
+    monkeypatch.setattr(config, "_load_yaml_text", broken)
+    path = write(tmp_path / "c.yaml", "NAME: x\n")
+    with pytest.raises(ConfigError) as e:
+        load_config(path)
+    assert str(e.value) == f"{path}: invalid YAML: stream broke"

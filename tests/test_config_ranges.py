@@ -187,3 +187,13 @@ def test_pretrained_backbone_that_loads_almost_nothing_is_refused(tmp_path):
     with pytest.raises(ValueError, match=r"wider.pth: only 0 of the backbone's \d+ weight tensors match "
                                          r"\(\d+ shape-mismatched"):
         load_pretrained_backbone(build_backbone("resnet18_small", [3, 4, 5], 8), str(path), verbose=False)
+
+
+def test_control_character_in_a_config_file_is_one_line_naming_file_and_line(tmp_path):
+    """PyYAML refuses control characters with a two-line message and no line number; the error names the line."""
+    path = tmp_path / "ctl.yaml"
+    path.write_bytes(b"NAME: run\nTRACK:\n  LR: 0.3\x07\n")
+    with pytest.raises(ConfigError) as e:
+        load_config(str(path))
+    assert str(e.value) == (f"{path}: line 3 invalid YAML: unacceptable character #x0007: special characters are "
+                            f"not allowed")

@@ -608,3 +608,298 @@ def test_otb_one_pysot_copy_beside_its_original_and_a_one_frame_sequence(tmp_pat
     assert ds["Jogging-2"].gt[0, 0] == 50.0 and "Jogging-1" + os.sep in ds["Jogging-1"].frames[0]
     assert os.path.basename(os.path.dirname(os.path.dirname(ds["Jogging-2"].frames[0]))) == "Jogging"
     assert len(ds["Car"]) == 1 and ds["Car"].gt.tolist() == [[1.0, 2.0, 30.0, 40.0]]
+def test_strict_result_parsing_names_the_line_with_a_non_number(tmp_path):
+    bad = tmp_path / "bad.txt"
+    bad.write_text("1,2,3,4\n1,2,x,4\n")
+    with pytest.raises(BenchmarkError) as e:
+        read_result(str(bad))
+    assert str(e.value) == f"{bad}:2: not a number in '1,2,x,4'"
+
+
+def test_atomic_write_goes_through_a_hidden_temporary_beside_the_file(tmp_path, monkeypatch):
+    """The temporary is `.<name>.<random>.tmp` in the target's folder: the pattern test.py's cleanup of a killed
+    writer deletes (engine/tester.py), and on the same file system, so the final rename is atomic."""
+    import fnmatch
+
+    from siamcorners.benchmarks import textio
+
+    seen = []
+    real_replace = os.replace
+
+    def replace(src, dst):
+        seen.append((src, dst, sorted(os.listdir(tmp_path / "out"))))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(textio.os, "replace", replace)
+    target = tmp_path / "out" / "Car.txt"
+    textio.atomic_write_text(str(target), "1,2,3,4\n")
+    ((src, dst, listing),) = seen
+    assert dst == str(target) and os.path.dirname(src) == str(tmp_path / "out")
+    assert fnmatch.fnmatchcase(os.path.basename(src), ".Car.txt.*.tmp") and listing == [os.path.basename(src)]
+    assert sorted(os.listdir(tmp_path / "out")) == ["Car.txt"] and target.read_text() == "1,2,3,4\n"
+
+
+@pytest.mark.parametrize("mask, mode", [(0o002, 0o664), (0o027, 0o640)])
+def test_umask_is_read_without_changing_it_and_gives_the_open_mode(mask, mode, monkeypatch):
+    """Reading the umask must not set it, even for a moment (threads may create files meanwhile): /proc is read
+    where it exists; without /proc it is set and put back at once. A new file gets 0o666 less the umask."""
+    from siamcorners.benchmarks import textio
+
+    def no_proc(path, *args, **kwargs):
+        raise FileNotFoundError(path)
+
+    old = os.umask(mask)
+    try:
+        if os.path.isfile("/proc/self/status"):
+            with monkeypatch.context() as m:
+                m.setattr(textio.os, "umask", lambda *a: pytest.fail("os.umask called although /proc is readable"))
+                assert textio.process_umask() == mask and textio.new_file_mode() == mode
+        with monkeypatch.context() as m:
+            m.setattr(textio, "open", no_proc, raising=False)
+            assert textio.process_umask() == mask and textio.new_file_mode() == mode
+        assert os.umask(mask) == mask  # put back
+    finally:
+        os.umask(old)
+
+
+def test_atomic_write_failure_names_the_file_and_leaves_no_temporary(tmp_path, monkeypatch):
+    """A full disk while writing: the OSError names the file the user asked for (not the temporary), keeps its
+    errno and text, and no temporary is left; an earlier file of the same name is untouched. Other errors pass
+    through as they are, the temporary removed too."""
+    import errno
+
+    from siamcorners.benchmarks import textio
+
+    target = tmp_path / "Car.txt"
+    target.write_text("old\n")
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(textio.os, "fsync", full)
+    with pytest.raises(OSError) as e:
+        textio.atomic_write_text(str(target), "1,2,3,4\n")
+    assert (e.value.errno, e.value.strerror, e.value.filename) == (errno.ENOSPC, "No space left on device",
+                                                                   str(target))
+    assert os.listdir(tmp_path) == ["Car.txt"] and target.read_text() == "old\n"
+    other = OSError(errno.EIO, "Input/output error", "/dev/sdz")  # names its own file: kept as it is
+
+    def broken(fd):
+        raise other
+
+    monkeypatch.setattr(textio.os, "fsync", broken)
+    with pytest.raises(OSError) as e:
+        textio.atomic_write_text(str(target), "1,2,3,4\n")
+    assert e.value is other and os.listdir(tmp_path) == ["Car.txt"]
+
+    def interrupted(fd):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(textio.os, "fsync", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        textio.atomic_write_text(str(target), "1,2,3,4\n")
+    assert os.listdir(tmp_path) == ["Car.txt"] and target.read_text() == "old\n"
+
+
+def test_strict_reader_default_columns_empty_file_and_flag_errors(tmp_path):
+    from siamcorners.benchmarks.textio import read_boxes_strict, read_flags
+
+    path = tmp_path / "r.txt"
+    path.write_text("1,2,3,4\n5,6,7,8\n")
+    assert read_boxes_strict(str(path)).tolist() == [[1, 2, 3, 4], [5, 6, 7, 8]]  # 4 columns by default
+    path.write_text("")
+    empty = read_boxes_strict(str(path))
+    assert empty.shape == (0, 4) and empty.dtype == np.float64
+    assert read_boxes_strict(str(path), 2).shape == (0, 2)
+    flags = tmp_path / "out_of_view.txt"
+    flags.write_text("")
+    none = read_flags(str(flags))
+    assert none.shape == (0,) and none.dtype == np.int64  # (N,) int64, also when N is 0
+    flags.write_text("0,1,0\n1,x\n")
+    with pytest.raises(BenchmarkError) as e:
+        read_flags(str(flags))
+    assert str(e.value) == f"{flags}:2: not a number: 'x'"
+
+
+# ------------------------------------------------------------------------ reader details: GOT-10k, NfS, TrackingNet
+def _message(call):
+    with pytest.raises(BenchmarkError) as e:
+        call()
+    return str(e.value)
+
+
+def test_got10k_resolution_line_and_its_errors(tmp_path):
+    from siamcorners.benchmarks.got10k import read_resolution
+
+    ini = tmp_path / "meta_info.ini"
+    ini.write_text("[METAINFO]\nurl: http://x\nresolutions: (1, 2)\n  resolution : (1920.0, 1080)\n")
+    assert read_resolution(str(ini)) == (1920, 1080) and all(type(v) is int for v in read_resolution(str(ini)))
+    for bad in ("1920x1080", "1920:1080", "(1920,)", "None", "(1920, 'x')"):
+        ini.write_text(f"[METAINFO]\nresolution: {bad}\n")
+        assert _message(lambda: read_resolution(str(ini))) == \
+            f"{ini}:2: resolution must look like (W, H): {'resolution: ' + bad!r}"
+    ini.write_text("[METAINFO]\nobject_class: cat\nresolution\n")
+    assert _message(lambda: read_resolution(str(ini))) == f"{ini}: no 'resolution:' line"
+
+
+def test_got10k_reader_layout_order_defaults_and_errors(tmp_path):
+    from siamcorners.benchmarks.got10k import read_got10k
+
+    root = tmp_path / "GOT-10k"
+    val = root / "val"
+    _got_seq(val, "GOT-10k_Val_000002", 3, [1, 0, 8])
+    _got_seq(val, "GOT-10k_Val_000001", 2, [8, 8])
+    open(val / "GOT-10k_Val_000002" / "00000004.JPG", "wb").close()  # upper-case extension: a frame too
+    _write(str(val / "list.txt"), "GOT-10k_Val_000002\n\n  GOT-10k_Val_000001  \n")  # list order, blanks ignored
+    ds = read_got10k(str(root))
+    assert (ds.name, ds.kind, ds.root, ds.scored_locally) == ("GOT-10k-val", "got10k", str(root), True)
+    assert ds.names == ["GOT-10k_Val_000002", "GOT-10k_Val_000001"]
+    seq = ds["GOT-10k_Val_000002"]
+    assert seq.gt[:, 0].tolist() == [1, 2, 3] and seq.visible.tolist() == [True, False, True] and seq.has_full_gt
+    assert seq.resolution == (640, 360)
+    folder = val / "GOT-10k_Val_000002"
+    assert seq.frames == [str(folder / f) for f in ("00000001.jpg", "00000002.jpg", "00000003.jpg", "00000004.JPG")]
+    assert read_got10k(str(val), "val", "mine").names == ds.names and read_got10k(str(val), "val", "mine").name == "mine"
+    test = root / "test"
+    _touch_images(test / "GOT-10k_Test_000001", range(1, 4), "{:08d}.jpg")
+    _write(str(test / "GOT-10k_Test_000001" / "groundtruth.txt"), _rows(3))  # only the first row is published
+    _write(str(test / "list.txt"), "GOT-10k_Test_000001\n")
+    t = read_got10k(str(root), "test")
+    seq = t["GOT-10k_Test_000001"]
+    assert t.name == "GOT-10k-test" and not t.scored_locally and not seq.has_full_gt
+    assert seq.gt.tolist() == [[1, 2, 30, 40]] and seq.visible is None and seq.resolution is None
+    # errors name the file
+    cover, gt = val / "GOT-10k_Val_000001" / "cover.label", val / "GOT-10k_Val_000001" / "groundtruth.txt"
+    _write(str(cover), "8\n8\n8\n")
+    assert _message(lambda: read_got10k(str(root))) == f"{cover}: 3 labels but 2 rows in {gt}"
+    _write(str(gt), "")
+    assert _message(lambda: read_got10k(str(root))) == f"{gt}: no box"
+    _write(str(val / "list.txt"), "\n  \n")
+    assert _message(lambda: read_got10k(str(root))) == f"{val / 'list.txt'}: empty sequence list"
+    _write(str(test / "list.txt"), "GOT-10k_Test_000002\n")
+    gt2 = test / "GOT-10k_Test_000002" / "groundtruth.txt"
+    _write(str(gt2), _rows(1))
+    seq = read_got10k(str(root), "test")["GOT-10k_Test_000002"]
+    shutil.rmtree(test / "GOT-10k_Test_000002")
+    assert _message(lambda: read_got10k(str(root), "test")) == f"{gt2}: file not found"
+    assert _message(lambda: seq.frames) == f"{test / 'GOT-10k_Test_000002'}: sequence folder not found"
+
+
+def _nfs_seq(root, name, n_images, n_rows, fps=30):
+    base = root / name / str(fps)
+    _touch_images(base / name, range(1, n_images + 1), "{:05d}.jpg")
+    _write(str(base / f"{name}.txt"), "".join(_nfs_line(i) for i in range(n_rows)))
+    return base / f"{name}.txt"
+
+
+@pytest.mark.parametrize("n_rows, kept", [(10, 10), (11, 10), (9, 9), (70, 9), (72, 9), (73, 10), (80, 10),
+                                          (81, 10), (88, 10), (89, None), (90, None), (12, None), (69, None),
+                                          (91, None), (8, None)])
+def test_nfs_rows_at_the_240fps_rate_and_one_frame_trim(tmp_path, n_rows, kept):
+    """10 images: rows / images within 1 of 8 -> every 8th row from the first; then one row or image too many
+    is trimmed; anything else is an error naming the annotation (eval-reference.md 4.4)."""
+    from siamcorners.benchmarks.nfs import read_nfs
+
+    anno = _nfs_seq(tmp_path / "NFS", "bee", 10, n_rows)
+    if kept is None:
+        subsampled = len(range(0, n_rows, 8)) if abs(n_rows / 10 - 8) <= 1 else n_rows
+        assert _message(lambda: read_nfs(str(tmp_path / "NFS"))) == \
+            f"{anno}: {subsampled} annotation rows do not match 10 images"
+        return
+    seq = read_nfs(str(tmp_path / "NFS"))["bee"]
+    step = 8 if n_rows >= 70 else 1
+    assert len(seq) == len(seq.gt) == kept
+    assert seq.gt[:, 0].tolist() == [10.0 + step * i for i in range(kept)]  # _nfs_line(i): left = 10 + i
+    assert seq.frames[-1].endswith(f"{kept:05d}.jpg")
+
+
+def test_nfs_annotation_columns_layout_and_errors(tmp_path):
+    from siamcorners.benchmarks.nfs import read_nfs, read_nfs_annotation
+
+    path = tmp_path / "a.txt"
+    path.write_text("7 10 20 40.5 60\n8 11 21 41 61 0 0 0 \"person\"\n")
+    assert read_nfs_annotation(str(path)).tolist() == [[10, 20, 30.5, 40], [11, 21, 30, 40]]
+    path.write_text("7 10 20 40 60\n8 11 21 41\n")
+    assert _message(lambda: read_nfs_annotation(str(path))) == \
+        f"{path}:2: expected at least 5 columns, got 4: '8 11 21 41'"
+    path.write_text("7 10 20 x 60\n")
+    assert _message(lambda: read_nfs_annotation(str(path))) == f"{path}:1: columns 2-5 must be numbers: '7 10 20 x 60'"
+    root = tmp_path / "NFS"
+    assert _message(lambda: read_nfs(str(root))) == f"{root}: dataset root not found"
+    (root / "only240" / "240").mkdir(parents=True)  # no 30 fps folder: not a sequence
+    (root / "notes.txt").write_text("x")
+    assert _message(lambda: read_nfs(str(root))) == f"{root}: no NfS sequences (<seq>/30/<seq>.txt)"
+    shutil.rmtree(root / "only240")
+    _nfs_seq(root, "bee", 3, 3)
+    open(root / "bee" / "30" / "bee" / "00004.JPG", "wb").close()
+    open(root / "bee" / "30" / "bee" / "00000.png", "wb").close()
+    _write(str(root / "bee" / "30" / "bee.txt"), "".join(_nfs_line(i) for i in range(4)))
+    ds = read_nfs(str(root))
+    assert (ds.name, ds.kind, ds.root, ds.names) == ("NFS30", "nfs", str(root), ["bee"])
+    img = root / "bee" / "30" / "bee"
+    assert ds["bee"].frames == [str(img / f) for f in ("00001.jpg", "00002.jpg", "00003.jpg", "00004.JPG")]
+    _nfs_seq(root, "ant", 2, 2, fps=240)
+    assert read_nfs(str(root), "NFS240", fps=240).names == ["ant"] and read_nfs(str(root), "X").name == "X"
+    shutil.rmtree(img)
+    assert _message(lambda: read_nfs(str(root))) == f"{img}: image folder not found"
+
+
+def test_trackingnet_reader_layout_order_and_errors(tmp_path):
+    from siamcorners.benchmarks.trackingnet import read_trackingnet
+
+    root = tmp_path / "TrackingNet"
+    anno = root / "TEST" / "anno"
+    assert _message(lambda: read_trackingnet(str(root))) == \
+        f"{anno}: annotation folder not found (expected <root>/TEST/anno/<seq>.txt)"
+    anno.mkdir(parents=True)
+    (anno / "readme.md").write_text("x")
+    assert _message(lambda: read_trackingnet(str(root))) == f"{anno}: no annotation files"
+    _write(str(anno / "beta_clip_long.txt"), _rows(3))
+    _write(str(anno / "alpha_clip.txt"), _rows(2, start=7.0))
+    frames = root / "TEST" / "frames" / "alpha_clip"
+    _touch_images(frames, [10, 2, 1, 0], "{}.jpg")
+    _touch_images(frames, [3], "{}.JPG")
+    _touch_images(frames, [4], "{}.png")
+    _touch_images(frames, [0], "x{}.jpg")
+    ds = read_trackingnet(str(root))
+    assert (ds.name, ds.kind, ds.root, ds.scored_locally) == ("TrackingNet", "trackingnet", str(root), False)
+    assert ds.names == ["alpha_clip", "beta_clip_long"]
+    seq = ds["alpha_clip"]
+    assert seq.gt.tolist() == [[7, 2, 30, 40]] and not seq.has_full_gt
+    assert seq.frames == [str(frames / f) for f in ("0.jpg", "1.jpg", "2.jpg", "3.JPG", "10.jpg")]
+    assert read_trackingnet(str(root / "TEST"), "mine").names == ["alpha_clip", "beta_clip_long"]
+    missing = root / "TEST" / "frames" / "beta_clip_long"
+    assert _message(lambda: ds["beta_clip_long"].frames) == f"{missing}: frame folder not found"
+    train = root / "TRAIN_0" / "anno"
+    _write(str(train / "gamma_0.txt"), _rows(3))
+    full = read_trackingnet(str(root), split="TRAIN_0")
+    assert full.scored_locally and full["gamma_0"].has_full_gt and full["gamma_0"].gt.shape == (3, 4)
+    _write(str(anno / "beta_clip_long.txt"), "")
+    assert _message(lambda: read_trackingnet(str(root))) == f"{anno / 'beta_clip_long.txt'}: no box"
+
+
+def test_lenient_reader_messages_show_the_row(tmp_path):
+    from siamcorners.benchmarks.textio import read_boxes_lenient
+
+    gt = tmp_path / "groundtruth_rect.txt"
+    gt.write_text("1,2,3,4\n1\t2  3\n")
+    assert _message(lambda: read_boxes_lenient(str(gt))) == f"{gt}:2: expected 4 numbers, got 3: '1 2 3'"
+    gt.write_text("1,2,3,4\n1 2\tx,4\n")
+    assert _message(lambda: read_boxes_lenient(str(gt))) == f"{gt}:2: not a number in '1,2,x,4'"
+    gt.write_text("")
+    empty = read_boxes_lenient(str(gt))
+    assert empty.shape == (0, 4) and empty.dtype == np.float64
+
+
+def test_text_files_with_a_bom_or_a_bad_byte_and_missing_files(tmp_path):
+    """A UTF-8 BOM (Windows editors) is dropped; a byte that is not UTF-8 gives the reader's one-line error for
+    that row, not a decode traceback; a missing file is named."""
+    from siamcorners.benchmarks.textio import read_boxes_lenient, read_text
+
+    gt = tmp_path / "groundtruth_rect.txt"
+    gt.write_bytes(b"\xef\xbb\xbf1,2,30,40\n2,2,30,40\n")
+    assert read_boxes_lenient(str(gt))[:, 0].tolist() == [1, 2]
+    gt.write_bytes(b"1,2,30,40\n2,2,3\xe90,40\n")
+    assert _message(lambda: read_boxes_lenient(str(gt))) == f"{gt}:2: not a number in '2,2,3\ufffd0,40'"
+    missing = tmp_path / "nope.txt"
+    assert _message(lambda: read_text(str(missing))) == f"{missing}: file not found"
