@@ -272,3 +272,31 @@ def test_synthetic_video_cache_keeps_the_recently_used_videos_and_is_not_pickled
     source.track_frames(0)
     source.track_frames(1)
     assert built == [0, 1, 2, 1, 0]
+
+
+def test_synthetic_source_of_one_video_of_one_frame_and_the_default_cache_of_128_videos(monkeypatch):
+    one = _synthetic(videos=1, frames=1, image_size=[64, 48])
+    assert one.videos == ["synthetic_000000"] and one.image_size == (64, 48)
+    assert one.track_frames(0) == {"00": [0]} and np.asarray(make_video((0, 0), 1, (64, 48)).absent).tolist() == [False]
+    crop, _ = one.load(Target("synthetic_000000", "00", 0))
+    assert crop.shape == (511, 511, 3)
+    built = []
+
+    class Present:
+        absent = np.zeros(1, dtype=bool)
+
+    def counting(seed, frames, image_size):
+        built.append(seed[1])
+        return Present()
+
+    monkeypatch.setattr(sources, "make_video", counting)
+    source = _synthetic(videos=130, frames=1)
+    for k in range(128):
+        source.track_frames(k)
+    source.track_frames(0)                   # still cached: 128 videos are kept
+    assert built == list(range(128))
+    source.track_frames(128)                 # the 129th evicts the least recently used, video 1
+    source.track_frames(0)
+    assert built == list(range(129))
+    source.track_frames(1)
+    assert built == [*range(129), 1]

@@ -1,6 +1,7 @@
 """The online tracker: official parity with the network replaced (tracker_steps.npz), real frames, bad input."""
 import glob
 import os
+import re
 
 import cv2
 import numpy as np
@@ -288,3 +289,123 @@ def test_track_before_init_and_bad_device(steps):
         SiamCornersTracker(StoredMapsModel(steps), cfg).track(np.zeros((20, 20, 3), np.uint8))
     with pytest.raises(ValueError, match="device"):
         SiamCornersTracker(StoredMapsModel(steps), cfg, device="tpu:7")
+
+
+# ---------------------------------------------------------------------------- devices and settings
+def test_resolve_device_auto_cpu_cuda_and_bad_names(monkeypatch):
+    from siamcorners.tracker.tracker import resolve_device
+
+    for available, auto in ((False, "cpu"), (True, "cuda")):
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: available)
+        assert resolve_device("auto") == torch.device(auto) and resolve_device(None) == torch.device(auto)
+        assert resolve_device("cpu") == torch.device("cpu")
+        assert resolve_device(torch.device("cpu")) == torch.device("cpu")
+    assert resolve_device("cuda:1") == torch.device("cuda", 1)   # CUDA "available" here
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match=r"^device 'cuda:1' requested but CUDA is not available$"):
+        resolve_device("cuda:1")
+    for bad in ("tpu:7", 3.5, "gpu"):
+        with pytest.raises(ValueError, match=r"^invalid device " + repr(bad).replace(".", r"\.") +
+                           r" \(use 'auto', 'cpu', 'cuda' or 'cuda:N'\)$"):
+            resolve_device(bad)
+
+
+def test_use_device_makes_an_indexed_cuda_device_current(monkeypatch):
+    from siamcorners.tracker.tracker import use_device
+
+    current = []
+    monkeypatch.setattr(torch.cuda, "set_device", current.append)
+    for device in (torch.device("cpu"), torch.device("cuda"), torch.device("meta")):
+        assert use_device(device) is device
+    assert current == []
+    assert use_device(torch.device("cuda", 1)) == torch.device("cuda", 1)
+    assert current == [torch.device("cuda", 1)]
+
+
+@pytest.mark.parametrize("key, value, choices", [
+    ("PENALTY_FORM", "siamfc", ["siamrpn", "paper"]), ("VARIATION", "max", ["half", "sum"]),
+    ("BOX_MAPPING", "pysot", ["official", "exact"]), ("TEMPLATE_FILL", "zero", ["mean", "constant"]),
+    ("NO_VALID_PAIR", "skip", ["official", "hold"])])
+def test_a_config_not_checked_by_load_config_is_checked_here(steps, key, value, choices):
+    from siamcorners.config import get_default_config
+
+    cfg = get_default_config()
+    cfg.DEVICE = "cpu"
+    cfg.TRACK[key] = value
+    with pytest.raises(ValueError, match="^" + re.escape(f"config key 'TRACK.{key}' must be one of {choices}, "
+                                                         f"got {value!r}") + "$"):
+        SiamCornersTracker(StoredMapsModel(steps), cfg)
+
+
+def test_model_goes_to_the_device_in_eval_mode_and_the_stages_are_reported(steps):
+    torch.manual_seed(0)
+    cfg = load_config(opts=SMALL_MODEL)
+    model = build_model(cfg).train()
+    tracker = SiamCornersTracker(model, cfg)
+    assert not any(m.training for m in model.modules())
+    assert tracker.device == torch.device("cpu")   # from cfg.DEVICE
+    stored = SiamCornersTracker(StoredMapsModel(steps), load_config(opts=["DEVICE", "cpu"]))
+    stages = []
+    stored.stage_hook = stages.append
+    frame = np.full((240, 320, 3), 128, np.uint8)
+    stored.init(frame, [100, 80, 60, 50])
+    assert stages == []
+    stored.track(frame)
+    stored.track(frame)
+    assert stages == ["crop", "decode", "post"] * 2
+
+
+# ------------------------------------------------------------------------ frames without a valid pair
+class _InjectedMaps:
+    """``track`` returns the injected maps of tests/fixtures/official_parity.py (frames 2, 4, 5: every pair rejected)."""
+
+    def __init__(self):
+        from fixtures import official_parity as op   # tests/fixtures (tests/ is on sys.path under pytest)
+
+        self.maps, self.frame, self.op = op.injected_maps(), 0, op
+
+    def template(self, z):
+        pass
+
+    def track(self, x):
+        f = self.frame
+        self.frame += 1
+        return [{k: torch.from_numpy(self.maps[k][f, lv])[None] for k in MAP_KEYS} for lv in range(3)]
+
+
+def _run_injected(mode):
+    model = _InjectedMaps()
+    tracker = SiamCornersTracker(model, load_config(opts=["DEVICE", "cpu", "TRACK.NO_VALID_PAIR", mode]))
+    frame = model.op.injected_frame()
+    tracker.init(frame, list(model.op.INJECTED_INIT))
+    states = [(tracker.center.copy(), tracker.size.copy())]
+    outs, debugs = [], []
+    for _ in range(6):
+        outs.append(tracker.track(frame))
+        debugs.append(tracker.debug)
+        states.append((tracker.center.copy(), tracker.size.copy()))
+    return outs, debugs, states
+
+
+def test_hold_keeps_the_state_exactly_when_every_pair_is_rejected():
+    official, official_dbg, official_states = _run_injected("official")
+    held, held_dbg, held_states = _run_injected("hold")
+    rejected = [1, 3, 4]                    # 0-based track calls whose pairs are all rejected (score -1)
+    for f in range(6):
+        assert (held[f]["score"] == -1) == (f in rejected) == np.all(held_dbg[f]["score"] == -1)
+        if f in rejected:
+            # hold: no move at all (centre, size, rate 0) and the previous box reported again
+            np.testing.assert_array_equal(held_states[f + 1][0], held_states[f][0])
+            np.testing.assert_array_equal(held_states[f + 1][1], held_states[f][1])
+            assert held_dbg[f]["lr"] == 0.0
+            if f > 0:
+                assert held[f]["bbox"] == held[f - 1]["bbox"]
+            # official: the argmax of the rejected pairs is taken and the size extrapolates (rate < 0)
+            assert official_dbg[f]["lr"] < 0
+            assert not np.array_equal(official_states[f + 1][1], official_states[f][1])
+        else:
+            assert held_dbg[f]["lr"] > 0
+    # the two modes agree until the first frame without a valid pair, and the centre is the official one
+    assert held[0] == official[0]
+    x, y, w, h = official[0]["bbox"]
+    np.testing.assert_allclose(official_states[1][0], [x + w / 2, y + h / 2], rtol=0, atol=1e-9)
