@@ -199,6 +199,7 @@ def _synthetic(**kw):
 def test_synthetic_videos_are_the_dataset_videos_and_absent_frames_are_never_sampled():
     source = _synthetic()
     assert source.videos == [f"synthetic_{k:06d}" for k in range(6)] and source.num_videos == 6
+    assert source.num_filtered == 0          # nothing is read from a file, so nothing is dropped
     # video 5 of dataset seed 0 at 96 x 128: the target leaves the frame at frames 27-37
     video = make_video((0, 5), 60, (96, 128))
     assert np.flatnonzero(video.absent).tolist() == list(range(27, 38))
