@@ -409,3 +409,133 @@ def test_hold_keeps_the_state_exactly_when_every_pair_is_rejected():
     assert held[0] == official[0]
     x, y, w, h = official[0]["bbox"]
     np.testing.assert_allclose(official_states[1][0], [x + w / 2, y + h / 2], rtol=0, atol=1e-9)
+
+
+def _change(r):
+    return np.maximum(r, 1.0 / r)
+
+
+def test_every_tracking_setting_reaches_its_step():
+    """Non-default TRACK / DECODE / HEATMAP values, frame 1 of the injected maps, against the steps of reference
+    §7.3 written out (the decoder and the Hanning ranking taken from their own modules, tested on their own)."""
+    from siamcorners.models.decode import decode_corners_full
+    from siamcorners.tracker import postprocess as pp
+
+    opts = ["TRACK.CONTEXT_AMOUNT", "0.3", "TRACK.PENALTY_K", "0.1", "TRACK.WINDOW_INFLUENCE", "0.3", "TRACK.LR", "0.7",
+            "TRACK.HANNING_SIZE", "40", "TRACK.MIN_SIZE", "90", "DECODE.TOPK", "5", "DECODE.NMS_KERNEL", "3",
+            "DECODE.NUM_PAIRS", "7", "HEATMAP.STRIDE", "9.0", "HEATMAP.ORIGIN", "4.0"]
+    model = _InjectedMaps()
+    tracker = SiamCornersTracker(model, load_config(opts=["DEVICE", "cpu", *opts]))
+    frame = model.op.injected_frame()
+    x0, y0, w0, h0 = model.op.INJECTED_INIT
+    tracker.init(frame, [x0, y0, w0, h0])
+    out = tracker.track(frame)
+    dbg = tracker.debug
+    # search region at context 0.3
+    p = 0.3 * (w0 + h0)
+    s_z = np.sqrt((w0 + p) * (h0 + p))
+    scale_z, s_x = 127 / s_z, s_z * 255 / 127
+    assert dbg["scale_z"] == pytest.approx(scale_z, rel=1e-14) and dbg["crop_size"] == round(s_x)
+    assert dbg["s_half"] == int(np.floor((s_x + 1) / 2))
+    # 5 corners per map with a 3 x 3 NMS, 7 pairs per level
+    det = np.concatenate([decode_corners_full(*[torch.from_numpy(model.maps[k][0, lv])[None] for k in MAP_KEYS],
+                                              topk=5, nms_kernel=3, num_pairs=7)[0, :, :5].double().numpy()
+                          for lv in range(3)])
+    np.testing.assert_allclose(dbg["score"], det[:, 4], rtol=0, atol=1e-6)
+    # heat cells -> crop pixels (stride 9, origin 4) -> image (official floor mapping)
+    b = (4.0 + 9.0 * det[:, :4]) / scale_z
+    w, h = b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]
+    centre0 = np.array([x0 + (w0 - 1) / 2, y0 + (h0 - 1) / 2])
+    s_half = np.floor((s_x + 1) / 2)
+    cand = np.stack([b[:, 0] + np.floor(w / 2) - s_half + centre0[0], b[:, 1] + np.floor(h / 2) - s_half + centre0[1],
+                     w, h], axis=1)
+    np.testing.assert_allclose(dbg["cand_cxcywh"], cand, rtol=1e-6, atol=1e-4)
+    # penalty exp(-(r_c s_c - 1) k), k = 0.1, with the official scale comparison
+    sz = lambda a, c: np.sqrt((a + (a + c) / 2) * (c + (a + c) / 2))   # noqa: E731
+    with np.errstate(all="ignore"):
+        r_c = _change((w0 / h0) / (cand[:, 2] / cand[:, 3]))
+        s_c = _change(sz(cand[:, 2], cand[:, 3]) / sz(w0 * scale_z, h0 * scale_z))
+        penalty = np.exp(-(r_c * s_c - 1) * 0.1)
+    valid = det[:, 4] > 0
+    assert valid.sum() >= 5
+    np.testing.assert_allclose(dbg["penalty"][valid], penalty[valid], rtol=1e-5)
+    # ranking window: the first half of np.hanning(40), influence 0.3
+    variation = 0.5 * np.abs(cand[:, :2] - centre0).sum(1) + 0.5 * np.abs(cand[:, 2:] - [w0, h0]).sum(1)
+    pscore, _ = pp.ranked_hanning(dbg["penalty"] * dbg["score"], variation, pp.rank_window(21, 40), 0.3)
+    np.testing.assert_allclose(dbg["pscore"], pscore, rtol=1e-6, atol=1e-6)
+    best = dbg["best_idx"]
+    assert best == int(np.argmax(dbg["pscore"]))
+    # size rate penalty * score * 0.7; the centre jumps to the candidate; sides at least MIN_SIZE 90
+    rate = dbg["penalty"][best] * dbg["score"][best] * 0.7
+    assert dbg["lr"] == pytest.approx(rate, rel=1e-12) and 0 < rate < 1
+    size = np.maximum(np.array([w0, h0]) * (1 - rate) + dbg["cand_cxcywh"][best, 2:] * rate, 90.0)
+    assert size.min() == 90.0   # the minimum is in use
+    centre = dbg["cand_cxcywh"][best, :2]
+    np.testing.assert_allclose(out["bbox"], [*(centre - size / 2), *size], rtol=0, atol=1e-9)
+    assert out["score"] == dbg["score"][best]
+
+
+def test_tf32_switch_is_applied_when_the_tracker_is_built(monkeypatch):
+    seen = []
+    import siamcorners.tracker.tracker as tracker_module
+
+    monkeypatch.setattr(tracker_module, "set_tf32", seen.append)
+    for on in (True, False):
+        SiamCornersTracker(_InjectedMaps(), load_config(opts=["DEVICE", "cpu", "INFERENCE.TF32", str(on).lower()]))
+    assert seen == [True, False]
+
+
+def test_the_model_is_moved_to_the_trackers_device():
+    torch.manual_seed(0)
+    cfg = load_config(opts=SMALL_MODEL + ["INFERENCE.FOLD_BN", "false", "INFERENCE.SPARSE_OFFSETS", "false",
+                                          "INFERENCE.WINOGRAD", "false"])
+    model = build_model(cfg)
+    tracker = SiamCornersTracker(model, cfg, device="meta")   # PyTorch's shape-only device stands in for a GPU
+    assert tracker.device == torch.device("meta")
+    assert {p.device.type for p in model.parameters()} == {"meta"}
+
+
+@pytest.mark.parametrize("unified", [False, True])
+def test_template_crop_settings_reach_the_templates(unified):
+    from siamcorners.data.crops import boundary_templates, exemplar_crop
+
+    frame = np.random.default_rng(4).integers(0, 256, (120, 160, 3), dtype=np.uint8)
+    box = [40, 30, 50, 36]
+    opts = ["DEVICE", "cpu", "TRACK.CONTEXT_AMOUNT", "0.3", "TRACK.TEMPLATE_FRACTION", "0.3", "TRACK.EXEMPLAR_SIZE",
+            "127", "MODEL.HEAD.TEMPLATES", "unified" if unified else "four"]
+    z = SiamCornersTracker(_InjectedMaps(), load_config(opts=opts)).template_input(frame, box)
+    avg = frame.mean(axis=(0, 1))
+    if unified:
+        want = exemplar_crop(frame, box, avg, context_amount=0.3)[None]
+    else:
+        want = boundary_templates(frame, box, avg, context_amount=0.3, fraction=0.3)
+    assert z.shape == (1, len(want), 3, 127, 127)
+    np.testing.assert_array_equal(z[0].permute(0, 2, 3, 1).numpy(), want)
+
+
+def test_messages_name_the_init_box_and_a_track_before_init():
+    tracker = SiamCornersTracker(_InjectedMaps(), load_config(opts=["DEVICE", "cpu"]))
+    with pytest.raises(RuntimeError, match=r"^SiamCornersTracker\.track called before init$"):
+        tracker.track(np.zeros((20, 20, 3), np.uint8))
+    with pytest.raises(ValueError, match=r"^init box \[x, y, w, h\] = \[10\.0, 10\.0, 0\.0, 20\.0\] has w or h <= 0$"):
+        tracker.init(np.zeros((240, 320, 3), np.uint8), [10, 10, 0, 20])
+
+
+def test_a_sub_pixel_target_gets_a_one_pixel_search_window():
+    tracker = SiamCornersTracker(_InjectedMaps(), load_config(opts=["DEVICE", "cpu"]))
+    frame = np.full((240, 320, 3), 128, np.uint8)
+    tracker.init(frame, [100, 100, 0.2, 0.2])     # s_z = 0.4 px, s_x = 0.8 px: rounds to 1, not 0
+    x, geometry = tracker.search_input(frame)
+    assert geometry[4] == 1 and tuple(x.shape) == (1, 3, 255, 255)
+
+
+def test_device_crop_gives_the_host_crop():
+    frame = np.random.default_rng(5).integers(0, 256, (120, 160, 3), dtype=np.uint8)
+    crops = []
+    for on in ("false", "true"):
+        tracker = SiamCornersTracker(_InjectedMaps(), load_config(opts=["DEVICE", "cpu", "INFERENCE.DEVICE_CROP", on]))
+        tracker.init(frame, [100, 70, 50, 40])       # the window runs over the right and bottom edges: padding
+        crops.append(tracker.search_input(frame[::-1].copy())[0])
+    assert crops[0].dtype == crops[1].dtype == torch.float32
+    torch.testing.assert_close(crops[1], crops[0], rtol=0, atol=1.0)
+    assert (crops[1] - crops[0]).abs().mean() < 0.05
