@@ -42,6 +42,10 @@ def test_crop_box_context_exemplar_size_and_centre_by_hand():
                                [200 - half_w, 150 - half_h, 200 + half_w, 150 + half_h], rtol=0, atol=1e-9)
     # a square target: s_z = 2 w, so it measures 127 / 2 = 63.5 px whatever its size (reference 4.1)
     np.testing.assert_allclose(crop_box((511, 511), [7, 7]), [223.25, 223.25, 286.75, 286.75], rtol=0, atol=1e-12)
+    # a float32 annotation gives a float64 box as well (NumPy 2 would keep float32 arithmetic float32)
+    box32 = crop_box((511, 511), np.array([60, 40], dtype=np.float32), 100, 0.25)
+    assert box32.dtype == np.float64
+    np.testing.assert_allclose(box32, [255 - half_w, 255 - half_h, 255 + half_w, 255 + half_h], rtol=1e-6)
 
 
 @pytest.mark.parametrize("anno", [[1, 2, 3], [1, 2, 3, 4, 5], []])
