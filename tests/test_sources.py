@@ -69,8 +69,9 @@ BAD = {"000002": [10, 10, 10, 40], "000003": [10, 10, 50, 10], "000004": [0, 5],
 
 
 def test_reader_keeps_valid_boxes_and_reports_each_dropped_one(tmp_path, caplog):
+    # kept: boxes of any positive size, sub-pixel ones too, and a box whose y1 lies right of its x2
     frames = {"000000": [10, 10, 50, 40], "000001": [30, 20], "100": [1, 1, 4, 3], "20": [2.5, 1e-3],
-              "meta": [5, 5], **BAD}
+              "000016": [10, 50, 40, 60], "000017": [0.5, 2], "000018": [1, 1, 1.5, 1.25], "meta": [5, 5], **BAD}
     anno = {"b_video": {"00": frames, "01": {"000007": [1, 2, 3]}},   # a track with no usable box is left out
             "a_video": {"03": {"000004": [8, 9]}},
             "c_video": {"00": {"x": [1, 2]}, "01": dict(BAD)}}        # a video with no usable box is left out
@@ -79,11 +80,12 @@ def test_reader_keeps_valid_boxes_and_reports_each_dropped_one(tmp_path, caplog)
         source = CropSource("VID", root, path, frame_range=5, num_use=-1)
     assert source.videos == ["a_video", "b_video"] and source.num_videos == 2
     # frame numbers read as numbers and sorted as numbers; keys that are not frame numbers ("meta") ignored
-    assert source.tracks == [{"03": [4]}, {"00": [0, 1, 20, 100]}]
-    assert source.track_frames(1) == {"00": [0, 1, 20, 100]}
+    assert source.tracks == [{"03": [4]}, {"00": [0, 1, 16, 17, 18, 20, 100]}]
+    assert source.track_frames(1) == {"00": [0, 1, 16, 17, 18, 20, 100]}
     assert source.boxes == {("a_video", "03", 4): [8.0, 9.0], ("b_video", "00", 0): [10.0, 10.0, 50.0, 40.0],
                             ("b_video", "00", 1): [30.0, 20.0], ("b_video", "00", 100): [1.0, 1.0, 4.0, 3.0],
-                            ("b_video", "00", 20): [2.5, 0.001]}
+                            ("b_video", "00", 20): [2.5, 0.001], ("b_video", "00", 16): [10.0, 50.0, 40.0, 60.0],
+                            ("b_video", "00", 17): [0.5, 2.0], ("b_video", "00", 18): [1.0, 1.0, 1.5, 1.25]}
     assert all(type(v) is float for box in source.boxes.values() for v in box)
     assert source.num_filtered == 2 * len(BAD) + 1
     # the first 10 are named one by one (file, video, track, frame, box), then only the total
@@ -187,6 +189,10 @@ def test_crop_source_loads_the_pysot_file_name_and_the_box_at_its_own_context(tm
     image, box = source.load(target)
     assert image.shape == (511, 511, 3) and image.dtype == np.uint8
     half_w, half_h = 30 * 100 / math.sqrt(5525), 20 * 100 / math.sqrt(5525)   # as in the hand test above
+    np.testing.assert_allclose(box, [255 - half_w, 255 - half_h, 255 + half_w, 255 + half_h], rtol=0, atol=1e-9)
+    # the official exemplar 127 and context 0.5 by default: (60, 40) -> half sides 38.29..., 25.53...
+    _, box = CropSource("GOT", root, path, 5, -1).load(target)
+    half_w, half_h = 30 * 127 / math.sqrt(9900), 20 * 127 / math.sqrt(9900)
     np.testing.assert_allclose(box, [255 - half_w, 255 - half_h, 255 + half_w, 255 + half_h], rtol=0, atol=1e-9)
     missing = os.path.join(root, "vid7", "000012.03.x.jpg")
     with pytest.raises(BadEntry, match="^" + re.escape(f"GOT: missing or unreadable image {missing}") + "$"):
