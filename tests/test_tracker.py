@@ -539,3 +539,27 @@ def test_device_crop_gives_the_host_crop():
     assert crops[0].dtype == crops[1].dtype == torch.float32
     torch.testing.assert_close(crops[1], crops[0], rtol=0, atol=1.0)
     assert (crops[1] - crops[0]).abs().mean() < 0.05
+
+
+def test_hold_skips_non_finite_candidates_and_official_takes_numpys_argmax():
+    """tracker/batched.py hands each video's candidates to ``_update``: a NaN or infinite candidate never wins
+    with NO_VALID_PAIR hold; the official rule keeps NumPy's argmax, where the first NaN wins."""
+    frame = np.full((240, 320, 3), 128, np.uint8)
+    det = np.array([[np.nan, 10.0, 14.0, 16.0, 0.9],     # NaN corner, best score
+                    [10.0, 10.0, 14.0, 15.0, 0.5],       # the only finite candidate
+                    [9.0, 10.0, np.inf, 15.0, 0.8]])     # infinite corner
+    results = {}
+    for mode in ("official", "hold"):
+        tracker = SiamCornersTracker(_InjectedMaps(), load_config(opts=["DEVICE", "cpu", "TRACK.NO_VALID_PAIR", mode]))
+        tracker.init(frame, [100, 80, 60, 50])
+        _, geometry = tracker.search_input(frame)
+        with np.errstate(invalid="ignore"):
+            out = tracker._update(det.copy(), *geometry)
+        results[mode] = (out, dict(tracker.debug), tracker.center.copy(), tracker.size.copy())
+    out, dbg, center, size = results["hold"]
+    assert dbg["best_idx"] == 1 and out["score"] == 0.5
+    assert dbg["pscore"][0] == -np.inf and dbg["pscore"][2] == -np.inf
+    assert dbg["pscore"].dtype == np.float64 and dbg["pscore"][1] == results["official"][1]["pscore"][1]
+    np.testing.assert_array_equal(center, dbg["cand_cxcywh"][1, :2])
+    assert np.all(np.isfinite(size)) and 0 < dbg["lr"] < 1
+    assert results["official"][1]["best_idx"] == 0 and np.isnan(results["official"][1]["pscore"][0])
