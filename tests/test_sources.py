@@ -311,3 +311,24 @@ def test_synthetic_source_of_one_video_of_one_frame_and_the_default_cache_of_128
     assert built == list(range(129))
     source.track_frames(1)
     assert built == [*range(129), 1]
+
+
+def test_annotation_file_is_read_as_utf8_whatever_the_locale(tmp_path):
+    """pysot's JSON files are UTF-8; under a plain C (ASCII) locale the reader must still take non-ASCII names."""
+    import subprocess
+    import sys
+
+    root, path = _write(tmp_path, {"vidéo_ü": {"00": {"000000": [4, 4]}}})
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump({"vidéo_ü": {"00": {"000000": [4, 4]}}}, f, ensure_ascii=False)
+    package_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(sources.__file__))))
+    env = dict(os.environ, LC_ALL="C", LANG="C", PYTHONUTF8="0", PYTHONCOERCECLOCALE="0", PYTHONIOENCODING="utf-8",
+               PYTHONPATH=package_parent)
+    code = ("import locale, sys; from siamcorners.data.sources import CropSource; "
+            f"print(locale.getpreferredencoding(False), CropSource('VID', {root!r}, {path!r}, 5, -1).videos)")
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, encoding="utf-8",
+                         timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    encoding, videos = run.stdout.strip().split(" ", 1)
+    assert encoding.lower() != "utf-8"        # the child really runs under a non-UTF-8 locale
+    assert videos == "['vidéo_ü']"
