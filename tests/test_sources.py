@@ -145,6 +145,9 @@ def test_pick_is_num_use_indices_from_reshuffled_passes_over_the_videos(tmp_path
     assert len({tuple(p[:3]) for p in seven}) > 1 and len({tuple(p[3:6]) for p in seven}) > 1  # reshuffled
     assert sorted(_source(tmp_path, num_use=3).pick(rng).tolist()) == [0, 1, 2]
     assert sorted(_source(tmp_path, num_use=2).pick(rng).tolist()) in ([0, 1], [0, 2], [1, 2])
+    assert len(_source(tmp_path, num_use=1).pick(rng)) == 1
+    assert _source(tmp_path, num_use=3, videos=1).pick(rng).tolist() == [0, 0, 0]   # one video, three passes
+    assert _source(tmp_path, num_use=-1, videos=1).pick(rng).tolist() == [0]
     for num_use in (0, -2):
         none = _source(tmp_path, num_use=num_use).pick(rng)
         assert none.dtype == np.int64 and none.shape == (0,)
