@@ -563,3 +563,26 @@ def test_hold_skips_non_finite_candidates_and_official_takes_numpys_argmax():
     np.testing.assert_array_equal(center, dbg["cand_cxcywh"][1, :2])
     assert np.all(np.isfinite(size)) and 0 < dbg["lr"] < 1
     assert results["official"][1]["best_idx"] == 0 and np.isnan(results["official"][1]["pscore"][0])
+
+
+def test_hold_clips_the_size_rate_of_a_rejected_pair_that_wins_the_ranking():
+    """With a strong window a rejected pair (score -1) close to the previous box can outrank a valid one far away:
+    "hold" clips its rate penalty * -1 * LR to 0 (the size stays), the official rule lets the size extrapolate."""
+    frame = np.full((240, 320, 3), 128, np.uint8)
+    rates = {}
+    for mode in ("official", "hold"):
+        tracker = SiamCornersTracker(_InjectedMaps(), load_config(
+            opts=["DEVICE", "cpu", "TRACK.NO_VALID_PAIR", mode, "TRACK.WINDOW_INFLUENCE", "0.9"]))
+        tracker.init(frame, [100, 80, 60, 50])
+        _, geometry = tracker.search_input(frame)
+        half = 0.45 * tracker.size * geometry[2]          # 0.9 x the previous box at the crop centre, heat units
+        near = np.r_[127 - half, 127 + half] / 10.2
+        det = np.array([[1.0, 1.0, 3.0, 2.0, 0.3], [*near, -1.0]])
+        size_before = tracker.size.copy()
+        tracker._update(det, *geometry)
+        assert tracker.debug["best_idx"] == 1
+        rates[mode] = (tracker.debug["lr"], tracker.size, size_before)
+    lr, size, before = rates["hold"]
+    assert lr == 0.0
+    np.testing.assert_array_equal(size, before)
+    assert rates["official"][0] < 0 and np.all(rates["official"][1] > before)
