@@ -586,3 +586,17 @@ def test_hold_clips_the_size_rate_of_a_rejected_pair_that_wins_the_ranking():
     assert lr == 0.0
     np.testing.assert_array_equal(size, before)
     assert rates["official"][0] < 0 and np.all(rates["official"][1] > before)
+
+
+def test_hold_takes_a_valid_pair_of_score_zero():
+    """Only rejected pairs (score -1) make "hold" keep the state; a valid pair whose score underflowed to 0 is
+    still taken: the centre jumps to it (rate 0 keeps the size)."""
+    frame = np.full((240, 320, 3), 128, np.uint8)
+    tracker = SiamCornersTracker(_InjectedMaps(), load_config(opts=["DEVICE", "cpu", "TRACK.NO_VALID_PAIR", "hold"]))
+    tracker.init(frame, [100, 80, 60, 50])
+    _, geometry = tracker.search_input(frame)
+    before = tracker.center.copy()
+    out = tracker._update(np.array([[9.0, 9.0, 14.0, 13.0, 0.0], [10.0, 10.0, 12.0, 12.0, -1.0]]), *geometry)
+    assert tracker.debug["best_idx"] == 0 and out["score"] == 0.0 and tracker.debug["lr"] == 0.0
+    np.testing.assert_array_equal(tracker.center, tracker.debug["cand_cxcywh"][0, :2])
+    assert not np.array_equal(tracker.center, before)
