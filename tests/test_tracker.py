@@ -326,7 +326,7 @@ def test_use_device_makes_an_indexed_cuda_device_current(monkeypatch):
     ("PENALTY_FORM", "siamfc", ["siamrpn", "paper"]), ("VARIATION", "max", ["half", "sum"]),
     ("BOX_MAPPING", "pysot", ["official", "exact"]), ("TEMPLATE_FILL", "zero", ["mean", "constant"]),
     ("NO_VALID_PAIR", "skip", ["official", "hold"])])
-def test_a_config_not_checked_by_load_config_is_checked_here(steps, key, value, choices):
+def test_a_config_not_checked_by_load_config_is_checked_here(key, value, choices):
     from siamcorners.config import get_default_config
 
     cfg = get_default_config()
@@ -334,17 +334,17 @@ def test_a_config_not_checked_by_load_config_is_checked_here(steps, key, value, 
     cfg.TRACK[key] = value
     with pytest.raises(ValueError, match="^" + re.escape(f"config key 'TRACK.{key}' must be one of {choices}, "
                                                          f"got {value!r}") + "$"):
-        SiamCornersTracker(StoredMapsModel(steps), cfg)
+        SiamCornersTracker(_InjectedMaps(), cfg)
 
 
-def test_model_goes_to_the_device_in_eval_mode_and_the_stages_are_reported(steps):
+def test_model_goes_to_the_device_in_eval_mode_and_the_stages_are_reported():
     torch.manual_seed(0)
     cfg = load_config(opts=SMALL_MODEL)
     model = build_model(cfg).train()
     tracker = SiamCornersTracker(model, cfg)
     assert not any(m.training for m in model.modules())
     assert tracker.device == torch.device("cpu")   # from cfg.DEVICE
-    stored = SiamCornersTracker(StoredMapsModel(steps), load_config(opts=["DEVICE", "cpu"]))
+    stored = SiamCornersTracker(_InjectedMaps(), load_config(opts=["DEVICE", "cpu"]))
     stages = []
     stored.stage_hook = stages.append
     frame = np.full((240, 320, 3), 128, np.uint8)
