@@ -563,6 +563,10 @@ def test_hold_skips_non_finite_candidates_and_official_takes_numpys_argmax():
     np.testing.assert_array_equal(center, dbg["cand_cxcywh"][1, :2])
     assert np.all(np.isfinite(size)) and 0 < dbg["lr"] < 1
     assert results["official"][1]["best_idx"] == 0 and np.isnan(results["official"][1]["pscore"][0])
+    # official: the NaN x and width go through _bbox_clip's max(low, min(v, high)), which gives the lower bounds
+    _, dbg, center, size = results["official"]
+    assert np.isnan(dbg["cand_cxcywh"][0, 0]) and np.isnan(dbg["cand_cxcywh"][0, 2])
+    assert center[0] == 0.0 and size[0] == 10.0 and np.isfinite(center[1]) and np.isfinite(size[1])
 
 
 def test_hold_clips_the_size_rate_of_a_rejected_pair_that_wins_the_ranking():
