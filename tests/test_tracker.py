@@ -604,3 +604,18 @@ def test_hold_takes_a_valid_pair_of_score_zero():
     assert tracker.debug["best_idx"] == 0 and out["score"] == 0.0 and tracker.debug["lr"] == 0.0
     np.testing.assert_array_equal(tracker.center, tracker.debug["cand_cxcywh"][0, :2])
     assert not np.array_equal(tracker.center, before)
+
+
+def test_hold_keeps_the_state_when_every_candidate_is_non_finite():
+    frame = np.full((240, 320, 3), 128, np.uint8)
+    tracker = SiamCornersTracker(_InjectedMaps(), load_config(opts=["DEVICE", "cpu", "TRACK.NO_VALID_PAIR", "hold"]))
+    tracker.init(frame, [100, 80, 60, 50])
+    _, geometry = tracker.search_input(frame)
+    before = (tracker.center.copy(), tracker.size.copy())
+    det = np.array([[np.nan, 10.0, 14.0, 16.0, 0.9], [9.0, 10.0, np.inf, 15.0, 0.8]])
+    with np.errstate(invalid="ignore"):
+        out = tracker._update(det, *geometry)
+    np.testing.assert_array_equal(tracker.center, before[0])
+    np.testing.assert_array_equal(tracker.size, before[1])
+    # the held centre (100 + 59 / 2, 80 + 49 / 2) reported as cx - w / 2 (the official half-pixel shift)
+    np.testing.assert_allclose(out["bbox"], [99.5, 79.5, 60, 50], rtol=0, atol=1e-12)
