@@ -473,6 +473,9 @@ def test_every_tracking_setting_reaches_its_step():
     centre = dbg["cand_cxcywh"][best, :2]
     np.testing.assert_allclose(out["bbox"], [*(centre - size / 2), *size], rtol=0, atol=1e-9)
     assert out["score"] == dbg["score"][best]
+    assert set(dbg) == {"cand_cxcywh", "score", "penalty", "pscore", "rank_order", "best_idx", "lr", "scale_z",
+                        "crop_size", "s_half"}
+    np.testing.assert_array_equal(dbg["rank_order"], np.argsort(variation, kind="stable")[::-1])  # largest first
 
 
 def test_tf32_switch_is_applied_when_the_tracker_is_built(monkeypatch):
@@ -619,3 +622,13 @@ def test_hold_keeps_the_state_when_every_candidate_is_non_finite():
     np.testing.assert_array_equal(tracker.size, before[1])
     # the held centre (100 + 59 / 2, 80 + 49 / 2) reported as cx - w / 2 (the official half-pixel shift)
     np.testing.assert_allclose(out["bbox"], [99.5, 79.5, 60, 50], rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("device_crop", ["false", "true"])
+def test_search_crop_is_made_on_the_trackers_device(device_crop):
+    tracker = SiamCornersTracker(_InjectedMaps(), load_config(opts=["DEVICE", "cpu", "INFERENCE.DEVICE_CROP",
+                                                                    device_crop]), device="meta")
+    frame = np.full((120, 160, 3), 90, np.uint8)
+    assert tracker.template_input(frame, [40, 30, 50, 36]).device.type == "meta"
+    x, _ = tracker.search_input(frame)
+    assert x.device.type == "meta" and tuple(x.shape) == (1, 3, 255, 255) and x.dtype == torch.float32
