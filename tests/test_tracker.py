@@ -632,3 +632,15 @@ def test_search_crop_is_made_on_the_trackers_device(device_crop):
     assert tracker.template_input(frame, [40, 30, 50, 36]).device.type == "meta"
     x, _ = tracker.search_input(frame)
     assert x.device.type == "meta" and tuple(x.shape) == (1, 3, 255, 255) and x.dtype == torch.float32
+
+
+@pytest.mark.parametrize("device_crop", ["false", "true"])
+def test_instance_size_sets_the_search_crop_size(device_crop):
+    tracker = SiamCornersTracker(_InjectedMaps(), load_config(opts=["DEVICE", "cpu", "TRACK.INSTANCE_SIZE", "287",
+                                                                    "INFERENCE.DEVICE_CROP", device_crop]))
+    frame = np.full((120, 160, 3), 90, np.uint8)
+    tracker.init(frame, [40, 30, 50, 36])
+    x, geometry = tracker.search_input(frame)
+    assert tuple(x.shape) == (1, 3, 287, 287)
+    # s_x = s_z * 287 / 127 with s_z = sqrt((50 + 43) (36 + 43))
+    assert geometry[3] == pytest.approx(np.sqrt(93 * 79) * 287 / 127, rel=1e-14)
