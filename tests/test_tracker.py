@@ -644,3 +644,15 @@ def test_instance_size_sets_the_search_crop_size(device_crop):
     assert tuple(x.shape) == (1, 3, 287, 287)
     # s_x = s_z * 287 / 127 with s_z = sqrt((50 + 43) (36 + 43))
     assert geometry[3] == pytest.approx(np.sqrt(93 * 79) * 287 / 127, rel=1e-14)
+
+
+@pytest.mark.parametrize("device_crop", ["false", "true"])
+def test_search_padding_is_the_first_frames_mean_colour(device_crop):
+    """Official avg_chans: the search crop is padded with the init frame's mean, not the current frame's."""
+    tracker = SiamCornersTracker(_InjectedMaps(), load_config(opts=["DEVICE", "cpu", "INFERENCE.DEVICE_CROP",
+                                                                    device_crop]))
+    first = np.zeros((120, 160, 3), np.uint8)
+    first[:, :80] = (200, 100, 40)                   # mean colour (100, 50, 20)
+    tracker.init(first, [100, 70, 50, 40])            # the window runs over the right and bottom edges
+    x, _ = tracker.search_input(np.full((120, 160, 3), 7, np.uint8))
+    assert x[0, :, -1, -1].tolist() == [100.0, 50.0, 20.0] and x[0, :, 127, 127].tolist() == [7.0, 7.0, 7.0]
