@@ -656,3 +656,11 @@ def test_search_padding_is_the_first_frames_mean_colour(device_crop):
     tracker.init(first, [100, 70, 50, 40])            # the window runs over the right and bottom edges
     x, _ = tracker.search_input(np.full((120, 160, 3), 7, np.uint8))
     assert x[0, :, -1, -1].tolist() == [100.0, 50.0, 20.0] and x[0, :, 127, 127].tolist() == [7.0, 7.0, 7.0]
+
+
+@pytest.mark.parametrize("templates, k", [("four", 4), ("unified", 1)])
+def test_exemplar_size_sets_the_template_size(templates, k):
+    tracker = SiamCornersTracker(_InjectedMaps(), load_config(opts=["DEVICE", "cpu", "TRACK.EXEMPLAR_SIZE", "111",
+                                                                    "MODEL.HEAD.TEMPLATES", templates]))
+    z = tracker.template_input(np.full((120, 160, 3), 90, np.uint8), [40, 30, 50, 36])
+    assert tuple(z.shape) == (1, k, 3, 111, 111)
