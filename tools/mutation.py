@@ -31,7 +31,7 @@ TARGETS: dict[str, list[str]] = {
     "models/losses.py": ["tests/test_losses.py"],
     "data/targets.py": ["tests/test_targets.py"],
     "data/crops.py": ["tests/test_crops.py"],
-    "data/sources.py": ["tests/test_datasets.py"],
+    "data/sources.py": ["tests/test_sources.py", "tests/test_datasets.py"],
     "models/decode.py": ["tests/test_decode.py"],
     "tracker/postprocess.py": ["tests/test_postprocess.py"],
     "tracker/tracker.py": ["tests/test_tracker.py", "tests/test_switches_reach.py"],
