@@ -38,3 +38,23 @@ def test_functions_select_the_verdicts_and_the_report(mutation, tmp_path, capsys
     assert mutation.main(["--report", "--work", str(tmp_path), "--files", "config", "--functions", "validate"]) == 0
     row = capsys.readouterr().out.strip().splitlines()[-1]
     assert row == "| `config.py` | 2 | 1 | 0 | 1 | 0 | 0 | 50.0 % |"
+
+
+def test_a_resumed_functions_run_names_only_the_unchecked_mutants(mutation, tmp_path, monkeypatch):
+    meta = tmp_path / "config" / "mutants" / "siamcorners" / "config.py.meta"
+    meta.parent.mkdir(parents=True)
+    codes = {"siamcorners.config.x_validate__mutmut_1": 1, "siamcorners.config.x_validate__mutmut_2": None,
+             "siamcorners.config.x__merge__mutmut_1": None}
+    meta.write_text(json.dumps({"exit_code_by_key": codes}))
+    calls = []
+    monkeypatch.setattr(mutation, "prepare", lambda work, target, tests, mult: str(tmp_path / "config"))
+    monkeypatch.setattr(mutation.subprocess, "run", lambda cmd, **kw: calls.append(cmd))
+    argv = ["--work", str(tmp_path), "--files", "config", "--functions", "validate"]
+    assert mutation.main(argv) == 0
+    assert calls[-1][-4:] == ["run", "--max-children", "1", "siamcorners.config.x_validate__mutmut_2"]
+    codes["siamcorners.config.x_validate__mutmut_2"] = 0
+    meta.write_text(json.dumps({"exit_code_by_key": codes}))
+    assert mutation.main(argv) == 0 and len(calls) == 1  # nothing left to check: mutmut is not started
+    (tmp_path / "config" / "mutants" / "siamcorners" / "config.py.meta").unlink()
+    assert mutation.main(argv) == 0  # a first run names the function's mutants by pattern
+    assert calls[-1][-2:] == ["siamcorners.config.x_validate__mutmut_*", "siamcorners.config.xǁ*ǁvalidate__mutmut_*"]

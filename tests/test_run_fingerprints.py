@@ -396,3 +396,116 @@ def test_differences_shorten_values_longer_than_40_characters():
     keep, cut = "z" * 38, "y" * 39  # reprs of 40 and 41 characters
     assert differences({"config": {}}, {"config": {"A": keep, "B": cut}}) == [
         f"A (absent) -> '{keep}'", "B (absent) -> '" + "y" * 36 + "..."]
+
+
+# ------------------------------------------------- the dataset and device parts of a results fingerprint
+class _Seq:
+    def __init__(self, name, gt, **parts):
+        self.name, self.gt = name, gt
+        for k, v in parts.items():
+            setattr(self, k, v)
+
+
+class _Dataset(list):
+    def __init__(self, name, root, seqs):
+        super().__init__(seqs)
+        self.name, self.root = name, root
+
+
+def _spelled_out_digest(parts):
+    """The recorded digest format written out: per part (gt, init_region, absent, visible) "-" when absent, else the
+    float64 array's shape text and its bytes; the first 16 hex digits of the SHA-256."""
+    import hashlib
+
+    import numpy as np
+
+    h = hashlib.sha256()
+    for p in parts:
+        if p is None:
+            h.update(b"-")
+        else:
+            a = np.array(p, dtype=np.float64)
+            h.update(str(a.shape).encode() + a.tobytes())
+    return h.hexdigest()[:16]
+
+
+def test_device_type_names_each_kind_of_device_once():
+    from siamcorners.engine.fingerprint import device_type
+
+    assert device_type(["cpu"]) == "cpu"
+    assert device_type(["cuda:1", "cuda:0", "cuda"]) == "cuda"
+    assert device_type(["cuda:0", "cpu"]) == "cpu+cuda"
+    assert device_type([torch.device("cpu"), "mps"]) == "cpu+mps"
+    assert device_type([]) == "cpu" and device_type([""]) == "cpu" and device_type([" cuda :0"]) == "cuda"
+
+
+def test_ground_truth_digest_is_the_recorded_format_of_every_part():
+    import numpy as np
+
+    from siamcorners.engine.fingerprint import dataset_fingerprint
+
+    gt = [[1.5, 2.0, 30.0, 40.0], [2.0, 3.0, 31.0, 41.0]]
+    seqs = [_Seq("a", gt), _Seq("b", np.array(gt, np.float32), init_region=[1.5, 2.0, 30.0, 40.0]),
+            _Seq("c", gt, absent=[0, 1], visible=None), _Seq("d", gt, visible=[True, False])]
+    fp = dataset_fingerprint(_Dataset("OTB100", "", seqs))
+    assert fp["name"] == "OTB100" and fp["root"] == ""
+    assert fp["groundtruth"] == {
+        "a": _spelled_out_digest([gt, None, None, None]),
+        "b": _spelled_out_digest([gt, [1.5, 2.0, 30.0, 40.0], None, None]),   # float32 read as float64
+        "c": _spelled_out_digest([gt, None, [0, 1], None]),
+        "d": _spelled_out_digest([gt, None, None, [1.0, 0.0]])}
+    # the shape is part of it: the same numbers as 4 x 2 are another ground truth
+    flat = dataset_fingerprint(_Dataset("x", "", [_Seq("a", np.array(gt).reshape(4, 2))]))["groundtruth"]["a"]
+    assert flat != fp["groundtruth"]["a"]
+
+
+def test_ground_truth_digest_treats_every_nan_alike_and_sees_one_changed_value():
+    import numpy as np
+
+    from siamcorners.engine.fingerprint import dataset_fingerprint
+
+    quiet = np.array([[np.nan, 1.0, 2.0, 3.0]])
+    other_nan = quiet.copy()
+    other_nan.view(np.uint64)[0, 0] = 0x7FF8000000000001  # a NaN with another payload, as a parser may give
+    negative = quiet.copy()
+    negative[0, 0] = np.copysign(np.nan, -1.0)
+    assert np.isnan(other_nan[0, 0]) and other_nan.tobytes() != quiet.tobytes() != negative.tobytes()
+    digests = [dataset_fingerprint(_Dataset("x", "", [_Seq("v", g)]))["groundtruth"]["v"]
+               for g in (quiet, other_nan, negative, quiet + [[0, 0, 0, 1e-9]])]
+    assert digests[0] == digests[1] == digests[2]  # -NaN too
+    assert digests[3] != digests[0]
+
+
+def test_dataset_fingerprint_root_is_the_real_path(tmp_path):
+    from siamcorners.engine.fingerprint import dataset_fingerprint
+
+    (tmp_path / "data").mkdir()
+    os.symlink(tmp_path / "data", tmp_path / "link")
+    assert dataset_fingerprint(_Dataset("d", str(tmp_path / "link"), []))["root"] == os.path.realpath(tmp_path / "data")
+    assert dataset_fingerprint(_Dataset("d", None, [])) == {"name": "d", "root": "", "groundtruth": {}}
+
+
+def test_differences_name_the_dataset_changes_whole():
+    def fp(name="OTB100", root="/data/otb", gt=None):
+        return {"dataset": {"name": name, "root": root, "groundtruth": gt if gt is not None else {"a": "1", "b": "2"}}}
+
+    assert differences(fp(), fp()) == []
+    assert differences({}, fp()) == ["dataset (not recorded) -> OTB100 at /data/otb"]
+    assert differences(fp(), {"dataset": None}) == ["dataset OTB100 at /data/otb -> (not recorded)"]
+    assert differences(fp(), fp(name="UAV123")) == ["dataset OTB100 -> UAV123"]
+    assert differences(fp(), fp(root="/other")) == ["dataset root /data/otb -> /other"]
+    five = {v: "1" for v in "vwxyz"}
+    assert differences(fp(gt=five), fp(gt={v: "2" for v in "vwxyz"})) == [
+        "ground truth differs in 5 video(s): v, w, x and 2 more"]
+    assert differences(fp(gt={"a": "1", "b": "1", "c": "1"}), fp(gt={"a": "2", "b": "2", "c": "2"})) == [
+        "ground truth differs in 3 video(s): a, b, c"]
+    assert differences(fp(gt={"a": "1", "b": "2"}), fp(gt={"a": "1"})) == ["videos differ: b gone"]
+    assert differences(fp(gt={"a": "1"}), fp(gt={"a": "1", "c": "3"})) == ["videos differ: c new"]
+    assert differences(fp(gt={"a": "1", "b": "2"}), fp(gt={"a": "9", "c": "3"})) == [
+        "ground truth differs in 1 video(s): a", "videos differ: b gone, c new"]
+    gone = {v: "1" for v in "abcde"}
+    assert differences(fp(name="A", root="/r", gt=gone), fp(name="B", root="/s", gt={})) == [
+        "dataset A -> B", "dataset root /r -> /s", "videos differ: a, b, c and 2 more gone"]
+    assert differences({"dataset": {"name": "A", "root": "/r"}}, {"dataset": {"name": "A", "root": "/r",
+                                                                              "groundtruth": {"a": "1"}}}) == [
+        "videos differ: a new"]

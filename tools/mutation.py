@@ -94,7 +94,8 @@ def prepare(work: str, target: str, tests: list[str], timeout_multiplier: float 
 
 def function_name(mutant: str) -> str:
     """The mutated function of a mutmut 3 mutant name: ``Trainer._step`` for
-    ``siamcorners.engine.trainer.xǁTrainerǁ_step__mutmut_3``, ``validate`` for ``siamcorners.config.x_validate__mutmut_1``."""
+    ``siamcorners.engine.trainer.xǁTrainerǁ_step__mutmut_3``, ``validate`` for
+    ``siamcorners.config.x_validate__mutmut_1``."""
     qualified = mutant.rsplit("__mutmut_", 1)[0].rsplit(".", 1)[-1]
     if qualified.startswith("xǁ"):
         return ".".join(part for part in qualified[2:].split("ǁ") if part)
@@ -236,11 +237,16 @@ def main(argv: list[str] | None = None) -> int:
                 forms = [("xǁ" + f.replace(".", "ǁ", 1),) if "." in f else ("x_" + f, "xǁ*ǁ" + f)
                          for f in args.functions]
                 chosen_mutants = [prefix + form + "__mutmut_*" for fs in forms for form in fs]
+                known = verdicts(folder, target, args.functions)
+                if known:  # a resumed run: mutmut re-tests every mutant it is named, so name the unchecked only
+                    chosen_mutants = [m for m, v in known.items() if v == "not checked"]
+                    if not chosen_mutants:
+                        continue
             print(f"== {target}: mutmut in {folder}", flush=True)
             env = dict(os.environ)
             with open(os.path.join(folder, "mutmut.log"), "a") as log:
-                subprocess.run(_mutmut() + ["run", "--max-children", str(args.max_children), *chosen_mutants], cwd=folder,
-                               env=env, stdout=log, stderr=subprocess.STDOUT, check=False)
+                subprocess.run(_mutmut() + ["run", "--max-children", str(args.max_children), *chosen_mutants],
+                               cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT, check=False)
     print("| file | mutants | killed | timeout | survived | no tests | not run | killed + timeout |")
     print("|---|---|---|---|---|---|---|---|")
     for target in chosen:
