@@ -371,3 +371,21 @@ def test_gradient_backbone_exports_and_equals_eager(bag, tmp_path):
     out = str(tmp_path / "gradient")
     export_onnx(model, out, cfg)
     _graphs_equal_eager(out, model, z, x)
+
+
+def test_onnx_tracker_exports_for_the_configs_crop_sizes(tmp_path):
+    """The tracker hands its config to the export: a search crop of 287 (not the default 255) is tracked in ONNX
+    Runtime as in the eager tracker."""
+    torch.manual_seed(0)
+    opts = SMALL + ["TRACK.INSTANCE_SIZE", "287"]
+    model = build_model(load_config(opts=opts)).eval()
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 255, (240, 320, 3), dtype=np.uint8) for _ in range(3)]
+    box = [120, 80, 60, 50]
+    eager = SiamCornersTracker(model, load_config(opts=opts + PLAIN_OPTS))
+    ort_tracker = SiamCornersTracker(model, load_config(opts=opts + ["INFERENCE.BACKEND", "onnxruntime",
+                                                                     "INFERENCE.ONNX_CACHE", str(tmp_path)]))
+    assert isinstance(ort_tracker.model, OnnxRuntimeBackend)
+    ref = tracking_run(eager, frames, box, warmup=0)["boxes"]
+    out = tracking_run(ort_tracker, frames, box, warmup=0)["boxes"]
+    assert box_agreement(ref, out)["max_abs_px"] < TRAJ_TOL_PX

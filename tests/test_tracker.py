@@ -664,3 +664,21 @@ def test_exemplar_size_sets_the_template_size(templates, k):
                                                                     "MODEL.HEAD.TEMPLATES", templates]))
     z = tracker.template_input(np.full((120, 160, 3), 90, np.uint8), [40, 30, 50, 36])
     assert tuple(z.shape) == (1, k, 3, 111, 111)
+
+
+def test_the_configs_device_is_used_unless_the_caller_names_one():
+    from siamcorners.config import to_dict
+
+    cfg = to_dict(load_config(opts=["DEVICE", "cpu"]))
+    cfg["DEVICE"] = "meta"                   # PyTorch's shape-only device stands in for a GPU (not a config choice)
+    assert SiamCornersTracker(_InjectedMaps(), cfg).device == torch.device("meta")    # DEVICE read from the config
+    assert SiamCornersTracker(_InjectedMaps(), cfg, device="cpu").device == torch.device("cpu")  # the argument wins
+    plain = dict(cfg)
+    del plain["DEVICE"]                      # a plain mapping without DEVICE (an integration's own tree): "auto"
+    auto = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    assert SiamCornersTracker(_InjectedMaps(), plain).device == auto
+
+
+def test_a_new_tracker_has_no_state_and_an_empty_debug_record():
+    tracker = SiamCornersTracker(_InjectedMaps(), load_config(opts=["DEVICE", "cpu"]))
+    assert tracker.center is None and tracker.size is None and tracker.avg is None and tracker.debug == {}

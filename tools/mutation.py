@@ -43,7 +43,7 @@ TARGETS: dict[str, list[str]] = {
     "benchmarks/trackingnet.py": ["tests/test_readers.py", "tests/test_groundtruth_rows.py"],
     "benchmarks/got10k.py": ["tests/test_readers.py", "tests/test_groundtruth_rows.py"],
     "benchmarks/textio.py": ["tests/test_readers.py", "tests/test_groundtruth_rows.py"],
-    "engine/fingerprint.py": ["tests/test_run_fingerprints.py"],
+    "engine/fingerprint.py": ["tests/test_run_fingerprints.py", "tests/test_run_claims.py"],
     "engine/optim.py": ["tests/test_optim.py", "tests/test_train_hyperparameters.py", "tests/test_trainer.py"],
     "engine/lr_scheduler.py": ["tests/test_lr_scheduler.py", "tests/test_train_hyperparameters.py"],
     "engine/trainer.py": ["tests/test_train_hyperparameters.py", "tests/test_trainer.py"],
