@@ -480,43 +480,32 @@ def test_validation_messages_name_the_key_and_what_is_allowed():
         assert _error(ok) is None, ok
 
 
+def _file_error(*args) -> str:
+    """The one-line message of the ConfigError that ``load_config(*args)`` raises."""
+    with pytest.raises(ConfigError) as e:
+        load_config(*args)
+    return str(e.value)
+
+
 def test_files_and_merging_errors_name_the_file(tmp_path, monkeypatch):
     a, b = tmp_path / "a.yaml", tmp_path / "b.yaml"
     write(a, "_BASE_: b.yaml\n")
     write(b, "_BASE_: a.yaml\n")
-    with pytest.raises(ConfigError) as e:
-        load_config(str(a))
-    assert str(e.value) == f"{a}: _BASE_ inheritance cycle"
+    assert _file_error(str(a)) == f"{a}: _BASE_ inheritance cycle"
     write(a, "_BASE_: 5\n")
-    with pytest.raises(ConfigError) as e:
-        load_config(str(a))
-    assert str(e.value) == f"{a}: _BASE_ must be a relative path string"
-    with pytest.raises(ConfigError) as e:
-        load_config(str(tmp_path / "nope.yaml"))
-    assert str(e.value) == f"{tmp_path / 'nope.yaml'}: config file not found"
+    assert _file_error(str(a)) == f"{a}: _BASE_ must be a relative path string"
+    assert _file_error(str(tmp_path / "nope.yaml")) == f"{tmp_path / 'nope.yaml'}: config file not found"
     write(a, "- TRACK\n- LR\n")
-    with pytest.raises(ConfigError) as e:
-        load_config(str(a))
-    assert str(e.value) == f"{a}: top level must be a mapping of config keys"
+    assert _file_error(str(a)) == f"{a}: top level must be a mapping of config keys"
     write(a, "TRACK: 5\n")
-    with pytest.raises(ConfigError) as e:
-        load_config(str(a))
-    assert str(e.value) == f"{a}: key 'TRACK' must be a mapping, got int"
+    assert _file_error(str(a)) == f"{a}: key 'TRACK' must be a mapping, got int"
     write(a, "TRAIN:\n  EPOCHS: five\n")
-    with pytest.raises(ConfigError) as e:
-        load_config(str(a))
-    assert str(e.value) == f"{a}: key 'TRAIN.EPOCHS' expects int (default 20), got str 'five'"
+    assert _file_error(str(a)) == f"{a}: key 'TRAIN.EPOCHS' expects int (default 20), got str 'five'"
     write(a, "TRACK:\n  LR: @x\n")
-    with pytest.raises(ConfigError) as e:
-        load_config(str(a))
-    assert str(e.value) == f"{a}: line 2 invalid YAML: found character '@' that cannot start any token"
+    assert _file_error(str(a)) == f"{a}: line 2 invalid YAML: found character '@' that cannot start any token"
     write(a, "TRACK:\n  LR: 2\n")  # validation names the file, and the options when there are some
-    with pytest.raises(ConfigError) as e:
-        load_config(str(a))
-    assert str(e.value) == f"{a}: key 'TRACK.LR' must be in [0, 1], got 2.0"
-    with pytest.raises(ConfigError) as e:
-        load_config(str(a), ["TRAIN.EPOCHS", "2"])
-    assert str(e.value) == f"{a} with --opts: key 'TRACK.LR' must be in [0, 1], got 2.0"
+    assert _file_error(str(a)) == f"{a}: key 'TRACK.LR' must be in [0, 1], got 2.0"
+    assert _file_error(str(a), ["TRAIN.EPOCHS", "2"]) == f"{a} with --opts: key 'TRACK.LR' must be in [0, 1], got 2.0"
     with pytest.raises(ConfigError) as e:
         merge_opts(get_default_config(), ["TRAIN.EPOCHS"])
     assert str(e.value) == "--opts: expects KEY VALUE pairs, got an odd number of items: ['TRAIN.EPOCHS']"
