@@ -15,7 +15,6 @@ from fixtures import official_parity as op  # tests/fixtures (tests/ is on sys.p
 ROOT = op.ROOT
 FIXTURE = os.path.join(ROOT, "tests", "data", "official_trajectories.npz")
 TOL_PX = 0.05
-MAP_KEYS = ("tl_heat", "br_heat", "tl_off", "br_off")
 
 
 @pytest.fixture(scope="module")
@@ -24,25 +23,9 @@ def official():
         return {k: d[k] for k in d.files}
 
 
-class InjectedNet(torch.nn.Module):
-    """Stands in for the network: ``track`` returns the stored maps of the next frame."""
-
-    def __init__(self, maps):
-        super().__init__()
-        self.maps, self.frame = maps, 0
-
-    def template(self, z):
-        pass
-
-    def track(self, x):
-        f = self.frame
-        self.frame += 1
-        return [{k: torch.from_numpy(self.maps[k][f, lv])[None] for k in MAP_KEYS} for lv in range(3)]
-
-
 def _run_injected(opts=()):
     maps = op.injected_maps()
-    tracker = SiamCornersTracker(InjectedNet(maps), load_config(opts=["DEVICE", "cpu", *opts]))
+    tracker = SiamCornersTracker(op.InjectedNet(maps), load_config(opts=["DEVICE", "cpu", *opts]))
     tracker.init(op.injected_frame(), list(op.INJECTED_INIT))
     outs, states = [], []
     for _ in range(maps["tl_heat"].shape[0]):

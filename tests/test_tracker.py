@@ -334,7 +334,7 @@ def test_a_config_not_checked_by_load_config_is_checked_here(key, value, choices
     cfg.TRACK[key] = value
     with pytest.raises(ValueError, match="^" + re.escape(f"config key 'TRACK.{key}' must be one of {choices}, "
                                                          f"got {value!r}") + "$"):
-        SiamCornersTracker(_InjectedMaps(), cfg)
+        SiamCornersTracker(_injected_net(), cfg)
 
 
 def test_model_goes_to_the_device_in_eval_mode_and_the_stages_are_reported():
@@ -344,7 +344,7 @@ def test_model_goes_to_the_device_in_eval_mode_and_the_stages_are_reported():
     tracker = SiamCornersTracker(model, cfg)
     assert not any(m.training for m in model.modules())
     assert tracker.device == torch.device("cpu")   # from cfg.DEVICE
-    stored = SiamCornersTracker(_InjectedMaps(), load_config(opts=["DEVICE", "cpu"]))
+    stored = SiamCornersTracker(_injected_net(), load_config(opts=["DEVICE", "cpu"]))
     stages = []
     stored.stage_hook = stages.append
     frame = np.full((240, 320, 3), 128, np.uint8)
@@ -356,25 +356,18 @@ def test_model_goes_to_the_device_in_eval_mode_and_the_stages_are_reported():
 
 
 # ------------------------------------------------------------------------ frames without a valid pair
-class _InjectedMaps:
-    """``track`` returns the injected maps of tests/fixtures/official_parity.py (frames 2, 4, 5: every pair rejected)."""
+def _injected_net():
+    """A stand-in network whose ``track`` returns the injected maps of tests/fixtures/official_parity.py (frames 2, 4,
+    5: every pair rejected); ``.op`` is that module."""
+    from fixtures import official_parity as op   # tests/fixtures (tests/ is on sys.path under pytest)
 
-    def __init__(self):
-        from fixtures import official_parity as op   # tests/fixtures (tests/ is on sys.path under pytest)
-
-        self.maps, self.frame, self.op = op.injected_maps(), 0, op
-
-    def template(self, z):
-        pass
-
-    def track(self, x):
-        f = self.frame
-        self.frame += 1
-        return [{k: torch.from_numpy(self.maps[k][f, lv])[None] for k in MAP_KEYS} for lv in range(3)]
+    net = op.InjectedNet(op.injected_maps())
+    net.op = op
+    return net
 
 
 def _run_injected(mode):
-    model = _InjectedMaps()
+    model = _injected_net()
     tracker = SiamCornersTracker(model, load_config(opts=["DEVICE", "cpu", "TRACK.NO_VALID_PAIR", mode]))
     frame = model.op.injected_frame()
     tracker.init(frame, list(model.op.INJECTED_INIT))
@@ -424,7 +417,7 @@ def test_every_tracking_setting_reaches_its_step():
     opts = ["TRACK.CONTEXT_AMOUNT", "0.3", "TRACK.PENALTY_K", "0.1", "TRACK.WINDOW_INFLUENCE", "0.3", "TRACK.LR", "0.7",
             "TRACK.HANNING_SIZE", "40", "TRACK.MIN_SIZE", "90", "DECODE.TOPK", "5", "DECODE.NMS_KERNEL", "3",
             "DECODE.NUM_PAIRS", "7", "HEATMAP.STRIDE", "9.0", "HEATMAP.ORIGIN", "4.0"]
-    model = _InjectedMaps()
+    model = _injected_net()
     tracker = SiamCornersTracker(model, load_config(opts=["DEVICE", "cpu", *opts]))
     frame = model.op.injected_frame()
     x0, y0, w0, h0 = model.op.INJECTED_INIT
@@ -484,7 +477,7 @@ def test_tf32_switch_is_applied_when_the_tracker_is_built(monkeypatch):
 
     monkeypatch.setattr(tracker_module, "set_tf32", seen.append)
     for on in (True, False):
-        SiamCornersTracker(_InjectedMaps(), load_config(opts=["DEVICE", "cpu", "INFERENCE.TF32", str(on).lower()]))
+        SiamCornersTracker(_injected_net(), load_config(opts=["DEVICE", "cpu", "INFERENCE.TF32", str(on).lower()]))
     assert seen == [True, False]
 
 
@@ -506,7 +499,7 @@ def test_template_crop_settings_reach_the_templates(unified):
     box = [40, 30, 50, 36]
     opts = ["DEVICE", "cpu", "TRACK.CONTEXT_AMOUNT", "0.3", "TRACK.TEMPLATE_FRACTION", "0.3", "TRACK.EXEMPLAR_SIZE",
             "127", "MODEL.HEAD.TEMPLATES", "unified" if unified else "four"]
-    z = SiamCornersTracker(_InjectedMaps(), load_config(opts=opts)).template_input(frame, box)
+    z = SiamCornersTracker(_injected_net(), load_config(opts=opts)).template_input(frame, box)
     avg = frame.mean(axis=(0, 1))
     if unified:
         want = exemplar_crop(frame, box, avg, context_amount=0.3)[None]
@@ -517,7 +510,7 @@ def test_template_crop_settings_reach_the_templates(unified):
 
 
 def test_messages_name_the_init_box_and_a_track_before_init():
-    tracker = SiamCornersTracker(_InjectedMaps(), load_config(opts=["DEVICE", "cpu"]))
+    tracker = SiamCornersTracker(_injected_net(), load_config(opts=["DEVICE", "cpu"]))
     with pytest.raises(RuntimeError, match=r"^SiamCornersTracker\.track called before init$"):
         tracker.track(np.zeros((20, 20, 3), np.uint8))
     with pytest.raises(ValueError, match=r"^init box \[x, y, w, h\] = \[10\.0, 10\.0, 0\.0, 20\.0\] has w or h <= 0$"):
@@ -525,7 +518,7 @@ def test_messages_name_the_init_box_and_a_track_before_init():
 
 
 def test_a_sub_pixel_target_gets_a_one_pixel_search_window():
-    tracker = SiamCornersTracker(_InjectedMaps(), load_config(opts=["DEVICE", "cpu"]))
+    tracker = SiamCornersTracker(_injected_net(), load_config(opts=["DEVICE", "cpu"]))
     frame = np.full((240, 320, 3), 128, np.uint8)
     tracker.init(frame, [100, 100, 0.2, 0.2])     # s_z = 0.4 px, s_x = 0.8 px: rounds to 1, not 0
     x, geometry = tracker.search_input(frame)
@@ -536,7 +529,7 @@ def test_device_crop_gives_the_host_crop():
     frame = np.random.default_rng(5).integers(0, 256, (120, 160, 3), dtype=np.uint8)
     crops = []
     for on in ("false", "true"):
-        tracker = SiamCornersTracker(_InjectedMaps(), load_config(opts=["DEVICE", "cpu", "INFERENCE.DEVICE_CROP", on]))
+        tracker = SiamCornersTracker(_injected_net(), load_config(opts=["DEVICE", "cpu", "INFERENCE.DEVICE_CROP", on]))
         tracker.init(frame, [100, 70, 50, 40])       # the window runs over the right and bottom edges: padding
         crops.append(tracker.search_input(frame[::-1].copy())[0])
     assert crops[0].dtype == crops[1].dtype == torch.float32
@@ -553,7 +546,7 @@ def test_hold_skips_non_finite_candidates_and_official_takes_numpys_argmax():
                     [9.0, 10.0, np.inf, 15.0, 0.8]])     # infinite corner
     results = {}
     for mode in ("official", "hold"):
-        tracker = SiamCornersTracker(_InjectedMaps(), load_config(opts=["DEVICE", "cpu", "TRACK.NO_VALID_PAIR", mode]))
+        tracker = SiamCornersTracker(_injected_net(), load_config(opts=["DEVICE", "cpu", "TRACK.NO_VALID_PAIR", mode]))
         tracker.init(frame, [100, 80, 60, 50])
         _, geometry = tracker.search_input(frame)
         with np.errstate(invalid="ignore"):
@@ -578,7 +571,7 @@ def test_hold_clips_the_size_rate_of_a_rejected_pair_that_wins_the_ranking():
     frame = np.full((240, 320, 3), 128, np.uint8)
     rates = {}
     for mode in ("official", "hold"):
-        tracker = SiamCornersTracker(_InjectedMaps(), load_config(
+        tracker = SiamCornersTracker(_injected_net(), load_config(
             opts=["DEVICE", "cpu", "TRACK.NO_VALID_PAIR", mode, "TRACK.WINDOW_INFLUENCE", "0.9"]))
         tracker.init(frame, [100, 80, 60, 50])
         _, geometry = tracker.search_input(frame)
@@ -599,7 +592,7 @@ def test_hold_takes_a_valid_pair_of_score_zero():
     """Only rejected pairs (score -1) make "hold" keep the state; a valid pair whose score underflowed to 0 is
     still taken: the centre jumps to it (rate 0 keeps the size)."""
     frame = np.full((240, 320, 3), 128, np.uint8)
-    tracker = SiamCornersTracker(_InjectedMaps(), load_config(opts=["DEVICE", "cpu", "TRACK.NO_VALID_PAIR", "hold"]))
+    tracker = SiamCornersTracker(_injected_net(), load_config(opts=["DEVICE", "cpu", "TRACK.NO_VALID_PAIR", "hold"]))
     tracker.init(frame, [100, 80, 60, 50])
     _, geometry = tracker.search_input(frame)
     before = tracker.center.copy()
@@ -611,7 +604,7 @@ def test_hold_takes_a_valid_pair_of_score_zero():
 
 def test_hold_keeps_the_state_when_every_candidate_is_non_finite():
     frame = np.full((240, 320, 3), 128, np.uint8)
-    tracker = SiamCornersTracker(_InjectedMaps(), load_config(opts=["DEVICE", "cpu", "TRACK.NO_VALID_PAIR", "hold"]))
+    tracker = SiamCornersTracker(_injected_net(), load_config(opts=["DEVICE", "cpu", "TRACK.NO_VALID_PAIR", "hold"]))
     tracker.init(frame, [100, 80, 60, 50])
     _, geometry = tracker.search_input(frame)
     before = (tracker.center.copy(), tracker.size.copy())
@@ -626,7 +619,7 @@ def test_hold_keeps_the_state_when_every_candidate_is_non_finite():
 
 @pytest.mark.parametrize("device_crop", ["false", "true"])
 def test_search_crop_is_made_on_the_trackers_device(device_crop):
-    tracker = SiamCornersTracker(_InjectedMaps(), load_config(opts=["DEVICE", "cpu", "INFERENCE.DEVICE_CROP",
+    tracker = SiamCornersTracker(_injected_net(), load_config(opts=["DEVICE", "cpu", "INFERENCE.DEVICE_CROP",
                                                                     device_crop]), device="meta")
     frame = np.full((120, 160, 3), 90, np.uint8)
     assert tracker.template_input(frame, [40, 30, 50, 36]).device.type == "meta"
@@ -636,7 +629,7 @@ def test_search_crop_is_made_on_the_trackers_device(device_crop):
 
 @pytest.mark.parametrize("device_crop", ["false", "true"])
 def test_instance_size_sets_the_search_crop_size(device_crop):
-    tracker = SiamCornersTracker(_InjectedMaps(), load_config(opts=["DEVICE", "cpu", "TRACK.INSTANCE_SIZE", "287",
+    tracker = SiamCornersTracker(_injected_net(), load_config(opts=["DEVICE", "cpu", "TRACK.INSTANCE_SIZE", "287",
                                                                     "INFERENCE.DEVICE_CROP", device_crop]))
     frame = np.full((120, 160, 3), 90, np.uint8)
     tracker.init(frame, [40, 30, 50, 36])
@@ -649,7 +642,7 @@ def test_instance_size_sets_the_search_crop_size(device_crop):
 @pytest.mark.parametrize("device_crop", ["false", "true"])
 def test_search_padding_is_the_first_frames_mean_colour(device_crop):
     """Official avg_chans: the search crop is padded with the init frame's mean, not the current frame's."""
-    tracker = SiamCornersTracker(_InjectedMaps(), load_config(opts=["DEVICE", "cpu", "INFERENCE.DEVICE_CROP",
+    tracker = SiamCornersTracker(_injected_net(), load_config(opts=["DEVICE", "cpu", "INFERENCE.DEVICE_CROP",
                                                                     device_crop]))
     first = np.zeros((120, 160, 3), np.uint8)
     first[:, :80] = (200, 100, 40)                   # mean colour (100, 50, 20)
@@ -660,7 +653,7 @@ def test_search_padding_is_the_first_frames_mean_colour(device_crop):
 
 @pytest.mark.parametrize("templates, k", [("four", 4), ("unified", 1)])
 def test_exemplar_size_sets_the_template_size(templates, k):
-    tracker = SiamCornersTracker(_InjectedMaps(), load_config(opts=["DEVICE", "cpu", "TRACK.EXEMPLAR_SIZE", "111",
+    tracker = SiamCornersTracker(_injected_net(), load_config(opts=["DEVICE", "cpu", "TRACK.EXEMPLAR_SIZE", "111",
                                                                     "MODEL.HEAD.TEMPLATES", templates]))
     z = tracker.template_input(np.full((120, 160, 3), 90, np.uint8), [40, 30, 50, 36])
     assert tuple(z.shape) == (1, k, 3, 111, 111)
@@ -671,14 +664,14 @@ def test_the_configs_device_is_used_unless_the_caller_names_one():
 
     cfg = to_dict(load_config(opts=["DEVICE", "cpu"]))
     cfg["DEVICE"] = "meta"                   # PyTorch's shape-only device stands in for a GPU (not a config choice)
-    assert SiamCornersTracker(_InjectedMaps(), cfg).device == torch.device("meta")    # DEVICE read from the config
-    assert SiamCornersTracker(_InjectedMaps(), cfg, device="cpu").device == torch.device("cpu")  # the argument wins
+    assert SiamCornersTracker(_injected_net(), cfg).device == torch.device("meta")    # DEVICE read from the config
+    assert SiamCornersTracker(_injected_net(), cfg, device="cpu").device == torch.device("cpu")  # the argument wins
     plain = dict(cfg)
     del plain["DEVICE"]                      # a plain mapping without DEVICE (an integration's own tree): "auto"
     auto = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    assert SiamCornersTracker(_InjectedMaps(), plain).device == auto
+    assert SiamCornersTracker(_injected_net(), plain).device == auto
 
 
 def test_a_new_tracker_has_no_state_and_an_empty_debug_record():
-    tracker = SiamCornersTracker(_InjectedMaps(), load_config(opts=["DEVICE", "cpu"]))
+    tracker = SiamCornersTracker(_injected_net(), load_config(opts=["DEVICE", "cpu"]))
     assert tracker.center is None and tracker.size is None and tracker.avg is None and tracker.debug == {}
