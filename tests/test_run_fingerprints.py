@@ -509,3 +509,13 @@ def test_differences_name_the_dataset_changes_whole():
     assert differences({"dataset": {"name": "A", "root": "/r"}}, {"dataset": {"name": "A", "root": "/r",
                                                                               "groundtruth": {"a": "1"}}}) == [
         "videos differ: a new"]
+
+
+def test_flatten_stores_a_tuple_as_the_list_json_gives_back():
+    from siamcorners.engine.fingerprint import flatten
+
+    tree = {"TRACK": {"LR": 0.4, "FILL": (1, 2, 3)}, "NAME": "x"}
+    flat = flatten(tree)
+    assert flat == {"TRACK.LR": 0.4, "TRACK.FILL": [1, 2, 3], "NAME": "x"} and type(flat["TRACK.FILL"]) is list
+    saved = json.loads(json.dumps({"config": flat}))        # as the fingerprint file stores it
+    assert differences(saved, {"config": flatten(tree)}) == []
