@@ -519,3 +519,18 @@ def test_flatten_stores_a_tuple_as_the_list_json_gives_back():
     assert flat == {"TRACK.LR": 0.4, "TRACK.FILL": [1, 2, 3], "NAME": "x"} and type(flat["TRACK.FILL"]) is list
     saved = json.loads(json.dumps({"config": flat}))        # as the fingerprint file stores it
     assert differences(saved, {"config": flatten(tree)}) == []
+
+
+def test_device_and_dataset_records_missing_on_either_side():
+    from siamcorners.engine.fingerprint import dataset_fingerprint
+
+    assert differences({"device": "cpu"}, {}) == ["device cpu -> (not recorded)"]
+    assert differences({}, {}) == [] and differences({"device": "cpu"}, {"device": "cpu"}) == []
+    four = {v: "1" for v in "abcd"}
+    assert differences({"dataset": {"groundtruth": four}}, {"dataset": {"groundtruth": {v: "2" for v in four}}}) == [
+        "ground truth differs in 4 video(s): a, b, c and 1 more"]
+
+    class NoRoot(list):          # a dataset object without a root attribute (e.g. an in-memory one)
+        name = "mem"
+
+    assert dataset_fingerprint(NoRoot()) == {"name": "mem", "root": "", "groundtruth": {}}
