@@ -534,3 +534,13 @@ def test_device_and_dataset_records_missing_on_either_side():
         name = "mem"
 
     assert dataset_fingerprint(NoRoot()) == {"name": "mem", "root": "", "groundtruth": {}}
+
+
+def test_code_and_dataset_changes_on_one_side_only():
+    assert differences({"code": {"a.py": "1"}}, {"code": {"a.py": "1", "b.py": "2"}}) == ["code differs: b.py"]
+    four = {f"{c}.py": "1" for c in "abcd"}
+    assert differences({"code": four}, {"code": {}}) == ["code differs: a.py, b.py, c.py, d.py"]
+    assert differences({"code": dict(four, **{"e.py": "1"})}, {"code": {}}) == [
+        "code differs: a.py, b.py, c.py, d.py and 1 more"]
+    saved = {"dataset": {"name": "OTB100", "root": "/data/otb", "groundtruth": {}}}
+    assert differences(saved, {}) == ["dataset OTB100 at /data/otb -> (not recorded)"]
