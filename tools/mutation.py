@@ -146,6 +146,11 @@ def recheck(folder: str, target: str, tests: list[str], which: tuple[str, ...], 
         importlib.import_module(m)
     import pytest
 
+    def save() -> None:   # atomically: an interrupted recheck keeps the verdicts so far
+        with open(path + ".tmp", "w") as f:
+            json.dump(out, f, indent=1)
+        os.replace(path + ".tmp", path)
+
     def run(mutant: str) -> int:
         os.environ["MUTANT_UNDER_TEST"] = mutant   # "" switches every mutant off
         return int(pytest.main(["-x", "-q", "-p", "no:cacheprovider", "-o", "timeout=600", *tests]))
@@ -162,15 +167,11 @@ def recheck(folder: str, target: str, tests: list[str], which: tuple[str, ...], 
     for name in names:
         out[name] = {0: "survived", 1: "killed", 3: "killed"}.get(run(name), "suspicious")   # as mutmut reads them
         judged.append(name)
-        with open(path + ".tmp", "w") as f:
-            json.dump(out, f, indent=1)
-        os.replace(path + ".tmp", path)
+        save()
     if names and run("") != 0:   # the state went bad during the loop: no kill of this run can be trusted
         for name in judged:
             out[name] = "suspicious" if out[name] == "killed" else out[name]
-        with open(path + ".tmp", "w") as f:
-            json.dump(out, f, indent=1)
-        os.replace(path + ".tmp", path)
+        save()
         print(f"warning: {target}: the unchanged code failed after the recheck; its kills are marked suspicious",
               file=sys.stderr)
     os.environ.pop("MUTANT_UNDER_TEST", None)
