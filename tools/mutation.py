@@ -163,13 +163,11 @@ def recheck(folder: str, target: str, tests: list[str], which: tuple[str, ...], 
         raise SystemExit(f"error: {target}: the tests fail on the unchanged code when run again in one process (see "
                          "the failure above), so --recheck cannot judge its mutants: deselect that test (e.g. "
                          "PYTEST_ADDOPTS='--deselect TEST') or use --rerun-survivors")
-    judged = []
     for name in names:
         out[name] = {0: "survived", 1: "killed", 3: "killed"}.get(run(name), "suspicious")   # as mutmut reads them
-        judged.append(name)
         save()
     if names and run("") != 0:   # the state went bad during the loop: no kill of this run can be trusted
-        for name in judged:
+        for name in names:
             out[name] = "suspicious" if out[name] == "killed" else out[name]
         save()
         print(f"warning: {target}: the unchanged code failed after the recheck; its kills are marked suspicious",
